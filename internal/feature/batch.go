@@ -1,0 +1,38 @@
+package feature
+
+// Kind is the engine-facing kind of a transformed feature field.
+type Kind int
+
+const (
+	// Categorical: one id per row, in [0, Vocab). Id 0 is the OOV/missing id.
+	Categorical Kind = iota
+	// MultiCategorical: a variable-length list of ids per row (mean-pooled by the model).
+	MultiCategorical
+	// Numeric: one float per row, already transformed (log1p, normalized, missing filled).
+	Numeric
+)
+
+// FieldSpec describes one transformed feature field as the engine sees it.
+// Fields are in schema order, without ignored columns and labels. A bucketized
+// numeric field or a hashed field is Categorical here.
+type FieldSpec struct {
+	Name  string
+	Kind  Kind
+	Vocab int // number of embedding rows for Categorical/MultiCategorical (including OOV id 0); 0 for Numeric
+}
+
+// FieldData holds one field's values for the rows of a Batch.
+type FieldData struct {
+	IDs     []int32   // Categorical: len N. MultiCategorical: all ids of all rows, concatenated.
+	Offsets []int32   // MultiCategorical only: len N+1; row i's ids are IDs[Offsets[i]:Offsets[i+1]] (may be empty).
+	Values  []float32 // Numeric: len N.
+}
+
+// Batch is a block of transformed rows, field-major, ready for the engine.
+// Buffers are reused from batch to batch: a consumer must not keep them.
+type Batch struct {
+	N      int
+	Fields []FieldData // one per FieldSpec, same order
+	Labels [][]float32 // Labels[t][i] in {0,1}, one slice per task in schema order
+	Group  []int64     // optional: group key per row (for gAUC), nil when the schema has no group_by
+}
