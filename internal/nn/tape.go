@@ -1,0 +1,120 @@
+package nn
+
+import "math/rand/v2"
+
+// Op is a recorded layer or function: Backward reads r.Out.G and accumulates
+// into the gradients of r.In and of the op's parameters.
+type Op interface {
+	Backward(t *Tape, r *Record)
+}
+
+// Record is one call on a tape. In holds up to four inputs (unused ones nil),
+// Out the result, Buf an op-specific saved buffer from the arena, Aux an
+// op-specific integer.
+type Record struct {
+	Op  Op
+	In  [4]*Mat
+	Out *Mat
+	Buf []float32
+	Aux int
+}
+
+// Tape records the layer calls of one forward pass and replays them in
+// reverse for the backward pass. It also owns an arena of activation buffers
+// that is reused from step to step: the i-th Mat requested in a pass reuses
+// the i-th buffer of the previous pass.
+//
+// A tape with Train false records nothing and gives matrices without
+// gradient buffers (the inference path). Train also switches dropout on.
+type Tape struct {
+	Train bool
+	// Rng drives dropout; it is seeded by NewTape and may be replaced.
+	Rng *rand.Rand
+
+	recs   []Record
+	mats   []*Mat
+	nmats  int
+	floats [][]float32
+	nfl    int
+}
+
+// NewTape returns an empty tape; seed drives dropout masks.
+func NewTape(train bool, seed uint64) *Tape {
+	return &Tape{Train: train, Rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))}
+}
+
+// Reset starts a new pass, keeping every buffer for reuse.
+func (t *Tape) Reset() {
+	clear(t.recs)
+	t.recs = t.recs[:0]
+	t.nmats = 0
+	t.nfl = 0
+}
+
+// Mat returns a rows×cols matrix from the arena. Its values are unspecified
+// (the caller overwrites them); its gradient, on a training tape, is zero.
+func (t *Tape) Mat(rows, cols int) *Mat {
+	n := rows * cols
+	if t.nmats == len(t.mats) {
+		t.mats = append(t.mats, &Mat{})
+	}
+	m := t.mats[t.nmats]
+	t.nmats++
+	m.Rows, m.Cols = rows, cols
+	if cap(m.V) < n {
+		m.V = make([]float32, n)
+	}
+	m.V = m.V[:n]
+	if t.Train {
+		if cap(m.G) < n {
+			m.G = make([]float32, n)
+		}
+		m.G = m.G[:n]
+		clear(m.G)
+	} else {
+		m.G = nil
+	}
+	return m
+}
+
+// ZeroMat is Mat with its values cleared too.
+func (t *Tape) ZeroMat(rows, cols int) *Mat {
+	m := t.Mat(rows, cols)
+	clear(m.V)
+	return m
+}
+
+// Floats returns a scratch buffer of n floats from the arena, with
+// unspecified content, valid until the next Reset.
+func (t *Tape) Floats(n int) []float32 {
+	if t.nfl == len(t.floats) {
+		t.floats = append(t.floats, nil)
+	}
+	b := t.floats[t.nfl]
+	t.nfl++
+	if cap(b) < n {
+		b = make([]float32, n)
+		t.floats[t.nfl-1] = b
+	}
+	return b[:n]
+}
+
+// Record appends a call to the tape; it is a no-op on an inference tape.
+func (t *Tape) Record(r Record) {
+	if t.Train {
+		t.recs = append(t.recs, r)
+	}
+}
+
+// Len reports the number of recorded calls.
+func (t *Tape) Len() int { return len(t.recs) }
+
+// Backward replays the recorded calls in reverse. The caller has set the
+// gradient of the loss with respect to the outputs it cares about (for
+// example with BCEWithLogits, which does it itself).
+func (t *Tape) Backward() {
+	for i := len(t.recs) - 1; i >= 0; i-- {
+		r := &t.recs[i]
+		r.Op.Backward(t, r)
+	}
+}
