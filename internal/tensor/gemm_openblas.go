@@ -10,7 +10,14 @@ import "C"
 
 import "unsafe"
 
-const backend = "openblas"
+func backendName() string { return "openblas" }
+
+// Gemm splits its output at multiples of these (OpenBLAS's sgemm register tile
+// is 16 rows on AVX2 machines).
+const (
+	splitAlignM = 16
+	splitAlignN = 16
+)
 
 func init() {
 	// Parallelism is done in Go; OpenBLAS itself must stay single-threaded.
@@ -19,15 +26,8 @@ func init() {
 
 // gemm is the single-threaded kernel of the OpenBLAS build.
 func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if k == 0 {
-		if beta != 1 {
-			for i := 0; i < m; i++ {
-				row := c[i*ldc : i*ldc+n]
-				for j := range row {
-					row[j] *= beta
-				}
-			}
-		}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
 		return
 	}
 	ta, tb := uint32(C.CblasNoTrans), uint32(C.CblasNoTrans)

@@ -3,9 +3,10 @@
 // Matrices are dense, row-major float32 slices with an explicit leading
 // dimension. Every kernel takes the destination first and states its shapes.
 // There is one API with two implementations chosen at build time: the default
-// pure-Go build (gonum's BLAS plus hand-written loops, no cgo) and an OpenBLAS
-// build under the build tag "openblas" (cgo, Debian libopenblas-dev), where
-// OpenBLAS runs single-threaded and the parallelism is done in Go.
+// pure-Go build (no cgo: a packed, register-blocked sgemm with an AVX2+FMA
+// micro-kernel in Go assembly on amd64, and gonum's BLAS on other CPUs) and an
+// OpenBLAS build under the build tag "openblas" (cgo, Debian libopenblas-dev),
+// where OpenBLAS runs single-threaded and the parallelism is done in Go.
 //
 // Kernels panic only on programmer errors (shape mismatches inside the engine).
 package tensor
@@ -29,11 +30,30 @@ func SetThreads(n int) {
 	threads.Store(int32(n))
 }
 
+// scaleC computes c[m×n] = beta·c; beta == 0 stores zeros without reading c.
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
+
 // Threads reports the number of goroutines kernels may use.
 func Threads() int { return int(threads.Load()) }
 
-// Backend names the kernel implementation compiled in: "gonum" or "openblas".
-func Backend() string { return backend }
+// Backend names the kernel implementation in use: "go-avx2" (pure-Go build,
+// assembly micro-kernel), "gonum" (pure-Go build on CPUs without AVX2+FMA) or
+// "openblas".
+func Backend() string { return backendName() }
 
 // Parallel runs fn over [0,n) split into at most Threads() contiguous chunks
 // of at least minChunk items, and waits for all of them. With one chunk it
@@ -70,44 +90,132 @@ func Parallel(n, minChunk int, fn func(lo, hi int)) {
 // Gemm computes c[m×n] = alpha·op(a)·op(b) + beta·c, where op(a) is a[m×k]
 // (or aᵀ with a stored as [k×m] when transA), op(b) is b[k×n] (or bᵀ with b
 // stored as [n×k] when transB). lda, ldb and ldc are the row strides.
-// The work is split across Threads() goroutines when it is large enough.
+// As in BLAS, beta == 0 overwrites c without reading it (NaNs in c do not
+// propagate) and alpha == 0 or k == 0 only scales c by beta.
+//
+// The work is split across Threads() goroutines when it is large enough:
+// the larger output dimension is cut into contiguous blocks aligned to the
+// kernel's register tile, each computed by an independent single-threaded
+// gemm, so results are deterministic for a fixed thread count. Gemm does not
+// allocate in steady state: the helper goroutines are long-lived workers.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
 		return
 	}
-	// Split the larger output dimension across goroutines; each part is an
-	// independent single-threaded gemm.
-	const minWork = 1 << 16 // multiply-adds per part below which splitting does not pay
-	parts := Threads()
-	if w := m * n * max(k, 1) / minWork; w < parts {
-		parts = max(w, 1)
-	}
+	parts := gemmParts(m, n, k, Threads())
 	if parts <= 1 {
 		gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	if m >= n {
-		Parallel(m, (m+parts-1)/parts, func(lo, hi int) {
-			var as []float32
-			if transA {
-				as = a[lo:]
-			} else {
-				as = a[lo*lda:]
-			}
-			gemm(transA, transB, hi-lo, n, k, alpha, as, lda, b, ldb, beta, c[lo*ldc:], ldc)
-		})
-		return
+	splitM := m*splitAlignN >= n*splitAlignM
+	size, align := n, splitAlignN
+	if splitM {
+		size, align = m, splitAlignM
 	}
-	Parallel(n, (n+parts-1)/parts, func(lo, hi int) {
-		var bs []float32
-		if transB {
-			bs = b[lo*ldb:]
+	step := (size + parts - 1) / parts
+	step = (step + align - 1) / align * align
+	g := getGroup()
+	for lo := step; lo < size; lo += step {
+		hi := min(lo+step, size)
+		j := gemmJob{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta, lda: lda, ldb: ldb, ldc: ldc, a: a, b: b, c: c, g: g}
+		if splitM {
+			j.m = hi - lo
+			if transA {
+				j.a = a[lo:]
+			} else {
+				j.a = a[lo*lda:]
+			}
+			j.c = c[lo*ldc:]
 		} else {
-			bs = b[lo:]
+			j.n = hi - lo
+			if transB {
+				j.b = b[lo*ldb:]
+			} else {
+				j.b = b[lo:]
+			}
+			j.c = c[lo:]
 		}
-		gemm(transA, transB, m, hi-lo, k, alpha, a, lda, bs, ldb, beta, c[lo:], ldc)
-	})
+		g.wg.Add(1)
+		submit(j)
+	}
+	if splitM {
+		gemm(transA, transB, min(step, m), n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	} else {
+		gemm(transA, transB, m, min(step, n), k, alpha, a, lda, b, ldb, beta, c, ldc)
+	}
+	g.wg.Wait()
+	putGroup(g)
+}
+
+// gemmMinWork is the number of multiply-adds per part below which handing
+// work to another goroutine costs more than it saves.
+const gemmMinWork = 1 << 18
+
+// gemmParts returns into how many parts Gemm splits an m×n×k product.
+func gemmParts(m, n, k, threads int) int {
+	w := m * n * max(k, 1) / gemmMinWork
+	parts := min(threads, w)
+	// Never cut below one register tile per part.
+	parts = min(parts, max((m+splitAlignM-1)/splitAlignM, (n+splitAlignN-1)/splitAlignN))
+	return max(parts, 1)
+}
+
+// gemmJob is one part of a split Gemm, run by a worker goroutine.
+type gemmJob struct {
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	lda, ldb, ldc  int
+	a, b, c        []float32
+	g              *group
+}
+
+type group struct{ wg sync.WaitGroup }
+
+var (
+	jobs      = make(chan gemmJob)
+	workersMu sync.Mutex
+	workers   int
+	groupMu   sync.Mutex
+	groups    []*group
+)
+
+// submit hands j to a worker, starting one if fewer than Threads()-1 exist.
+func submit(j gemmJob) {
+	if want := Threads() - 1; want > 0 {
+		workersMu.Lock()
+		for workers < want {
+			workers++
+			go worker()
+		}
+		workersMu.Unlock()
+	}
+	jobs <- j
+}
+
+func worker() {
+	for j := range jobs {
+		gemm(j.transA, j.transB, j.m, j.n, j.k, j.alpha, j.a, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc)
+		j.g.wg.Done()
+	}
+}
+
+func getGroup() *group {
+	groupMu.Lock()
+	defer groupMu.Unlock()
+	if n := len(groups); n > 0 {
+		g := groups[n-1]
+		groups = groups[:n-1]
+		return g
+	}
+	return new(group)
+}
+
+func putGroup(g *group) {
+	groupMu.Lock()
+	groups = append(groups, g)
+	groupMu.Unlock()
 }
 
 func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
@@ -122,7 +230,8 @@ func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 	if m < 0 || n < 0 || k < 0 || lda < max(ac, 1) || ldb < max(bc, 1) || ldc < max(n, 1) {
 		panic("tensor: Gemm bad dimensions")
 	}
-	if (ar > 0 && len(a) < (ar-1)*lda+ac) || (br > 0 && len(b) < (br-1)*ldb+bc) || (m > 0 && len(c) < (m-1)*ldc+n) {
+	// Empty operands need no storage.
+	if (ar > 0 && ac > 0 && len(a) < (ar-1)*lda+ac) || (br > 0 && bc > 0 && len(b) < (br-1)*ldb+bc) || (m > 0 && n > 0 && len(c) < (m-1)*ldc+n) {
 		panic("tensor: Gemm slice too short")
 	}
 }

@@ -1,0 +1,196 @@
+//go:build !openblas
+
+package tensor
+
+import (
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// useKernel reports whether the assembly micro-kernel runs on this CPU
+// (amd64 with AVX2 and FMA). Tests switch it off to exercise the fallback.
+var useKernel = haveKernel
+
+func backendName() string {
+	if useKernel {
+		return "go-avx2"
+	}
+	return "gonum"
+}
+
+// Blocking of the pure-Go sgemm: an mr×nr register tile, k cut into blocks of
+// kc so a packed kc×nr panel of b (16 KiB) stays in L1, n cut into blocks of
+// nc so the packed kc×nc block of b (512 KiB) stays in L2.
+const (
+	mr = 6
+	nr = 16
+	kc = 256
+	nc = 512
+)
+
+// Gemm splits its output at multiples of the register tile.
+const (
+	splitAlignM = mr
+	splitAlignN = nr
+)
+
+// gemmBuf holds one goroutine's packing buffers.
+type gemmBuf struct {
+	b   [kc * nc]float32 // b block as nc/nr panels of kc×nr
+	a   [kc * mr]float32 // one a panel as kc×mr (edge rows, or transposed a)
+	tmp [mr * nr]float32 // edge tile of c
+}
+
+var (
+	bufMu sync.Mutex
+	bufs  []*gemmBuf
+)
+
+func getBuf() *gemmBuf {
+	bufMu.Lock()
+	defer bufMu.Unlock()
+	if n := len(bufs); n > 0 {
+		g := bufs[n-1]
+		bufs = bufs[:n-1]
+		return g
+	}
+	return new(gemmBuf)
+}
+
+func putBuf(g *gemmBuf) {
+	bufMu.Lock()
+	bufs = append(bufs, g)
+	bufMu.Unlock()
+}
+
+var impl gonum.Implementation
+
+// gemm is the single-threaded kernel of the pure-Go build.
+func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	if useKernel {
+		gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if transA {
+		ta = blas.Trans
+	}
+	if transB {
+		tb = blas.Trans
+	}
+	impl.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemmPacked is the blocked sgemm around the mr×nr micro-kernel: for each
+// kc×nc block of op(b), packed once into nr-wide panels, every mr-row panel of
+// op(a) is multiplied with every b panel. A non-transposed a is read in place
+// (the kernel broadcasts from six row pointers); a transposed a and the last
+// m%mr rows are packed into a kc×mr panel first. k blocks after the first
+// accumulate into c with beta = 1, so every element sums its k terms in the
+// same order regardless of how Gemm splits the output.
+func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	buf := getBuf()
+	for jc := 0; jc < n; jc += nc {
+		ncur := min(nc, n-jc)
+		for pc := 0; pc < k; pc += kc {
+			kcur := min(kc, k-pc)
+			bet := beta
+			if pc > 0 {
+				bet = 1
+			}
+			packB(buf.b[:], transB, b, ldb, pc, kcur, jc, ncur)
+			for ir := 0; ir < m; ir += mr {
+				mcur := min(mr, m-ir)
+				var ap *float32
+				var rs, ks uintptr
+				if mcur == mr && !transA {
+					ap, rs, ks = &a[ir*lda+pc], uintptr(lda)*4, 4
+				} else {
+					packA(buf.a[:], transA, a, lda, ir, mcur, pc, kcur)
+					ap, rs, ks = &buf.a[0], 4, mr*4
+				}
+				for jr := 0; jr < ncur; jr += nr {
+					ncr := min(nr, ncur-jr)
+					bp := &buf.b[jr*kcur]
+					if mcur == mr && ncr == nr {
+						sgemmKernel(kcur, ap, rs, ks, bp, &c[ir*ldc+jc+jr], ldc, alpha, bet)
+						continue
+					}
+					sgemmKernel(kcur, ap, rs, ks, bp, &buf.tmp[0], nr, alpha, 0)
+					for i := 0; i < mcur; i++ {
+						t := buf.tmp[i*nr : i*nr+ncr]
+						cr := c[(ir+i)*ldc+jc+jr : (ir+i)*ldc+jc+jr+ncr]
+						if bet == 0 {
+							copy(cr, t)
+							continue
+						}
+						for j, v := range t {
+							cr[j] = v + bet*cr[j]
+						}
+					}
+				}
+			}
+		}
+	}
+	putBuf(buf)
+}
+
+// packB copies op(b)[pc:pc+kcur, jc:jc+ncur] into dst as consecutive panels
+// of kcur×nr (row-major, nr wide), the last one padded with zeros.
+func packB(dst []float32, transB bool, b []float32, ldb, pc, kcur, jc, ncur int) {
+	for jr := 0; jr < ncur; jr += nr {
+		w := min(nr, ncur-jr)
+		p := dst[jr*kcur : jr*kcur+kcur*nr]
+		if !transB {
+			for q := 0; q < kcur; q++ {
+				row := b[(pc+q)*ldb+jc+jr:]
+				d := p[q*nr : q*nr+nr]
+				if w == nr {
+					copy(d, row[:nr])
+					continue
+				}
+				copy(d, row[:w])
+				clear(d[w:])
+			}
+			continue
+		}
+		// b is stored n×k: column j of op(b) is row j of b.
+		if w < nr {
+			clear(p)
+		}
+		for j := 0; j < w; j++ {
+			src := b[(jc+jr+j)*ldb+pc : (jc+jr+j)*ldb+pc+kcur]
+			for q, v := range src {
+				p[q*nr+j] = v
+			}
+		}
+	}
+}
+
+// packA copies op(a)[ir:ir+mcur, pc:pc+kcur] into dst as one kcur×mr panel,
+// rows past mcur padded with zeros.
+func packA(dst []float32, transA bool, a []float32, lda, ir, mcur, pc, kcur int) {
+	d := dst[:kcur*mr]
+	if mcur < mr {
+		clear(d)
+	}
+	if transA {
+		// a is stored k×m: row q of a holds column q of op(a).
+		for q := 0; q < kcur; q++ {
+			copy(d[q*mr:q*mr+mcur], a[(pc+q)*lda+ir:(pc+q)*lda+ir+mcur])
+		}
+		return
+	}
+	for i := 0; i < mcur; i++ {
+		src := a[(ir+i)*lda+pc : (ir+i)*lda+pc+kcur]
+		for q, v := range src {
+			d[q*mr+i] = v
+		}
+	}
+}

@@ -1,0 +1,14 @@
+//go:build !openblas
+
+package tensor
+
+import "golang.org/x/sys/cpu"
+
+var haveKernel = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// sgemmKernel computes the 6×16 tile c = alpha·A·B + beta·c, where A is 6×k
+// with element (i, p) at a + i·rs + p·ks bytes, B is a packed k×16 panel and
+// c has row stride ldc elements. beta == 0 does not read c. AVX2 + FMA.
+//
+//go:noescape
+func sgemmKernel(k int, a *float32, rs, ks uintptr, b *float32, c *float32, ldc int, alpha, beta float32)

@@ -1,0 +1,9 @@
+//go:build !openblas && !amd64
+
+package tensor
+
+const haveKernel = false
+
+func sgemmKernel(k int, a *float32, rs, ks uintptr, b *float32, c *float32, ldc int, alpha, beta float32) {
+	panic("tensor: no sgemm kernel on this architecture")
+}
