@@ -1,0 +1,110 @@
+package tensor
+
+// Element-wise and row/column helpers shared by both builds. They are plain Go
+// loops written so the compiler can drop bounds checks; each panics if a
+// slice is shorter than the stated shape.
+
+// AddRowVector adds v[cols] to every row of dst[rows×cols] (bias add):
+// dst[i][j] += v[j].
+func AddRowVector(dst []float32, rows, cols int, v []float32) {
+	v = v[:cols]
+	dst = dst[:rows*cols]
+	for i := 0; i < rows; i++ {
+		row := dst[i*cols : i*cols+cols]
+		for j, x := range v {
+			row[j] += x
+		}
+	}
+}
+
+// SetRowVector copies v[cols] into every row of dst[rows×cols] (bias as the
+// initial value of a gemm with beta = 1): dst[i][j] = v[j].
+func SetRowVector(dst []float32, rows, cols int, v []float32) {
+	v = v[:cols]
+	dst = dst[:rows*cols]
+	for i := 0; i < rows; i++ {
+		copy(dst[i*cols:i*cols+cols], v)
+	}
+}
+
+// SumRows accumulates the column sums of src[rows×cols] into dst[cols] (bias
+// gradient): dst[j] += Σ_i src[i][j]. Rows are added in order, so the result
+// is deterministic.
+func SumRows(dst []float32, src []float32, rows, cols int) {
+	dst = dst[:cols]
+	src = src[:rows*cols]
+	for i := 0; i < rows; i++ {
+		row := src[i*cols : i*cols+cols]
+		for j, x := range row {
+			dst[j] += x
+		}
+	}
+}
+
+// Axpy computes dst[n] += alpha·x[n], n = len(dst); x must be at least as long.
+func Axpy(dst []float32, alpha float32, x []float32) {
+	x = x[:len(dst)]
+	for i, v := range x {
+		dst[i] += alpha * v
+	}
+}
+
+// Scale computes dst[n] *= alpha.
+func Scale(dst []float32, alpha float32) {
+	for i := range dst {
+		dst[i] *= alpha
+	}
+}
+
+// Add computes dst[n] += x[n], n = len(dst); x must be at least as long.
+func Add(dst []float32, x []float32) {
+	x = x[:len(dst)]
+	for i, v := range x {
+		dst[i] += v
+	}
+}
+
+// Mul computes dst[n] = x[n]·y[n] element-wise, n = len(dst).
+func Mul(dst, x, y []float32) {
+	x = x[:len(dst)]
+	y = y[:len(dst)]
+	for i := range dst {
+		dst[i] = x[i] * y[i]
+	}
+}
+
+// Dot returns Σ x[i]·y[i] over n = len(x) elements, accumulated in float32 in
+// index order; y must be at least as long.
+func Dot(x, y []float32) float32 {
+	y = y[:len(x)]
+	var s float32
+	for i, v := range x {
+		s += v * y[i]
+	}
+	return s
+}
+
+// ReLU computes dst[n] = max(src[n], 0), n = len(dst); dst may alias src.
+func ReLU(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		if v < 0 {
+			v = 0
+		}
+		dst[i] = v
+	}
+}
+
+// ReLUBackward computes dst[n] = dy[n] where y[n] > 0 and 0 elsewhere, with y
+// the ReLU output; dst may alias dy.
+func ReLUBackward(dst, dy, y []float32) {
+	dy = dy[:len(dst)]
+	y = y[:len(dst)]
+	for i, v := range y {
+		if v > 0 {
+			dst[i] = dy[i]
+		} else {
+			dst[i] = 0
+		}
+	}
+}
