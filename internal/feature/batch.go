@@ -36,3 +36,22 @@ type Batch struct {
 	Labels [][]float32 // Labels[t][i] in {0,1}, one slice per task in schema order
 	Group  []int64     // optional: group key per row (for gAUC), nil when the schema has no group_by
 }
+
+// Reset empties b for reuse, keeping its buffers.
+func (b *Batch) Reset() {
+	b.N = 0
+	for i := range b.Fields {
+		f := &b.Fields[i]
+		f.IDs = f.IDs[:0]
+		f.Values = f.Values[:0]
+		if f.Offsets != nil {
+			f.Offsets = append(f.Offsets[:0], 0)
+		}
+	}
+	for t := range b.Labels {
+		b.Labels[t] = b.Labels[t][:0]
+	}
+	if b.Group != nil {
+		b.Group = b.Group[:0]
+	}
+}

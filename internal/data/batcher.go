@@ -1,0 +1,314 @@
+package data
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+
+	"github.com/dcrnn/dcrnn/internal/feature"
+)
+
+// BadRows is the policy for malformed rows.
+type BadRows int
+
+const (
+	// BadRowsError stops at the first malformed row (the default).
+	BadRowsError BadRows = iota
+	// BadRowsSkip skips malformed rows and counts them (--bad-rows skip).
+	BadRowsSkip
+)
+
+// ParseBadRows parses the --bad-rows flag value (error|skip).
+func ParseBadRows(s string) (BadRows, error) {
+	switch s {
+	case "error", "":
+		return BadRowsError, nil
+	case "skip":
+		return BadRowsSkip, nil
+	}
+	return 0, fmt.Errorf("data: --bad-rows: want error or skip, got %q", s)
+}
+
+// Stats counts what a pass over a file did with its rows.
+type Stats struct {
+	Rows          int64    // rows delivered (or fitted)
+	BadRows       int64    // malformed rows skipped under BadRowsSkip
+	FunnelDropped int64    // funnel violations dropped (schema funnel_violations: drop)
+	FirstBad      []string // up to 5 messages of skipped rows
+}
+
+func (s *Stats) bad(err error) {
+	s.BadRows++
+	if len(s.FirstBad) < 5 {
+		s.FirstBad = append(s.FirstBad, err.Error())
+	}
+}
+
+// BatchOptions configures a Batcher.
+type BatchOptions struct {
+	// BatchSize is the number of rows per batch (default 1024); the last
+	// batch may be smaller.
+	BatchSize int
+	// ShuffleBuffer, when > 1, shuffles rows through a buffer of that many
+	// rows (deterministic for a given Seed). 0 keeps file order.
+	ShuffleBuffer int
+	// Seed seeds the shuffle (use a different seed per epoch).
+	Seed uint64
+	// BadRows is the malformed-row policy.
+	BadRows BadRows
+	// Filter keeps only the data rows it returns true for (e.g. a split part).
+	Filter func(rowIndex int64) bool
+	// RequireLabels makes missing label columns an error (training,
+	// evaluation); without it absent labels read as 0 (prediction).
+	RequireLabels bool
+}
+
+// slot is one buffered record of the shuffle buffer.
+type slot struct {
+	buf    []byte
+	fields [][]byte
+	line   int64
+}
+
+func (s *slot) set(rec [][]byte, line int64) {
+	s.buf = s.buf[:0]
+	for _, f := range rec {
+		s.buf = append(s.buf, f...)
+	}
+	s.fields = s.fields[:0]
+	off := 0
+	for _, f := range rec {
+		s.fields = append(s.fields, s.buf[off:off+len(f):off+len(f)])
+		off += len(f)
+	}
+	s.line = line
+}
+
+// Batcher reads a file through a Pipeline into a reusable Batch.
+type Batcher struct {
+	p     *feature.Pipeline
+	r     *Reader
+	opt   BatchOptions
+	batch *feature.Batch
+	stats Stats
+	drop  bool
+
+	slots   []slot
+	n       int // filled slots
+	pending int // slot handed out by take, refilled on the next take
+	eof     bool
+	rng     *rand.Rand
+}
+
+// NewBatcher opens path with the pipeline's schema format and returns a
+// Batcher. Close it when done.
+func NewBatcher(p *feature.Pipeline, path string, opt BatchOptions) (*Batcher, error) {
+	ro := OptionsFor(p.Schema().Format)
+	ro.Filter = opt.Filter
+	r, err := Open(path, ro)
+	if err != nil {
+		return nil, err
+	}
+	b, err := NewBatcherReader(p, r, opt)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// NewBatcherReader is NewBatcher on an open Reader (its Filter applies, not
+// opt.Filter). Closing the Batcher closes r.
+func NewBatcherReader(p *feature.Pipeline, r *Reader, opt BatchOptions) (*Batcher, error) {
+	if opt.BatchSize <= 0 {
+		opt.BatchSize = 1024
+	}
+	q, err := p.WithColumns(r.Columns(), opt.RequireLabels)
+	if err != nil {
+		return nil, fmt.Errorf("data: %s: %w", r.Name(), err)
+	}
+	b := &Batcher{p: q, r: r, opt: opt, batch: q.NewBatch(opt.BatchSize), pending: -1,
+		drop: p.Schema().FunnelViolations == "drop"}
+	if opt.ShuffleBuffer > 1 {
+		b.slots = make([]slot, opt.ShuffleBuffer)
+		b.rng = rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))
+	}
+	return b, nil
+}
+
+// Pipeline returns the pipeline bound to this file's columns.
+func (b *Batcher) Pipeline() *feature.Pipeline { return b.p }
+
+// Stats returns the counts so far.
+func (b *Batcher) Stats() Stats { return b.stats }
+
+// Close closes the file.
+func (b *Batcher) Close() error { return b.r.Close() }
+
+// readGood returns the next well-formed record from the reader, applying the
+// bad-row policy to malformed ones. It returns io.EOF at the end.
+func (b *Batcher) readGood() ([][]byte, error) {
+	for {
+		rec, err := b.r.Next()
+		if err == nil || err == io.EOF {
+			return rec, err
+		}
+		if b.opt.BadRows == BadRowsSkip && errors.Is(err, ErrBadRow) && b.r.err == nil {
+			b.stats.bad(err)
+			continue
+		}
+		return nil, err
+	}
+}
+
+// take returns the next record (from the shuffle buffer when enabled); it
+// stays valid until the next take.
+func (b *Batcher) take() ([][]byte, int64, error) {
+	if b.slots == nil {
+		rec, err := b.readGood()
+		return rec, b.r.Line(), err
+	}
+	if b.pending >= 0 { // refill the slot handed out last time
+		j := b.pending
+		b.pending = -1
+		var rec [][]byte
+		err := io.EOF
+		if !b.eof {
+			rec, err = b.readGood()
+		}
+		switch {
+		case err == io.EOF:
+			b.eof = true
+			b.n--
+			b.slots[j], b.slots[b.n] = b.slots[b.n], b.slots[j]
+		case err != nil:
+			return nil, 0, err
+		default:
+			b.slots[j].set(rec, b.r.Line())
+		}
+	}
+	for !b.eof && b.n < len(b.slots) {
+		rec, err := b.readGood()
+		if err == io.EOF {
+			b.eof = true
+			break
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		b.slots[b.n].set(rec, b.r.Line())
+		b.n++
+	}
+	if b.n == 0 {
+		return nil, 0, io.EOF
+	}
+	j := b.rng.IntN(b.n)
+	b.pending = j
+	return b.slots[j].fields, b.slots[j].line, nil
+}
+
+// Next returns the next batch (valid until the following call), or io.EOF
+// when the file is exhausted. Errors name file, line and column.
+func (b *Batcher) Next() (*feature.Batch, error) {
+	bt := b.batch
+	bt.Reset()
+	for bt.N < b.opt.BatchSize {
+		rec, line, err := b.take()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := b.p.TransformRow(rec, bt); err != nil {
+			switch {
+			case errors.Is(err, feature.ErrFunnelViolation) && b.drop:
+				b.stats.FunnelDropped++
+				continue
+			case errors.Is(err, ErrBadRow) && b.opt.BadRows == BadRowsSkip:
+				b.stats.bad(&RowError{File: b.r.Name(), Line: line, Err: err})
+				continue
+			}
+			return nil, &RowError{File: b.r.Name(), Line: line, Err: err}
+		}
+		b.stats.Rows++
+	}
+	if bt.N == 0 {
+		return nil, io.EOF
+	}
+	return bt, nil
+}
+
+// FitOptions configures FitPipeline and Inspect.
+type FitOptions struct {
+	// Filter keeps only the training rows (e.g. a split part).
+	Filter func(rowIndex int64) bool
+	// BadRows is the malformed-row policy.
+	BadRows BadRows
+	// Logger, when set, receives progress and summary lines.
+	Logger *slog.Logger
+}
+
+// FitPipeline streams the training rows of path (those passing opt.Filter)
+// and fits the schema's pipeline on them.
+func FitPipeline(ctx context.Context, s *feature.Schema, path string, opt FitOptions) (*feature.Pipeline, Stats, error) {
+	f, st, err := fitRows(ctx, s, path, opt, false)
+	if err != nil {
+		return nil, st, err
+	}
+	p, err := f.Finish()
+	if err != nil {
+		return nil, st, fmt.Errorf("data: %s: %w", path, err)
+	}
+	if opt.Logger != nil {
+		opt.Logger.Info("fitted feature pipeline", "file", path, "rows", st.Rows, "bad_rows", st.BadRows, "funnel_dropped", st.FunnelDropped)
+	}
+	return p, st, nil
+}
+
+func fitRows(ctx context.Context, s *feature.Schema, path string, opt FitOptions, keepViolations bool) (*feature.Fitter, Stats, error) {
+	var st Stats
+	ro := OptionsFor(s.Format)
+	ro.Filter = opt.Filter
+	r, err := Open(path, ro)
+	if err != nil {
+		return nil, st, err
+	}
+	defer r.Close()
+	f, err := feature.NewFitter(s, r.Columns())
+	if err != nil {
+		return nil, st, fmt.Errorf("data: %s: %w", path, err)
+	}
+	f.KeepFunnelViolations = keepViolations
+	drop := s.FunnelViolations == "drop"
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err == nil {
+			if st.Rows&0xffff == 0 && ctx.Err() != nil {
+				return nil, st, ctx.Err()
+			}
+			err = f.Add(rec)
+			if err == nil {
+				st.Rows++
+				continue
+			}
+			if errors.Is(err, feature.ErrFunnelViolation) && drop {
+				st.FunnelDropped++
+				continue
+			}
+			err = &RowError{File: r.Name(), Line: r.Line(), Err: err}
+		}
+		if opt.BadRows == BadRowsSkip && errors.Is(err, ErrBadRow) && r.err == nil {
+			st.bad(err)
+			continue
+		}
+		return nil, st, err
+	}
+	return f, st, nil
+}

@@ -1,0 +1,72 @@
+// Package feature holds the dataset schema and the fitted feature pipeline
+// shared by training and serving: vocabularies, hashing, numeric transforms
+// and label parsing. The same Pipeline value (carried inside the model file
+// as JSON) transforms training rows (TransformRow) and serving requests
+// (TransformMap), so both see exactly the same ids and values.
+//
+// # Schema
+//
+// A schema is YAML (see ParseSchema); unknown keys are errors that name the
+// key and its line. Every column of the file must be a field (possibly of
+// type ignore), a task label or the group_by column, unless the schema sets
+// unlisted_columns: ignore; this keeps a forgotten column from silently
+// vanishing. Values are trimmed of blanks before any use.
+//
+// # Categorical fields
+//
+// A vocabulary field maps each value seen at least min_count times in the
+// training rows to an id 1..V, in order of decreasing count (ties by value);
+// every other value, including values unseen in training, maps to the OOV id
+// 0. The empty value is an ordinary value (it gets an id when frequent). A
+// field without min_count gets DefaultMinCount(rows): the smallest of 2, 3,
+// 5, 10, 20, 50, 100 that is at least √rows/1000, so ids seen once always go
+// to OOV (2 up to ~10M rows, 10 at Criteo's 45M rows). A field with
+// hash_buckets = B maps a value v to 1 + Hash64(v) % B, Hash64 being 64-bit
+// FNV-1a of the value's bytes (stable across runs, machines and versions);
+// id 0 is unused there. A multi_categorical cell is split on its separator
+// (default "|"), tokens trimmed, empty tokens dropped, each token mapped
+// like a vocabulary value.
+//
+// # Numeric fields
+//
+// A cell whose trimmed text is in missing_values (default "", "?", "NA",
+// "NaN", "nan", "null", "NULL") is missing and replaced by the raw fill value
+// (missing: mean — the training mean of the raw values, the default —, zero,
+// or a number); any other cell must parse as a finite float. Then transform
+// (log1p means sign(x)·ln(1+|x|), defined for negatives) and normalize
+// (standard: (t-mean)/std; minmax: (t-min)/(max-min), not clipped; none),
+// with statistics of the transformed training values (a zero spread gives
+// scale 1). With buckets: [b1..bk] the field is categorical for the engine:
+// id 0 = missing, 1 = below b1, i+1 = [bi, bi+1), k+1 = at or above bk.
+//
+// # Labels and funnels
+//
+// A task's label is 1 when the cell is in positive (default ["1"]). With a
+// negative list, a cell in it is 0 and any other value is a bad row; without
+// one, any other non-empty value is 0 and an empty cell is a bad row. A task
+// with after: A is a funnel step: a row positive for it but negative for A
+// is a funnel violation (ErrFunnelViolation), an error unless the schema says
+// funnel_violations: drop (the data reader then drops and counts it).
+//
+// # Label leakage
+//
+// A label column listed as a feature is refused when the schema is parsed
+// (ErrLeakage). Fitting refuses a feature that alone predicts a task's label
+// on the training rows, defined so that a rare or unique-per-row id is not
+// taken for evidence. It is checked only when the training rows hold at
+// least 10 positives and 10 negatives for the task. For a categorical,
+// hashed or bucketized field, rows are grouped by their fitted id (so ids
+// below min_count are pooled in OOV); ids seen only once are no evidence
+// (any label is "predictable" from one row). The field leaks when every id
+// seen at least twice has a single label, those rows hold at least 10
+// positives and 10 negatives, and they cover at least half the rows. For a
+// plain numeric field (missing cells excluded, present in at least half the
+// rows), it leaks when one threshold separates all positives from all
+// negatives. Multi-valued fields are not checked. allow_leakage: true turns
+// both checks off.
+//
+// # Group keys
+//
+// With group_by, Batch.Group holds GroupKey(value) = int64(Hash64(value))
+// per row, so gAUC groups are stable across files and processes.
+package feature

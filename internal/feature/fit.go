@@ -1,0 +1,625 @@
+package feature
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// minCountLadder holds the values DefaultMinCount picks from.
+var minCountLadder = []int{2, 3, 5, 10, 20, 50, 100}
+
+// DefaultMinCount returns the min_count of a categorical field that does not
+// set one, chosen from the number of training rows: the smallest value of the
+// ladder 2, 3, 5, 10, 20, 50, 100 that is at least √rows / 1000. So ids seen
+// once always share the OOV row (a single impression teaches an embedding
+// nothing but its own label), up to about 10M rows the threshold is 2, 45M
+// rows (Criteo) give 10, 1B rows give 50.
+func DefaultMinCount(rows int64) int {
+	need := math.Sqrt(float64(rows)) / 1000
+	for _, c := range minCountLadder {
+		if float64(c) >= need {
+			return c
+		}
+	}
+	return minCountLadder[len(minCountLadder)-1]
+}
+
+// InspectMinCounts are the thresholds at which Summary reports OOV rates.
+var InspectMinCounts = []int{1, 2, 5, 10, 20}
+
+// Leakage-check constants (see the package doc).
+const (
+	leakMinClass    = 10  // each class needs this many evidence rows
+	leakMinCoverage = 0.5 // evidence rows must cover this share of the rows
+)
+
+// fitField accumulates the statistics of one field.
+type fitField struct {
+	pf     pfield
+	counts map[string][]int64 // raw value → [count, positives per task...]
+	empty  int64              // categorical: empty cells
+	tokens int64              // multi: tokens seen
+
+	hashN, hashPos []int64 // hash: per bucket count, per bucket×task positives
+
+	// numeric
+	n, missingN                  int64
+	sum, sumsq, rawSum, tmin, tmax float64
+	posMin, posMax, negMin, negMax []float64 // per task, raw values
+	posN, negN                     []int64
+	bucketN, bucketPos             []int64
+}
+
+// Fitter accumulates training rows and produces a frozen Pipeline. Add rows
+// (cells in the order of the columns given to NewFitter), then call Finish.
+type Fitter struct {
+	schema Schema
+	lay    *layout
+	tasks  []ptask
+	fields []fitField
+	rows   int64
+	pos    []int64
+	viol   int64
+	xs     []float64
+	miss   []bool
+
+	// KeepFunnelViolations makes Add count a funnel violation and keep the row
+	// instead of returning an error (used by inspect).
+	KeepFunnelViolations bool
+}
+
+// NewFitter binds s to the column names of the training file.
+func NewFitter(s *Schema, columns []string) (*Fitter, error) {
+	lay, err := s.bind(columns, true)
+	if err != nil {
+		return nil, err
+	}
+	f := &Fitter{schema: *s, lay: lay, tasks: makeTasks(s), pos: make([]int64, len(s.Tasks))}
+	T := len(s.Tasks)
+	for i, fd := range s.Fields {
+		if fd.Type == TypeIgnore {
+			continue
+		}
+		ff := fitField{pf: pfield{def: fd, col: lay.field[i]}}
+		switch {
+		case fd.Type == TypeMultiCategorical:
+			ff.pf.op = opMulti
+			ff.counts = map[string][]int64{}
+		case fd.Type == TypeCategorical && fd.HashBuckets > 0:
+			ff.pf.op = opHash
+			ff.pf.hashN = uint64(fd.HashBuckets)
+			ff.hashN = make([]int64, fd.HashBuckets+1)
+			ff.hashPos = make([]int64, (fd.HashBuckets+1)*T)
+		case fd.Type == TypeCategorical:
+			ff.pf.op = opVocab
+			ff.counts = map[string][]int64{}
+		default:
+			ff.pf.op = opNumeric
+			if fd.Buckets != nil {
+				ff.pf.op = opBucket
+				ff.bucketN = make([]int64, len(fd.Buckets)+2)
+				ff.bucketPos = make([]int64, (len(fd.Buckets)+2)*T)
+			}
+			ff.pf.missing = fd.MissingValues
+			ff.tmin, ff.tmax = math.Inf(1), math.Inf(-1)
+			ff.posMin, ff.negMin = fill(T, math.Inf(1)), fill(T, math.Inf(1))
+			ff.posMax, ff.negMax = fill(T, math.Inf(-1)), fill(T, math.Inf(-1))
+			ff.posN, ff.negN = make([]int64, T), make([]int64, T)
+		}
+		f.fields = append(f.fields, ff)
+	}
+	f.xs = make([]float64, len(f.fields))
+	f.miss = make([]bool, len(f.fields))
+	return f, nil
+}
+
+func fill(n int, v float64) []float64 {
+	s := make([]float64, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
+}
+
+func makeTasks(s *Schema) []ptask {
+	out := make([]ptask, len(s.Tasks))
+	for i, t := range s.Tasks {
+		out[i] = ptask{name: t.Name, label: t.Label, pos: t.Positive, neg: t.Negative, after: -1}
+		if t.After != "" {
+			for j := range s.Tasks[:i] {
+				if s.Tasks[j].Name == t.After {
+					out[i].after = j
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Rows returns the number of rows added so far.
+func (f *Fitter) Rows() int64 { return f.rows }
+
+// Add accumulates one training record. A bad value returns a *FieldError
+// wrapping ErrBadRow and a funnel violation one wrapping ErrFunnelViolation
+// (unless KeepFunnelViolations); the row is then not counted.
+func (f *Fitter) Add(rec [][]byte) error {
+	if len(rec) != len(f.lay.columns) {
+		return &FieldError{Column: -1, Name: "row", Value: fmt.Sprintf("%d columns", len(rec)), Expected: fmt.Sprintf("%d columns", len(f.lay.columns)), Err: ErrBadRow}
+	}
+	var ybuf [MaxTasks]float32
+	ys := ybuf[:len(f.tasks)]
+	violation := false
+	if err := parseLabels(f.tasks, f.lay, rec, ys); err != nil {
+		if !errors.Is(err, ErrFunnelViolation) || !f.KeepFunnelViolations {
+			return err
+		}
+		violation = true
+	}
+	// Parse every number first so that a bad row changes nothing.
+	for i := range f.fields {
+		ff := &f.fields[i]
+		if ff.pf.op != opNumeric && ff.pf.op != opBucket {
+			continue
+		}
+		v := trim(rec[ff.pf.col])
+		x, missing, ok := parseNumber(v, ff.pf.missing)
+		if !ok {
+			return &FieldError{Column: ff.pf.col, Name: ff.pf.def.Name, Value: string(v), Expected: fmt.Sprintf("a number (or a missing value %q)", ff.pf.missing), Err: ErrBadRow}
+		}
+		f.xs[i], f.miss[i] = x, missing
+	}
+	if violation {
+		f.viol++
+	}
+	f.rows++
+	T := len(f.tasks)
+	for t, y := range ys {
+		if y == 1 {
+			f.pos[t]++
+		}
+	}
+	for i := range f.fields {
+		ff := &f.fields[i]
+		v := trim(rec[ff.pf.col])
+		switch ff.pf.op {
+		case opVocab:
+			if len(v) == 0 {
+				ff.empty++
+			}
+			c := ff.counts[string(v)]
+			if c == nil {
+				c = make([]int64, 1+T)
+				ff.counts[string(v)] = c
+			}
+			c[0]++
+			for t, y := range ys {
+				if y == 1 {
+					c[1+t]++
+				}
+			}
+		case opHash:
+			if len(v) == 0 {
+				ff.empty++
+			}
+			id := 1 + Hash64(v)%ff.pf.hashN
+			ff.hashN[id]++
+			for t, y := range ys {
+				if y == 1 {
+					ff.hashPos[int(id)*T+t]++
+				}
+			}
+		case opMulti:
+			if len(v) == 0 {
+				ff.empty++
+			}
+			sep := ff.pf.def.Separator
+			for len(v) > 0 {
+				j := indexSep(v, sep)
+				var tok []byte
+				if j < 0 {
+					tok, v = v, nil
+				} else {
+					tok, v = v[:j], v[j+len(sep):]
+				}
+				if tok = trim(tok); len(tok) > 0 {
+					ff.tokens++
+					c := ff.counts[string(tok)]
+					if c == nil {
+						c = make([]int64, 1)
+						ff.counts[string(tok)] = c
+					}
+					c[0]++
+				}
+			}
+		default:
+			x := f.xs[i]
+			if f.miss[i] {
+				ff.missingN++
+				if ff.pf.op == opBucket {
+					ff.bucketN[0]++
+					for t, y := range ys {
+						if y == 1 {
+							ff.bucketPos[t]++
+						}
+					}
+				}
+				continue
+			}
+			ff.n++
+			ff.rawSum += x
+			tx := x
+			if ff.pf.def.Transform == "log1p" {
+				tx = signedLog1p(x)
+			}
+			ff.sum += tx
+			ff.sumsq += tx * tx
+			ff.tmin = math.Min(ff.tmin, tx)
+			ff.tmax = math.Max(ff.tmax, tx)
+			for t, y := range ys {
+				if y == 1 {
+					ff.posN[t]++
+					ff.posMin[t] = math.Min(ff.posMin[t], x)
+					ff.posMax[t] = math.Max(ff.posMax[t], x)
+				} else {
+					ff.negN[t]++
+					ff.negMin[t] = math.Min(ff.negMin[t], x)
+					ff.negMax[t] = math.Max(ff.negMax[t], x)
+				}
+			}
+			if ff.pf.op == opBucket {
+				b := bucketOf(ff.pf.def.Buckets, x)
+				ff.bucketN[b]++
+				for t, y := range ys {
+					if y == 1 {
+						ff.bucketPos[int(b)*T+t]++
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// minCount returns the threshold of a vocabulary field.
+func (ff *fitField) minCount(rows int64) int {
+	if ff.pf.def.MinCount != nil {
+		return *ff.pf.def.MinCount
+	}
+	return DefaultMinCount(rows)
+}
+
+// Finish freezes the statistics into a Pipeline. It refuses (ErrLeakage) a
+// feature that predicts a label perfectly unless the schema allows leakage.
+func (f *Fitter) Finish() (*Pipeline, error) {
+	if f.rows == 0 {
+		return nil, errors.New("feature: fit: no training rows")
+	}
+	if !f.schema.AllowLeakage {
+		if leaks := f.Leaks(); len(leaks) > 0 {
+			return nil, fmt.Errorf("feature: fit: %s (remove the field, or set allow_leakage: true): %w", strings.Join(leaks, "; "), ErrLeakage)
+		}
+	}
+	p := &Pipeline{schema: f.schema, lay: f.lay, tasks: f.tasks, rows: f.rows}
+	for i := range f.fields {
+		ff := &f.fields[i]
+		pf := ff.pf
+		switch pf.op {
+		case opVocab, opMulti:
+			pf.minCount = ff.minCount(f.rows)
+			pf.vocabList = ff.keptValues(pf.minCount)
+		case opNumeric, opBucket:
+			st := NumericStats{Count: ff.n, Min: 0, Max: 0}
+			if ff.n > 0 {
+				st.Mean = ff.sum / float64(ff.n)
+				st.Std = math.Sqrt(math.Max(0, ff.sumsq/float64(ff.n)-st.Mean*st.Mean))
+				st.Min, st.Max = ff.tmin, ff.tmax
+				st.RawMean = ff.rawSum / float64(ff.n)
+			}
+			for _, v := range []float64{st.Mean, st.Std, st.Min, st.Max, st.RawMean} {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return nil, fmt.Errorf("feature: fit: field %q: values too large for statistics (try transform: log1p): %w", pf.def.Name, ErrBadRow)
+				}
+			}
+			pf.stats = st
+		}
+		if err := pf.finish(); err != nil {
+			return nil, err
+		}
+		p.fields = append(p.fields, pf)
+	}
+	p.finish()
+	return p, nil
+}
+
+// keptValues returns the values seen at least minCount times, by count
+// descending then value ascending.
+func (ff *fitField) keptValues(minCount int) []string {
+	var kept []string
+	for v, c := range ff.counts {
+		if c[0] >= int64(minCount) {
+			kept = append(kept, v)
+		}
+	}
+	sort.Slice(kept, func(a, b int) bool {
+		ca, cb := ff.counts[kept[a]][0], ff.counts[kept[b]][0]
+		if ca != cb {
+			return ca > cb
+		}
+		return kept[a] < kept[b]
+	})
+	return kept
+}
+
+// finish derives the transform state (maps, spec, normalization) from the
+// fitted data in pf (vocabList, stats, ...).
+func (pf *pfield) finish() error {
+	pf.spec = FieldSpec{Name: pf.def.Name}
+	switch pf.op {
+	case opVocab, opMulti:
+		pf.vocab = make(map[string]int32, len(pf.vocabList))
+		for i, v := range pf.vocabList {
+			if _, dup := pf.vocab[v]; dup {
+				return fmt.Errorf("feature: field %q: duplicate vocabulary value %q: %w", pf.def.Name, v, ErrSchema)
+			}
+			pf.vocab[v] = int32(i + 1)
+		}
+		if len(pf.vocabList) >= math.MaxInt32 {
+			return fmt.Errorf("feature: field %q: vocabulary too large: %w", pf.def.Name, ErrSchema)
+		}
+		pf.spec.Kind, pf.spec.Vocab = Categorical, len(pf.vocabList)+1
+		if pf.op == opMulti {
+			pf.spec.Kind = MultiCategorical
+		}
+	case opHash:
+		pf.hashN = uint64(pf.def.HashBuckets)
+		pf.spec.Kind, pf.spec.Vocab = Categorical, pf.def.HashBuckets+1
+	case opBucket:
+		pf.missing = pf.def.MissingValues
+		pf.spec.Kind, pf.spec.Vocab = Categorical, len(pf.def.Buckets)+2
+	case opNumeric:
+		pf.missing = pf.def.MissingValues
+		pf.spec.Kind = Numeric
+		pf.log = pf.def.Transform == "log1p"
+		st := pf.stats
+		switch pf.def.Missing {
+		case "mean":
+			pf.fill = st.RawMean
+		case "zero":
+			pf.fill = 0
+		default:
+			fmt.Sscan(pf.def.Missing, &pf.fill) // validated by the schema
+		}
+		pf.shift, pf.scale = 0, 1
+		switch pf.def.Normalize {
+		case "standard":
+			pf.shift = st.Mean
+			if st.Std > 0 {
+				pf.scale = 1 / st.Std
+			}
+		case "minmax":
+			pf.shift = st.Min
+			if st.Max > st.Min {
+				pf.scale = 1 / (st.Max - st.Min)
+			}
+		}
+	}
+	return nil
+}
+
+func (p *Pipeline) finish() {
+	p.known = map[string]bool{}
+	for _, c := range p.lay.columns {
+		p.known[c] = true
+	}
+	for _, fd := range p.schema.Fields {
+		p.known[fd.Name] = true
+	}
+	for _, t := range p.schema.Tasks {
+		p.known[t.Label] = true
+	}
+	if p.schema.GroupBy != "" {
+		p.known[p.schema.GroupBy] = true
+	}
+	p.hasLbls = !slices.Contains(p.lay.label, -1)
+}
+
+// idStat is the count and positive count of one fitted id for one task.
+type idStat struct{ n, pos int64 }
+
+// pureByID reports whether the label of task t is a function of the fitted
+// id on the evidence rows (ids seen at least twice), and the evidence size.
+func pureByID(stats map[int64]idStat) (pure bool, evidence, pos int64) {
+	pure = true
+	for _, s := range stats {
+		if s.n < 2 {
+			continue
+		}
+		evidence += s.n
+		pos += s.pos
+		if s.pos != 0 && s.pos != s.n {
+			pure = false
+		}
+	}
+	return pure, evidence, pos
+}
+
+// Leaks returns one message per (feature, task) pair where the feature alone
+// predicts the label perfectly on the rows added so far (see the package
+// doc for the exact rule). It is empty when nothing leaks.
+func (f *Fitter) Leaks() []string {
+	var out []string
+	T := len(f.tasks)
+	for i := range f.fields {
+		ff := &f.fields[i]
+		for t := 0; t < T; t++ {
+			neg := f.rows - f.pos[t]
+			if f.pos[t] < leakMinClass || neg < leakMinClass {
+				continue
+			}
+			var why string
+			switch ff.pf.op {
+			case opVocab, opHash, opBucket:
+				stats := map[int64]idStat{}
+				switch ff.pf.op {
+				case opVocab:
+					mc := ff.minCount(f.rows)
+					ids := map[string]int64{}
+					for j, v := range ff.keptValues(mc) {
+						ids[v] = int64(j + 1)
+					}
+					for v, c := range ff.counts {
+						s := stats[ids[v]]
+						s.n += c[0]
+						s.pos += c[1+t]
+						stats[ids[v]] = s
+					}
+				case opHash:
+					for id, n := range ff.hashN {
+						if n > 0 {
+							stats[int64(id)] = idStat{n, ff.hashPos[id*T+t]}
+						}
+					}
+				case opBucket:
+					for id, n := range ff.bucketN {
+						if n > 0 {
+							stats[int64(id)] = idStat{n, ff.bucketPos[id*T+t]}
+						}
+					}
+				}
+				pure, ev, pos := pureByID(stats)
+				if pure && pos >= leakMinClass && ev-pos >= leakMinClass && float64(ev) >= leakMinCoverage*float64(f.rows) {
+					why = fmt.Sprintf("every value seen twice or more has a single %s label (%d of %d rows)", f.tasks[t].name, ev, f.rows)
+				}
+			case opNumeric:
+				if ff.posN[t] < leakMinClass || ff.negN[t] < leakMinClass || float64(ff.n) < leakMinCoverage*float64(f.rows) {
+					continue
+				}
+				if ff.posMin[t] > ff.negMax[t] {
+					why = fmt.Sprintf("%s is positive exactly when the value is > %g", f.tasks[t].name, ff.negMax[t])
+				} else if ff.posMax[t] < ff.negMin[t] {
+					why = fmt.Sprintf("%s is positive exactly when the value is < %g", f.tasks[t].name, ff.negMin[t])
+				}
+			}
+			if why != "" {
+				out = append(out, fmt.Sprintf("field %q predicts task %q (label %q) perfectly on the training rows: %s", ff.pf.def.Name, f.tasks[t].name, f.tasks[t].label, why))
+			}
+		}
+	}
+	return out
+}
+
+// OOVRate is the share of cells that a threshold sends to the OOV id.
+type OOVRate struct {
+	MinCount int
+	Vocab    int     // kept values (embedding rows minus the OOV row)
+	Rate     float64 // share of cells (tokens for multi) mapped to OOV
+}
+
+// FieldSummary describes one feature field of the rows added to a Fitter.
+type FieldSummary struct {
+	Name     string
+	Type     FieldType
+	Hashed   bool
+	Distinct int       // distinct values (tokens for multi; non-empty buckets when hashed or bucketized); -1 for plain numeric
+	Missing  int64     // numeric: missing cells; categorical: empty cells
+	OOV      []OOVRate // vocabulary fields: at InspectMinCounts and the chosen min_count
+	MinCount int       // chosen min_count (vocabulary fields)
+	Default  bool      // MinCount is the data-chosen default
+	Stats    NumericStats
+}
+
+// TaskSummary describes one task's labels.
+type TaskSummary struct {
+	Name, Label, After string
+	Positives          int64
+}
+
+// Summary is what `dcrnn data inspect` shows about a set of rows.
+type Summary struct {
+	Rows             int64
+	Fields           []FieldSummary
+	Tasks            []TaskSummary
+	FunnelViolations int64 // counted only with KeepFunnelViolations
+	DefaultMinCount  int
+	Leaks            []string
+}
+
+// Summary describes the rows added so far.
+func (f *Fitter) Summary() Summary {
+	s := Summary{Rows: f.rows, FunnelViolations: f.viol, DefaultMinCount: DefaultMinCount(f.rows), Leaks: f.Leaks()}
+	for t, tk := range f.tasks {
+		ts := TaskSummary{Name: tk.name, Label: tk.label, Positives: f.pos[t]}
+		if tk.after >= 0 {
+			ts.After = f.tasks[tk.after].name
+		}
+		s.Tasks = append(s.Tasks, ts)
+	}
+	for i := range f.fields {
+		ff := &f.fields[i]
+		fs := FieldSummary{Name: ff.pf.def.Name, Type: ff.pf.def.Type, Distinct: -1}
+		switch ff.pf.op {
+		case opVocab, opMulti:
+			fs.Distinct = len(ff.counts)
+			fs.Missing = ff.empty
+			fs.MinCount = ff.minCount(f.rows)
+			fs.Default = ff.pf.def.MinCount == nil
+			total := f.rows
+			if ff.pf.op == opMulti {
+				total = ff.tokens
+			}
+			ths := slices.Clone(InspectMinCounts)
+			if !slices.Contains(ths, fs.MinCount) {
+				ths = append(ths, fs.MinCount)
+				slices.Sort(ths)
+			}
+			for _, th := range ths {
+				r := OOVRate{MinCount: th}
+				var oov int64
+				for _, c := range ff.counts {
+					if c[0] >= int64(th) {
+						r.Vocab++
+					} else {
+						oov += c[0]
+					}
+				}
+				if total > 0 {
+					r.Rate = float64(oov) / float64(total)
+				}
+				fs.OOV = append(fs.OOV, r)
+			}
+		case opHash, opBucket:
+			fs.Hashed = ff.pf.op == opHash
+			n := ff.hashN
+			if ff.pf.op == opBucket {
+				n = ff.bucketN
+				fs.Missing = ff.missingN
+			} else {
+				fs.Missing = ff.empty
+			}
+			fs.Distinct = 0
+			for _, c := range n {
+				if c > 0 {
+					fs.Distinct++
+				}
+			}
+		case opNumeric:
+			fs.Missing = ff.missingN
+		}
+		if ff.pf.op == opNumeric || ff.pf.op == opBucket {
+			st := NumericStats{Count: ff.n}
+			if ff.n > 0 {
+				st.Mean = ff.sum / float64(ff.n)
+				st.Std = math.Sqrt(math.Max(0, ff.sumsq/float64(ff.n)-st.Mean*st.Mean))
+				st.Min, st.Max = ff.tmin, ff.tmax
+				st.RawMean = ff.rawSum / float64(ff.n)
+			}
+			fs.Stats = st
+		}
+		s.Fields = append(s.Fields, fs)
+	}
+	return s
+}

@@ -1,0 +1,109 @@
+package feature
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+)
+
+// pipelineJSON is the serialized form of a Pipeline.
+type pipelineJSON struct {
+	Version int         `json:"version"`
+	Schema  Schema      `json:"schema"`
+	Columns []string    `json:"columns"`
+	Rows    int64       `json:"rows"`
+	Fields  []fieldJSON `json:"fields"`
+}
+
+type fieldJSON struct {
+	Name     string        `json:"name"`
+	MinCount int           `json:"min_count,omitempty"`
+	Vocab    []string      `json:"vocab,omitempty"`
+	Stats    *NumericStats `json:"stats,omitempty"`
+}
+
+// MarshalJSON writes the fitted pipeline: the schema, the training columns,
+// and per field its vocabulary (id = index+1) or numeric statistics.
+func (p *Pipeline) MarshalJSON() ([]byte, error) {
+	j := pipelineJSON{Version: PipelineVersion, Schema: p.schema, Columns: p.lay.columns, Rows: p.rows}
+	for i := range p.fields {
+		f := &p.fields[i]
+		fj := fieldJSON{Name: f.def.Name, MinCount: f.minCount, Vocab: f.vocabList}
+		if f.op == opNumeric || f.op == opBucket {
+			st := f.stats
+			fj.Stats = &st
+		}
+		if (f.op == opVocab || f.op == opMulti) && fj.Vocab == nil {
+			fj.Vocab = []string{}
+		}
+		j.Fields = append(j.Fields, fj)
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalPipeline rebuilds a Pipeline written by MarshalJSON. Damaged or
+// inconsistent input is an error, never a panic.
+func UnmarshalPipeline(b []byte) (*Pipeline, error) {
+	var j pipelineJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return nil, fmt.Errorf("feature: read pipeline: %w", err)
+	}
+	if j.Version != PipelineVersion {
+		return nil, fmt.Errorf("feature: read pipeline: version %d, want %d: %w", j.Version, PipelineVersion, ErrSchema)
+	}
+	s := j.Schema
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("feature: read pipeline: %w", err)
+	}
+	lay, err := s.bind(j.Columns, true)
+	if err != nil {
+		return nil, fmt.Errorf("feature: read pipeline: %w", err)
+	}
+	p := &Pipeline{schema: s, lay: lay, tasks: makeTasks(&s), rows: j.Rows}
+	k := 0
+	for i, fd := range s.Fields {
+		if fd.Type == TypeIgnore {
+			continue
+		}
+		if k >= len(j.Fields) || j.Fields[k].Name != fd.Name {
+			return nil, fmt.Errorf("feature: read pipeline: fitted field %d is not %q: %w", k, fd.Name, ErrSchema)
+		}
+		fj := j.Fields[k]
+		k++
+		pf := pfield{def: fd, col: lay.field[i], minCount: fj.MinCount, vocabList: fj.Vocab}
+		switch {
+		case fd.Type == TypeMultiCategorical:
+			pf.op = opMulti
+		case fd.Type == TypeCategorical && fd.HashBuckets > 0:
+			pf.op = opHash
+		case fd.Type == TypeCategorical:
+			pf.op = opVocab
+		case fd.Buckets != nil:
+			pf.op = opBucket
+		default:
+			pf.op = opNumeric
+		}
+		isNum := pf.op == opNumeric || pf.op == opBucket
+		if isNum != (fj.Stats != nil) || ((pf.op == opVocab || pf.op == opMulti) != (fj.Vocab != nil)) {
+			return nil, fmt.Errorf("feature: read pipeline: field %q: fitted state does not match its type %s: %w", fd.Name, fd.Type, ErrSchema)
+		}
+		if isNum {
+			pf.stats = *fj.Stats
+			st := pf.stats
+			for _, v := range []float64{st.Mean, st.Std, st.Min, st.Max, st.RawMean} {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return nil, fmt.Errorf("feature: read pipeline: field %q: non-finite statistics: %w", fd.Name, ErrSchema)
+				}
+			}
+		}
+		if err := pf.finish(); err != nil {
+			return nil, fmt.Errorf("feature: read pipeline: %w", err)
+		}
+		p.fields = append(p.fields, pf)
+	}
+	if k != len(j.Fields) {
+		return nil, fmt.Errorf("feature: read pipeline: %d fitted fields for %d schema features: %w", len(j.Fields), k, ErrSchema)
+	}
+	p.finish()
+	return p, nil
+}

@@ -1,0 +1,610 @@
+package feature
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"unsafe"
+)
+
+// PipelineVersion is the version of the pipeline's JSON form.
+const PipelineVersion = 1
+
+type op uint8
+
+const (
+	opVocab op = iota
+	opHash
+	opMulti
+	opNumeric
+	opBucket
+)
+
+// pfield is one fitted feature field.
+type pfield struct {
+	def  Field
+	spec FieldSpec
+	op   op
+	col  int // column index in the bound layout
+
+	// vocabulary (opVocab, opMulti): id = index in vocabList + 1.
+	vocabList []string
+	vocab     map[string]int32
+	minCount  int
+	hashN     uint64
+
+	// numeric (opNumeric, opBucket)
+	missing []string
+	fill    float64 // raw value used for a missing cell
+	log     bool
+	shift   float64 // out = (t - shift) * scale
+	scale   float64
+	stats   NumericStats
+}
+
+// NumericStats are the training statistics of a numeric field, in the
+// transformed space (after log1p when set), missing cells excluded.
+type NumericStats struct {
+	Count int64   `json:"count"`
+	Mean  float64 `json:"mean"`
+	Std   float64 `json:"std"`
+	Min   float64 `json:"min"`
+	Max   float64 `json:"max"`
+	// RawMean is the mean of the raw values (the fill for missing: mean).
+	RawMean float64 `json:"raw_mean"`
+}
+
+type ptask struct {
+	name, label string
+	pos, neg    []string
+	after       int
+}
+
+// TaskInfo describes one task for the engine and the metrics.
+type TaskInfo struct {
+	Name  string // schema name
+	Label string // label column
+	After int    // index of the task this one follows in a funnel, -1 if none
+}
+
+// Pipeline is a fitted, frozen feature pipeline: vocabularies, hash buckets,
+// numeric statistics and bucket boundaries, fitted on the training rows only.
+// It turns raw rows into Batch rows. A Pipeline is read-only after fitting and
+// safe for concurrent use with distinct Batches. It marshals to JSON
+// (json.Marshal(p)) and back (UnmarshalPipeline) so a model file can carry it.
+type Pipeline struct {
+	schema  Schema
+	lay     *layout
+	fields  []pfield
+	tasks   []ptask
+	rows    int64 // training rows used to fit
+	known   map[string]bool
+	hasLbls bool
+}
+
+// Schema returns the schema the pipeline was fitted with (with defaults filled).
+func (p *Pipeline) Schema() Schema { return p.schema }
+
+// Columns returns the column names, in order, that records passed to
+// TransformRow and TransformRecord must follow.
+func (p *Pipeline) Columns() []string { return slices.Clone(p.lay.columns) }
+
+// FitRows returns the number of training rows the pipeline was fitted on.
+func (p *Pipeline) FitRows() int64 { return p.rows }
+
+// HasLabels reports whether the bound columns hold every label column. When
+// false, TransformRow writes label 0.
+func (p *Pipeline) HasLabels() bool { return p.hasLbls }
+
+// Fields returns the engine-facing description of the feature fields, in
+// schema order, without ignored columns and labels.
+func (p *Pipeline) Fields() []FieldSpec {
+	out := make([]FieldSpec, len(p.fields))
+	for i := range p.fields {
+		out[i] = p.fields[i].spec
+	}
+	return out
+}
+
+// Tasks returns the tasks in schema order.
+func (p *Pipeline) Tasks() []TaskInfo {
+	out := make([]TaskInfo, len(p.tasks))
+	for i, t := range p.tasks {
+		out[i] = TaskInfo{Name: t.name, Label: t.label, After: t.after}
+	}
+	return out
+}
+
+// GroupBy returns the group_by column ("" when none). Batch.Group then holds
+// GroupKey of each row's value.
+func (p *Pipeline) GroupBy() string { return p.schema.GroupBy }
+
+// Vocabulary returns the kept values of a vocabulary field (id = index+1; id
+// 0 is OOV), or nil for other fields.
+func (p *Pipeline) Vocabulary(field string) []string {
+	for i := range p.fields {
+		if p.fields[i].def.Name == field {
+			return slices.Clone(p.fields[i].vocabList)
+		}
+	}
+	return nil
+}
+
+// Stats returns the numeric statistics of a numeric field.
+func (p *Pipeline) Stats(field string) (NumericStats, bool) {
+	for i := range p.fields {
+		if f := &p.fields[i]; f.def.Name == field && (f.op == opNumeric || f.op == opBucket) {
+			return f.stats, true
+		}
+	}
+	return NumericStats{}, false
+}
+
+// MinCount returns the min_count used for a vocabulary field (explicit or
+// the default chosen from the data), 0 for other fields.
+func (p *Pipeline) MinCount(field string) int {
+	for i := range p.fields {
+		if p.fields[i].def.Name == field {
+			return p.fields[i].minCount
+		}
+	}
+	return 0
+}
+
+// WithColumns returns a pipeline that shares p's fitted state but reads
+// records with the given column order (another file's header). Feature
+// columns must all be present; label and group columns must be too when
+// requireLabels is set (otherwise absent labels read as 0).
+func (p *Pipeline) WithColumns(columns []string, requireLabels bool) (*Pipeline, error) {
+	lay, err := p.schema.bind(columns, requireLabels)
+	if err != nil {
+		return nil, err
+	}
+	q := *p
+	q.lay = lay
+	q.fields = slices.Clone(p.fields)
+	j := 0
+	for i, fd := range p.schema.Fields {
+		if fd.Type == TypeIgnore {
+			continue
+		}
+		q.fields[j].col = lay.field[i]
+		j++
+	}
+	q.hasLbls = !slices.Contains(lay.label, -1)
+	return &q, nil
+}
+
+// NewBatch returns an empty Batch laid out for p with room for capacity rows.
+func (p *Pipeline) NewBatch(capacity int) *Batch {
+	capacity = max(capacity, 1)
+	b := &Batch{Fields: make([]FieldData, len(p.fields)), Labels: make([][]float32, len(p.tasks))}
+	for i := range p.fields {
+		switch p.fields[i].op {
+		case opNumeric:
+			b.Fields[i].Values = make([]float32, 0, capacity)
+		case opMulti:
+			b.Fields[i].IDs = make([]int32, 0, 2*capacity)
+			b.Fields[i].Offsets = make([]int32, 1, capacity+1)
+		default:
+			b.Fields[i].IDs = make([]int32, 0, capacity)
+		}
+	}
+	for t := range b.Labels {
+		b.Labels[t] = make([]float32, 0, capacity)
+	}
+	if p.schema.GroupBy != "" && p.lay.group >= 0 {
+		b.Group = make([]int64, 0, capacity)
+	}
+	return b
+}
+
+// FieldError is a bad value in one cell of a row.
+type FieldError struct {
+	Column   int    // 0-based column index in the record (-1 when unknown)
+	Name     string // column name
+	Value    string // the offending raw value
+	Expected string // what was expected
+	Err      error  // ErrBadRow or ErrFunnelViolation
+}
+
+func (e *FieldError) Error() string {
+	col := ""
+	if e.Column >= 0 {
+		col = fmt.Sprintf("column %d ", e.Column+1)
+	}
+	return fmt.Sprintf("%s(%s): expected %s, got %q", col, e.Name, e.Expected, e.Value)
+}
+
+// Unwrap returns the sentinel (ErrBadRow or ErrFunnelViolation).
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// bstr views b as a string without copying; the string must not outlive b.
+func bstr(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// sbytes views s as bytes without copying; the bytes must not be written.
+func sbytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// trim removes ASCII blanks (space, tab, CR) at both ends.
+func trim(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func contains(list []string, v []byte) bool {
+	for _, s := range list {
+		if s == string(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseNumber parses a trimmed numeric cell. missing reports a missing value.
+func parseNumber(v []byte, missingValues []string) (x float64, missing, ok bool) {
+	if contains(missingValues, v) {
+		return 0, true, true
+	}
+	x, err := strconv.ParseFloat(bstr(v), 64)
+	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0, false, false
+	}
+	return x, false, true
+}
+
+func signedLog1p(x float64) float64 {
+	if x < 0 {
+		return -math.Log1p(-x)
+	}
+	return math.Log1p(x)
+}
+
+func bucketOf(bounds []float64, x float64) int32 {
+	lo, hi := 0, len(bounds)
+	for lo < hi { // first boundary > x
+		m := int(uint(lo+hi) >> 1)
+		if bounds[m] <= x {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return int32(lo + 1)
+}
+
+// lookup returns the id of one categorical value.
+func (f *pfield) lookup(v []byte) int32 {
+	if f.op == opHash {
+		return int32(1 + Hash64(v)%f.hashN)
+	}
+	return f.vocab[string(v)] // 0 (OOV) when absent
+}
+
+// putNumber appends one numeric value (or bucket id) to d.
+func (f *pfield) putNumber(x float64, missing bool, d *FieldData) {
+	if f.op == opBucket {
+		if missing {
+			d.IDs = append(d.IDs, 0)
+		} else {
+			d.IDs = append(d.IDs, bucketOf(f.def.Buckets, x))
+		}
+		return
+	}
+	if missing {
+		x = f.fill
+	}
+	if f.log {
+		x = signedLog1p(x)
+	}
+	d.Values = append(d.Values, float32((x-f.shift)*f.scale))
+}
+
+// putMulti appends the ids of a multi-valued cell and closes the row.
+func (f *pfield) putMulti(v []byte, d *FieldData) {
+	sep := f.def.Separator
+	for len(v) > 0 {
+		i := indexSep(v, sep)
+		var tok []byte
+		if i < 0 {
+			tok, v = v, nil
+		} else {
+			tok, v = v[:i], v[i+len(sep):]
+		}
+		if tok = trim(tok); len(tok) > 0 {
+			d.IDs = append(d.IDs, f.vocab[string(tok)])
+		}
+	}
+	d.Offsets = append(d.Offsets, int32(len(d.IDs)))
+}
+
+func indexSep(v []byte, sep string) int {
+	if len(sep) == 1 {
+		for i, c := range v {
+			if c == sep[0] {
+				return i
+			}
+		}
+		return -1
+	}
+	for i := 0; i+len(sep) <= len(v); i++ {
+		if v[i] == sep[0] && string(v[i:i+len(sep)]) == sep {
+			return i
+		}
+	}
+	return -1
+}
+
+// label parses one label cell; ok is false for a value outside Positive and
+// Negative (when Negative is set) or an empty cell.
+func (t *ptask) parse(v []byte) (y float32, ok bool) {
+	if contains(t.pos, v) {
+		return 1, true
+	}
+	if t.neg != nil {
+		return 0, contains(t.neg, v)
+	}
+	return 0, len(v) > 0
+}
+
+func (t *ptask) expected() string {
+	if t.neg != nil {
+		return fmt.Sprintf("a label in %q (positive) or %q (negative)", t.pos, t.neg)
+	}
+	return fmt.Sprintf("a non-empty label (positive: %q)", t.pos)
+}
+
+// parseLabels fills ys from the record; it checks the funnel.
+func (p *Pipeline) parseLabels(rec [][]byte, ys []float32) error {
+	return parseLabels(p.tasks, p.lay, rec, ys)
+}
+
+func parseLabels(tasks []ptask, lay *layout, rec [][]byte, ys []float32) error {
+	for t := range tasks {
+		c := lay.label[t]
+		if c < 0 {
+			ys[t] = 0
+			continue
+		}
+		v := trim(rec[c])
+		y, ok := tasks[t].parse(v)
+		if !ok {
+			return &FieldError{Column: c, Name: lay.columns[c], Value: string(v), Expected: tasks[t].expected(), Err: ErrBadRow}
+		}
+		ys[t] = y
+	}
+	for t := range tasks {
+		if a := tasks[t].after; a >= 0 && ys[t] == 1 && ys[a] == 0 && lay.label[t] >= 0 {
+			c := lay.label[t]
+			return &FieldError{Column: c, Name: lay.columns[c], Value: string(trim(rec[c])),
+				Expected: fmt.Sprintf("a negative %s label when %s (column %q) is negative (task %q comes after %q)", tasks[t].name, tasks[a].name, tasks[a].label, tasks[t].name, tasks[a].name),
+				Err:      ErrFunnelViolation}
+		}
+	}
+	return nil
+}
+
+// TransformRow appends one raw record (cells in Columns order, as returned by
+// the data reader) to b as row b.N. On error (an unparsable number, a bad
+// label, a funnel violation) b is left unchanged and the error is a
+// *FieldError wrapping ErrBadRow or ErrFunnelViolation.
+func (p *Pipeline) TransformRow(rec [][]byte, b *Batch) error {
+	if len(rec) != len(p.lay.columns) {
+		return &FieldError{Column: -1, Name: "row", Value: fmt.Sprintf("%d columns", len(rec)), Expected: fmt.Sprintf("%d columns", len(p.lay.columns)), Err: ErrBadRow}
+	}
+	var ybuf [MaxTasks]float32
+	ys := ybuf[:len(p.tasks)]
+	if err := p.parseLabels(rec, ys); err != nil {
+		return err
+	}
+	n := b.N
+	for i := range p.fields {
+		f := &p.fields[i]
+		d := &b.Fields[i]
+		v := trim(rec[f.col])
+		switch f.op {
+		case opVocab, opHash:
+			d.IDs = append(d.IDs, f.lookup(v))
+		case opMulti:
+			f.putMulti(v, d)
+		default:
+			x, missing, ok := parseNumber(v, f.missing)
+			if !ok {
+				p.rollback(b, n)
+				return &FieldError{Column: f.col, Name: f.def.Name, Value: string(v), Expected: "a number (or a missing value " + fmt.Sprintf("%q", f.missing) + ")", Err: ErrBadRow}
+			}
+			f.putNumber(x, missing, d)
+		}
+	}
+	p.commit(b, ys, rec)
+	return nil
+}
+
+func (p *Pipeline) commit(b *Batch, ys []float32, rec [][]byte) {
+	for t := range ys {
+		b.Labels[t] = append(b.Labels[t], ys[t])
+	}
+	if b.Group != nil {
+		var g int64
+		if c := p.lay.group; c >= 0 && rec != nil {
+			g = GroupKey(trim(rec[c]))
+		}
+		b.Group = append(b.Group, g)
+	}
+	b.N++
+}
+
+func (p *Pipeline) rollback(b *Batch, n int) {
+	for i := range p.fields {
+		d := &b.Fields[i]
+		switch p.fields[i].op {
+		case opNumeric:
+			d.Values = d.Values[:n]
+		case opMulti:
+			d.IDs = d.IDs[:d.Offsets[n]]
+			d.Offsets = d.Offsets[:n+1]
+		default:
+			d.IDs = d.IDs[:n]
+		}
+	}
+}
+
+// TransformRecord is TransformRow for a record of strings.
+func (p *Pipeline) TransformRecord(rec []string, b *Batch) error {
+	var buf [64][]byte
+	bs := buf[:0]
+	if len(rec) > len(buf) {
+		bs = make([][]byte, 0, len(rec))
+	}
+	for _, s := range rec {
+		bs = append(bs, sbytes(s))
+	}
+	return p.TransformRow(bs, b)
+}
+
+// TransformMap appends one row given as a JSON object (feature name → value)
+// to b, applying exactly the transform of TransformRow. Values may be strings
+// or numbers (float64, json.Number, int, ...) or nil; a multi_categorical
+// field also takes a list. A categorical number is matched by its shortest
+// decimal form (5 → "5"; send strings when the file spells ids otherwise,
+// e.g. "5.0"). A missing key or nil is a missing cell (categorical: the value
+// ""; numeric: the missing policy). Labels are written as 0 and the group key
+// from the group_by key when present. Keys that are neither features, labels,
+// group_by, ignored fields nor columns of the training file are returned as
+// unknown (sorted); they are not an error. On error b is unchanged.
+func (p *Pipeline) TransformMap(m map[string]any, b *Batch) (unknown []string, err error) {
+	for k := range m {
+		if !p.known[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	n := b.N
+	var nb [64]byte
+	for i := range p.fields {
+		f := &p.fields[i]
+		d := &b.Fields[i]
+		raw, present := m[f.def.Name]
+		switch f.op {
+		case opNumeric, opBucket:
+			x, missing, ok := 0.0, false, true
+			switch v := raw.(type) {
+			case nil:
+				missing = true
+			case string:
+				x, missing, ok = parseNumber(trim(sbytes(v)), f.missing)
+			case json.Number:
+				x, missing, ok = parseNumber(trim(sbytes(string(v))), f.missing)
+			default:
+				x, ok = toFloat(raw)
+				ok = ok && !math.IsNaN(x) && !math.IsInf(x, 0)
+			}
+			if !present {
+				missing, ok = true, true
+			}
+			if !ok {
+				p.rollback(b, n)
+				return unknown, &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a finite number, a numeric string or null", Err: ErrBadRow}
+			}
+			f.putNumber(x, missing, d)
+		case opMulti:
+			if list, isList := raw.([]any); isList {
+				for _, e := range list {
+					v, ok := cellBytes(e, nb[:0])
+					if !ok {
+						p.rollback(b, n)
+						return unknown, &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a list of strings or numbers", Err: ErrBadRow}
+					}
+					if v = trim(v); len(v) > 0 {
+						d.IDs = append(d.IDs, f.vocab[string(v)])
+					}
+				}
+				d.Offsets = append(d.Offsets, int32(len(d.IDs)))
+				continue
+			}
+			v, ok := cellBytes(raw, nb[:0])
+			if !ok {
+				p.rollback(b, n)
+				return unknown, &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a string, a number or a list", Err: ErrBadRow}
+			}
+			f.putMulti(trim(v), d)
+		default:
+			v, ok := cellBytes(raw, nb[:0])
+			if !ok {
+				p.rollback(b, n)
+				return unknown, &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a string or a number", Err: ErrBadRow}
+			}
+			d.IDs = append(d.IDs, f.lookup(trim(v)))
+		}
+	}
+	var ybuf [MaxTasks]float32
+	p.commit(b, ybuf[:len(p.tasks)], nil)
+	if b.Group != nil && p.schema.GroupBy != "" {
+		if v, ok := cellBytes(m[p.schema.GroupBy], nb[:0]); ok {
+			b.Group[b.N-1] = GroupKey(trim(v))
+		}
+	}
+	return unknown, nil
+}
+
+// cellBytes renders a JSON scalar as the bytes a file cell would hold.
+func cellBytes(v any, buf []byte) ([]byte, bool) {
+	switch v := v.(type) {
+	case nil:
+		return nil, true
+	case string:
+		return sbytes(v), true
+	case json.Number:
+		return sbytes(string(v)), true
+	}
+	x, ok := toFloat(v)
+	if !ok || math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil, false
+	}
+	if x == math.Trunc(x) && math.Abs(x) < 1e18 {
+		return strconv.AppendInt(buf, int64(x), 10), true
+	}
+	return strconv.AppendFloat(buf, x, 'f', -1, 64), true
+}
+
+func toFloat(v any) (float64, bool) {
+	switch v := v.(type) {
+	case float64:
+		return v, true
+	case float32:
+		return float64(v), true
+	case int:
+		return float64(v), true
+	case int32:
+		return float64(v), true
+	case int64:
+		return float64(v), true
+	case uint32:
+		return float64(v), true
+	case uint64:
+		return float64(v), true
+	}
+	return 0, false
+}
+
+// Hash64 is the stable hash used for hash_buckets and group keys: 64-bit
+// FNV-1a of the trimmed value's bytes (offset basis 14695981039346656037,
+// prime 1099511628211). A hashed value's id is 1 + Hash64(v) % hash_buckets.
+func Hash64(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// GroupKey is the Batch.Group value of a group_by cell: int64(Hash64(v)).
+func GroupKey(v []byte) int64 { return int64(Hash64(v)) }
