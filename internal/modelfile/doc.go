@@ -9,7 +9,9 @@
 //
 // Files are written atomically (Write) and read all-or-nothing (Read,
 // Decode): a file that is truncated, edited or has any byte flipped is
-// refused with an error wrapping ErrCorrupt, and nothing of it is returned.
+// refused, and nothing of it is returned. The error wraps ErrCorrupt (or
+// ErrNotModelFile / ErrVersion when the damage hits the format name or
+// version, which are checked first so that a newer file is reported as such).
 //
 // # Layout, byte by byte
 //
