@@ -36,6 +36,18 @@ const (
 	splitAlignN = nr
 )
 
+// gemmSplitM reports whether Gemm splits the rows rather than the columns of
+// c across parts. A non-transposed a is read in place while b is packed, so
+// splitting the columns packs every part of b once instead of once per part;
+// that is preferred whenever it gives each part at least two column tiles.
+// Otherwise the larger dimension, counted in tiles, is split.
+func gemmSplitM(transA bool, m, n, parts int) bool {
+	if !transA && (n+nr-1)/nr >= 2*parts {
+		return false
+	}
+	return m*nr >= n*mr
+}
+
 // gemmBuf holds one goroutine's packing buffers.
 type gemmBuf struct {
 	b   [kc * nc]float32 // b block as nc/nr panels of kc×nr
@@ -64,6 +76,8 @@ func putBuf(g *gemmBuf) {
 	bufs = append(bufs, g)
 	bufMu.Unlock()
 }
+
+var directTA = false
 
 var impl gonum.Implementation
 
@@ -152,7 +166,7 @@ func packB(dst []float32, transB bool, b []float32, ldb, pc, kcur, jc, ncur int)
 				row := b[(pc+q)*ldb+jc+jr:]
 				d := p[q*nr : q*nr+nr]
 				if w == nr {
-					copy(d, row[:nr])
+					*(*[nr]float32)(d) = [nr]float32(row[:nr])
 					continue
 				}
 				copy(d, row[:w])
@@ -182,6 +196,12 @@ func packA(dst []float32, transA bool, a []float32, lda, ir, mcur, pc, kcur int)
 	}
 	if transA {
 		// a is stored k×m: row q of a holds column q of op(a).
+		if mcur == mr {
+			// Bounds of the last row read by the assembly copy.
+			_ = a[(pc+kcur-1)*lda+ir+mr-1]
+			packA6T(&d[0], &a[pc*lda+ir], uintptr(lda)*4, kcur)
+			return
+		}
 		for q := 0; q < kcur; q++ {
 			copy(d[q*mr:q*mr+mcur], a[(pc+q)*lda+ir:(pc+q)*lda+ir+mcur])
 		}

@@ -19,6 +19,10 @@ const (
 	splitAlignN = 16
 )
 
+// gemmSplitM reports whether Gemm splits the rows rather than the columns of
+// c across parts: the larger dimension.
+func gemmSplitM(transA bool, m, n, parts int) bool { return m >= n }
+
 func init() {
 	// Parallelism is done in Go; OpenBLAS itself must stay single-threaded.
 	C.openblas_set_num_threads(1)

@@ -12,3 +12,9 @@ var haveKernel = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 //
 //go:noescape
 func sgemmKernel(k int, a *float32, rs, ks uintptr, b *float32, c *float32, ldc int, alpha, beta float32)
+
+// packA6T copies src[q·lda : q·lda+6] (lda in bytes) to dst[6q : 6q+6] for
+// q < k: the packing of a transposed a into an mr-wide panel.
+//
+//go:noescape
+func packA6T(dst *float32, src *float32, lda uintptr, k int)

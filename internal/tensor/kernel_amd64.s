@@ -131,3 +131,28 @@ store:
 	VMOVUPS Y11, 32(DX)
 	VZEROUPPER
 	RET
+
+// func packA6T(dst *float32, src *float32, lda uintptr, k int)
+//
+// Copies 6 consecutive floats from each of k rows of src (row stride lda
+// bytes) into dst, 24 bytes per row. SSE2 only.
+TEXT ·packA6T(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ lda+16(FP), R8
+	MOVQ k+24(FP), CX
+	TESTQ CX, CX
+	JEQ packdone
+
+packloop:
+	MOVUPS (SI), X0
+	MOVQ 16(SI), X1
+	MOVUPS X0, (DI)
+	MOVQ X1, 16(DI)
+	ADDQ R8, SI
+	ADDQ $24, DI
+	DECQ CX
+	JNZ packloop
+
+packdone:
+	RET

@@ -7,3 +7,7 @@ const haveKernel = false
 func sgemmKernel(k int, a *float32, rs, ks uintptr, b *float32, c *float32, ldc int, alpha, beta float32) {
 	panic("tensor: no sgemm kernel on this architecture")
 }
+
+func packA6T(dst *float32, src *float32, lda uintptr, k int) {
+	panic("tensor: no sgemm kernel on this architecture")
+}

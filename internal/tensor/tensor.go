@@ -94,8 +94,8 @@ func Parallel(n, minChunk int, fn func(lo, hi int)) {
 // propagate) and alpha == 0 or k == 0 only scales c by beta.
 //
 // The work is split across Threads() goroutines when it is large enough:
-// the larger output dimension is cut into contiguous blocks aligned to the
-// kernel's register tile, each computed by an independent single-threaded
+// one output dimension (chosen by the backend, normally the larger) is cut
+// into contiguous blocks aligned to the kernel's register tile, each computed by an independent single-threaded
 // gemm, so results are deterministic for a fixed thread count. Gemm does not
 // allocate in steady state: the helper goroutines are long-lived workers.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
@@ -108,7 +108,7 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	splitM := m*splitAlignN >= n*splitAlignM
+	splitM := gemmSplitM(transA, m, n, parts)
 	size, align := n, splitAlignN
 	if splitM {
 		size, align = m, splitAlignM
