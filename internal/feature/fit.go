@@ -47,7 +47,7 @@ type fitField struct {
 	hashN, hashPos []int64 // hash: per bucket count, per bucket×task positives
 
 	// numeric
-	n, missingN                  int64
+	n, missingN                    int64
 	sum, sumsq, rawSum, tmin, tmax float64
 	posMin, posMax, negMin, negMax []float64 // per task, raw values
 	posN, negN                     []int64
