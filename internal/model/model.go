@@ -1,0 +1,204 @@
+// Package model holds the multi-task ranking models of dcrnn and their
+// shared objective. Each model is one file with its forward pass only (the
+// backward pass comes from the nn tape) and one line in registry.go.
+//
+// Every model maps a batch to one logit per task. The objective (Objective)
+// turns logits into the training loss, the same for every model: per-task
+// binary cross-entropy, or for a funnel (a task declared `after` another,
+// such as conversion after click) the entire-space loss of ESMM, with fixed
+// or learned uncertainty weights.
+package model
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+
+	"github.com/dcrnn/dcrnn/internal/feature"
+	"github.com/dcrnn/dcrnn/internal/nn"
+)
+
+// Task is one prediction target as the models see it.
+type Task struct {
+	Name string
+	// After is the index of the task this one follows in a funnel (the
+	// conversion task follows the click task), or -1.
+	After int
+}
+
+// Spec is what a model is built from: the transformed input fields and the tasks.
+type Spec struct {
+	Fields []feature.FieldSpec
+	Tasks  []Task
+}
+
+// Funnel returns the (earlier, later) task indices of the first funnel pair,
+// or ok false when no task is declared after another.
+func (s Spec) Funnel() (a, b int, ok bool) {
+	for i, t := range s.Tasks {
+		if t.After >= 0 {
+			return t.After, i, true
+		}
+	}
+	return -1, -1, false
+}
+
+// Model is a multi-task ranking model.
+type Model interface {
+	// Forward returns one logit matrix [B×1] per task, in task order. For the
+	// later task of a funnel the logit is that of the conditional
+	// probability (conversion given click).
+	Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat
+	// Params lists the dense parameters, SparseParams the embedding tables,
+	// each in a fixed order with unique names.
+	Params() []*nn.Param
+	SparseParams() []*nn.SparseParam
+}
+
+// Builder makes a model with freshly initialised weights drawn from rng.
+type Builder func(cfg *Config, spec Spec, rng *rand.Rand) (Model, error)
+
+var registry = map[string]registered{}
+
+type registered struct {
+	build Builder
+	doc   string
+}
+
+// register adds a model under name; doc is a one-line description with its paper.
+func register(name, doc string, b Builder) { registry[name] = registered{b, doc} }
+
+// Names lists the registered models, sorted.
+func Names() []string {
+	n := make([]string, 0, len(registry))
+	for k := range registry {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// Doc returns the one-line description of a model.
+func Doc(name string) string { return registry[name].doc }
+
+// New builds the named model; cfg gets its defaults filled in and is validated.
+func New(name string, cfg *Config, spec Spec, seed uint64) (Model, error) {
+	r, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("model: unknown model %q (have %v)", name, Names())
+	}
+	if len(spec.Tasks) == 0 {
+		return nil, fmt.Errorf("model: %s: the schema declares no task", name)
+	}
+	if len(spec.Fields) == 0 {
+		return nil, fmt.Errorf("model: %s: the schema declares no feature field", name)
+	}
+	cfg.Defaults()
+	if err := cfg.Validate(len(spec.Tasks)); err != nil {
+		return nil, err
+	}
+	return r.build(cfg, spec, rand.New(rand.NewPCG(seed, 0xdc7)))
+}
+
+// CountParams returns the number of trainable scalars of m.
+func CountParams(m Model) int {
+	n := 0
+	for _, p := range m.Params() {
+		n += len(p.W)
+	}
+	for _, p := range m.SparseParams() {
+		n += len(p.W)
+	}
+	return n
+}
+
+// Objective computes the multi-task training loss from the logits.
+type Objective struct {
+	Spec Spec
+	// Weights are fixed task weights (nil: all 1).
+	Weights []float64
+	// LogVar, when not nil, holds learned log-variances s_t, one per task
+	// (uncertainty weighting, Kendall et al. 2018): loss = Σ exp(-s_t)·L_t + s_t.
+	LogVar *nn.Param
+
+	both []float32 // reused buffer for the funnel's joint labels
+}
+
+// NewObjective makes the objective that cfg asks for.
+func NewObjective(cfg *Config, spec Spec) *Objective {
+	o := &Objective{Spec: spec, Weights: cfg.TaskWeights}
+	if cfg.LossWeighting == "uncertainty" {
+		o.LogVar = nn.NewParam("loss.log_var", 1, len(spec.Tasks))
+		o.LogVar.NoDecay = true
+	}
+	return o
+}
+
+// Params returns the learned loss weights, if any.
+func (o *Objective) Params() []*nn.Param {
+	if o.LogVar == nil {
+		return nil
+	}
+	return []*nn.Param{o.LogVar}
+}
+
+// Loss returns the total loss and the per-task losses of a batch, and on a
+// training tape seeds the gradients of the logits (call t.Backward next).
+// For the later task of a funnel the task loss is the entire-space loss
+// BCE(σ(z_a)·σ(z_b), y_a·y_b) on all impressions, never on clicked rows only.
+func (o *Objective) Loss(logits []*nn.Mat, b *feature.Batch, perTask []float64) float64 {
+	var total float64
+	for ti, task := range o.Spec.Tasks {
+		w := 1.0
+		if o.Weights != nil {
+			w = o.Weights[ti]
+		}
+		if o.LogVar != nil {
+			w *= math.Exp(-float64(o.LogVar.W[ti]))
+		}
+		var l float64
+		if task.After >= 0 {
+			y := b.Labels[ti]
+			ya := b.Labels[task.After]
+			o.both = o.both[:0]
+			for i := range y {
+				o.both = append(o.both, y[i]*ya[i])
+			}
+			both := o.both
+			l = nn.FunnelBCE(logits[task.After], logits[ti], both, nil, float32(w))
+		} else {
+			l = nn.BCEWithLogits(logits[ti], b.Labels[ti], nil, float32(w))
+		}
+		if perTask != nil {
+			perTask[ti] = l
+		}
+		total += w * l
+		if o.LogVar != nil {
+			s := float64(o.LogVar.W[ti])
+			total += s
+			if o.LogVar.G != nil {
+				o.LogVar.G[ti] += float32(1 - w*l)
+			}
+		}
+	}
+	return total
+}
+
+// Probs converts logits into per-task probabilities, written into dst[t]
+// (resized to B): σ(z_t) for every task (for the later task of a funnel this
+// is the conditional probability, e.g. CVR), and, when the spec has a funnel,
+// the joint probability σ(z_a)·σ(z_b) (CTCVR) into ctcvr. ctcvr may be nil.
+func Probs(spec Spec, logits []*nn.Mat, dst [][]float32, ctcvr []float32) {
+	for ti, z := range logits {
+		d := dst[ti][:z.Rows]
+		for i, v := range z.V {
+			d[i] = nn.Sigmoid32(v)
+		}
+	}
+	if a, b, ok := spec.Funnel(); ok && ctcvr != nil {
+		for i := range ctcvr[:logits[a].Rows] {
+			ctcvr[i] = dst[a][i] * dst[b][i]
+		}
+	}
+}

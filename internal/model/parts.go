@@ -1,0 +1,97 @@
+package model
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/dcrnn/dcrnn/internal/nn"
+)
+
+// tower is a task tower: hidden ReLU layers (none when sizes is empty) and a
+// linear output giving one logit. Its last hidden layer is exposed so that
+// models can pass information between towers.
+type tower struct {
+	body *nn.MLP // nil when the tower has no hidden layer
+	out  *nn.Linear
+}
+
+func newTower(prefix string, in int, sizes []int, dropout float64, rng *rand.Rand) (*tower, error) {
+	tw := &tower{}
+	width := in
+	if len(sizes) > 0 {
+		body, err := nn.NewMLP(prefix, append([]int{in}, sizes...), nn.ReLU, nn.ReLU, float32(dropout), rng)
+		if err != nil {
+			return nil, err
+		}
+		tw.body = body
+		width = sizes[len(sizes)-1]
+	}
+	tw.out = nn.NewLinear(prefix+".out", width, 1, nn.Identity, rng)
+	return tw, nil
+}
+
+// width is the size of the last hidden layer (the input width without one).
+func (tw *tower) width() int { return tw.out.In }
+
+// hidden runs the hidden layers (with dropout after the last one).
+func (tw *tower) hidden(t *nn.Tape, x *nn.Mat) *nn.Mat {
+	if tw.body == nil {
+		return x
+	}
+	return nn.Dropout(t, tw.body.Forward(t, x), tw.body.Dropout)
+}
+
+func (tw *tower) logit(t *nn.Tape, h *nn.Mat) *nn.Mat { return tw.out.Forward(t, h) }
+
+func (tw *tower) params() []*nn.Param {
+	var ps []*nn.Param
+	if tw.body != nil {
+		ps = tw.body.Params()
+	}
+	return append(ps, tw.out.Params()...)
+}
+
+// mlpOrNil builds an MLP with ReLU on every layer from in through sizes, or
+// returns nil when sizes is empty (the identity).
+func mlpOrNil(prefix string, in int, sizes []int, dropout float64, rng *rand.Rand) (*nn.MLP, error) {
+	if len(sizes) == 0 {
+		return nil, nil
+	}
+	m, err := nn.NewMLP(prefix, append([]int{in}, sizes...), nn.ReLU, nn.ReLU, float32(dropout), rng)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	return m, nil
+}
+
+// runMLP runs m with dropout after its last layer too, or returns x when m is nil.
+func runMLP(t *nn.Tape, m *nn.MLP, x *nn.Mat) *nn.Mat {
+	if m == nil {
+		return x
+	}
+	return nn.Dropout(t, m.Forward(t, x), m.Dropout)
+}
+
+func mlpParams(m *nn.MLP) []*nn.Param {
+	if m == nil {
+		return nil
+	}
+	return m.Params()
+}
+
+func mlpOut(m *nn.MLP, in int) int {
+	if m == nil {
+		return in
+	}
+	return m.Out()
+}
+
+// predecessor returns the task whose tower feeds task ti through the
+// transfer gate: the funnel's earlier step when ti is declared after one,
+// otherwise the previous task in schema order, or -1 for the first task.
+func predecessor(spec Spec, ti int) int {
+	if a := spec.Tasks[ti].After; a >= 0 {
+		return a
+	}
+	return ti - 1
+}
