@@ -1,0 +1,165 @@
+package model
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/dcrnn/dcrnn/internal/feature"
+	"github.com/dcrnn/dcrnn/internal/modelfile"
+	"github.com/dcrnn/dcrnn/internal/nn"
+)
+
+// Trained is a model together with everything needed to score raw rows the
+// way training saw them: its registry name, config and fitted feature
+// pipeline. It is what a model file holds.
+type Trained struct {
+	Name     string
+	Config   Config
+	Pipeline *feature.Pipeline
+	Spec     Spec
+	Model    Model
+	// Objective holds learned loss weights (uncertainty weighting), if any.
+	Objective *Objective
+	// Info is free-form training information saved with the model
+	// (metrics, data, timing); nil when absent.
+	Info json.RawMessage
+	// Checksum is the model file's checksum once saved or loaded.
+	Checksum string
+}
+
+// SpecFromPipeline derives the model spec from a fitted pipeline.
+func SpecFromPipeline(p *feature.Pipeline) Spec {
+	s := Spec{Fields: p.Fields()}
+	for _, t := range p.Tasks() {
+		s.Tasks = append(s.Tasks, Task{Name: t.Name, After: t.After})
+	}
+	return s
+}
+
+// Build makes a new untrained model for pipeline p.
+func Build(name string, cfg Config, p *feature.Pipeline, seed uint64) (*Trained, error) {
+	spec := SpecFromPipeline(p)
+	m, err := New(name, &cfg, spec, seed)
+	if err != nil {
+		return nil, err
+	}
+	return &Trained{Name: name, Config: cfg, Pipeline: p, Spec: spec, Model: m, Objective: NewObjective(&cfg, spec)}, nil
+}
+
+// header is the "model" document of a model file.
+type header struct {
+	Name   string `json:"name"`
+	Config Config `json:"config"`
+}
+
+// ErrModelFile wraps every problem with the content of a model file that
+// passed the format checks (unknown model, missing or misshapen weights).
+var ErrModelFile = errors.New("model file content")
+
+// Save writes tr to path atomically and records the checksum in tr.
+func Save(path string, tr *Trained) (string, error) {
+	hdr, err := json.Marshal(header{Name: tr.Name, Config: tr.Config})
+	if err != nil {
+		return "", fmt.Errorf("model: save: %w", err)
+	}
+	pipe, err := json.Marshal(tr.Pipeline)
+	if err != nil {
+		return "", fmt.Errorf("model: save pipeline: %w", err)
+	}
+	f := &modelfile.File{Meta: map[string]string{"model": string(hdr), "pipeline": string(pipe)}}
+	if tr.Info != nil {
+		f.Meta["info"] = string(tr.Info)
+	}
+	for _, p := range tr.allParams() {
+		f.Tensors = append(f.Tensors, modelfile.Tensor{Name: p.Name, Shape: []int{p.Rows, p.Cols}, Data: p.W})
+	}
+	for _, p := range tr.Model.SparseParams() {
+		f.Tensors = append(f.Tensors, modelfile.Tensor{Name: p.Name, Shape: []int{p.Rows, p.Cols}, Data: p.W})
+	}
+	sum, err := modelfile.Write(path, f)
+	if err != nil {
+		return "", err
+	}
+	tr.Checksum = sum
+	return sum, nil
+}
+
+func (tr *Trained) allParams() []*nn.Param {
+	ps := tr.Model.Params()
+	if tr.Objective != nil {
+		ps = append(ps, tr.Objective.Params()...)
+	}
+	return ps
+}
+
+// Load reads a model file: the format is checked by package modelfile, then
+// the model is rebuilt from its config and pipeline and every weight is
+// copied in by name with its shape checked. Nothing is half-loaded.
+func Load(path string) (*Trained, error) {
+	f, sum, err := modelfile.Read(path)
+	if err != nil {
+		return nil, err
+	}
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("model: %s: %w: %s", path, ErrModelFile, fmt.Sprintf(format, a...))
+	}
+	var hdr header
+	if err := json.Unmarshal([]byte(f.Meta["model"]), &hdr); err != nil {
+		return nil, bad("model document: %v", err)
+	}
+	if _, ok := registry[hdr.Name]; !ok {
+		return nil, bad("unknown model %q (this build has %v)", hdr.Name, Names())
+	}
+	p, err := feature.UnmarshalPipeline([]byte(f.Meta["pipeline"]))
+	if err != nil {
+		return nil, bad("pipeline document: %v", err)
+	}
+	tr, err := Build(hdr.Name, hdr.Config, p, 0)
+	if err != nil {
+		return nil, bad("%v", err)
+	}
+	if info, ok := f.Meta["info"]; ok {
+		tr.Info = json.RawMessage(info)
+	}
+	byName := make(map[string]*modelfile.Tensor, len(f.Tensors))
+	for i := range f.Tensors {
+		byName[f.Tensors[i].Name] = &f.Tensors[i]
+	}
+	take := func(name string, rows, cols int, dst []float32) error {
+		t, ok := byName[name]
+		if !ok {
+			return bad("weight %q missing", name)
+		}
+		if len(t.Shape) != 2 || t.Shape[0] != rows || t.Shape[1] != cols || len(t.Data) != len(dst) {
+			return bad("weight %q has shape %v, the model needs [%d %d]", name, t.Shape, rows, cols)
+		}
+		copy(dst, t.Data)
+		delete(byName, name)
+		return nil
+	}
+	for _, q := range tr.allParams() {
+		if err := take(q.Name, q.Rows, q.Cols, q.W); err != nil {
+			return nil, err
+		}
+	}
+	for _, q := range tr.Model.SparseParams() {
+		if err := take(q.Name, q.Rows, q.Cols, q.W); err != nil {
+			return nil, err
+		}
+	}
+	for name := range byName {
+		return nil, bad("unexpected weight %q (file written by another model or version?)", name)
+	}
+	tr.Checksum = sum
+	return tr, nil
+}
+
+// Predict scores a batch on an inference tape: probs[t] (len ≥ b.N) gets the
+// probability of every task (the conditional one for the later task of a
+// funnel) and ctcvr, when the spec has a funnel and ctcvr is not nil, the
+// joint probability. The tape is reset first.
+func (tr *Trained) Predict(t *nn.Tape, b *feature.Batch, probs [][]float32, ctcvr []float32) {
+	t.Reset()
+	Probs(tr.Spec, tr.Model.Forward(t, b), probs, ctcvr)
+}
