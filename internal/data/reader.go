@@ -195,7 +195,7 @@ func (r *Reader) Next() ([][]byte, error) {
 			return nil, err
 		}
 		if len(rec) != len(r.columns) {
-			return nil, &RowError{File: r.name, Line: r.start, Err: &feature.FieldError{Column: -1, Name: "row", Value: fmt.Sprintf("%d columns", len(rec)), Expected: fmt.Sprintf("%d columns (separator %q)", len(r.columns), r.opt.Separator), Err: ErrBadRow}}
+			return nil, &RowError{File: r.name, Line: r.start, Err: &feature.FieldError{Column: -1, Value: fmt.Sprintf("%d columns", len(rec)), Expected: fmt.Sprintf("%d columns (separator %q)", len(r.columns), r.opt.Separator), Err: ErrBadRow}}
 		}
 		return rec, nil
 	}
@@ -233,13 +233,27 @@ func (r *Reader) readLine() error {
 		r.lineNo++
 		r.start = r.lineNo
 		r.line = chomp(r.line)
-		if len(bytes.TrimSpace(r.line)) > 0 {
+		if !r.blank() {
 			return nil
 		}
 		if err == io.EOF {
 			return io.EOF
 		}
 	}
+}
+
+// blank reports a line holding only spaces (and not a record of empty
+// cells, as a TSV line of tabs is).
+func (r *Reader) blank() bool {
+	if r.opt.Separator == " " {
+		return len(r.line) == 0
+	}
+	for _, c := range r.line {
+		if c != ' ' {
+			return false
+		}
+	}
+	return true
 }
 
 func chomp(b []byte) []byte {

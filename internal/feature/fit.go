@@ -148,7 +148,7 @@ func (f *Fitter) Rows() int64 { return f.rows }
 // (unless KeepFunnelViolations); the row is then not counted.
 func (f *Fitter) Add(rec [][]byte) error {
 	if len(rec) != len(f.lay.columns) {
-		return &FieldError{Column: -1, Name: "row", Value: fmt.Sprintf("%d columns", len(rec)), Expected: fmt.Sprintf("%d columns", len(f.lay.columns)), Err: ErrBadRow}
+		return &FieldError{Column: -1, Value: fmt.Sprintf("%d columns", len(rec)), Expected: fmt.Sprintf("%d columns", len(f.lay.columns)), Err: ErrBadRow}
 	}
 	var ybuf [MaxTasks]float32
 	ys := ybuf[:len(f.tasks)]

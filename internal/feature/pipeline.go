@@ -204,19 +204,21 @@ func (p *Pipeline) NewBatch(capacity int) *Batch {
 
 // FieldError is a bad value in one cell of a row.
 type FieldError struct {
-	Column   int    // 0-based column index in the record (-1 when unknown)
-	Name     string // column name
+	Column   int    // 0-based column index in the record; -1 for a whole-row error or a JSON key
+	Name     string // column (or JSON key) name; "" for a whole-row error
 	Value    string // the offending raw value
 	Expected string // what was expected
 	Err      error  // ErrBadRow or ErrFunnelViolation
 }
 
 func (e *FieldError) Error() string {
-	col := ""
-	if e.Column >= 0 {
-		col = fmt.Sprintf("column %d ", e.Column+1)
+	if e.Column < 0 && e.Name == "" {
+		return fmt.Sprintf("row: expected %s, got %s", e.Expected, e.Value)
 	}
-	return fmt.Sprintf("%s(%s): expected %s, got %q", col, e.Name, e.Expected, e.Value)
+	if e.Column < 0 {
+		return fmt.Sprintf("field %q: expected %s, got %q", e.Name, e.Expected, e.Value)
+	}
+	return fmt.Sprintf("column %d (%s): expected %s, got %q", e.Column+1, e.Name, e.Expected, e.Value)
 }
 
 // Unwrap returns the sentinel (ErrBadRow or ErrFunnelViolation).
@@ -397,7 +399,7 @@ func parseLabels(tasks []ptask, lay *layout, rec [][]byte, ys []float32) error {
 // *FieldError wrapping ErrBadRow or ErrFunnelViolation.
 func (p *Pipeline) TransformRow(rec [][]byte, b *Batch) error {
 	if len(rec) != len(p.lay.columns) {
-		return &FieldError{Column: -1, Name: "row", Value: fmt.Sprintf("%d columns", len(rec)), Expected: fmt.Sprintf("%d columns", len(p.lay.columns)), Err: ErrBadRow}
+		return &FieldError{Column: -1, Value: fmt.Sprintf("%d columns", len(rec)), Expected: fmt.Sprintf("%d columns", len(p.lay.columns)), Err: ErrBadRow}
 	}
 	var ybuf [MaxTasks]float32
 	ys := ybuf[:len(p.tasks)]

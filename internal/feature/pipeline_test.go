@@ -70,12 +70,12 @@ func fitTest(t *testing.T, schema string, cols []string, rows [][]string) *Pipel
 func TestPipelineTransform(t *testing.T) {
 	p := fitTest(t, testSchema, testColumns, testRows)
 	wantSpecs := []FieldSpec{
-		{"u", Categorical, 2},        // a kept (3 rows); b, c seen once -> OOV at default min_count 2
-		{"c", Categorical, 3},        // p, q (min_count 1)
-		{"x", Numeric, 0},            //
+		{"u", Categorical, 2},         // a kept (3 rows); b, c seen once -> OOV at default min_count 2
+		{"c", Categorical, 3},         // p, q (min_count 1)
+		{"x", Numeric, 0},             //
 		{"tags", MultiCategorical, 3}, // t1 (3), t2 (2); t3 once -> OOV
-		{"h", Categorical, 11},       // 10 buckets + 0
-		{"age", Categorical, 4},      // missing, <18, [18,30), >=30
+		{"h", Categorical, 11},        // 10 buckets + 0
+		{"age", Categorical, 4},       // missing, <18, [18,30), >=30
 		{"w", Numeric, 0},
 	}
 	if got := p.Fields(); !reflect.DeepEqual(got, wantSpecs) {
@@ -261,7 +261,7 @@ func TestTransformMapMatchesRow(t *testing.T) {
 	if !reflect.DeepEqual(br.Fields, bm.Fields) {
 		t.Errorf("missing keys differ:\nrow %+v\nmap %+v", br.Fields, bm.Fields)
 	}
-	if _, err := p.TransformMap(map[string]any{"x": "abc"}, bm); !errors.Is(err, ErrBadRow) || !strings.Contains(err.Error(), "(x)") {
+	if _, err := p.TransformMap(map[string]any{"x": "abc"}, bm); !errors.Is(err, ErrBadRow) || !strings.Contains(err.Error(), `field "x"`) {
 		t.Errorf("bad numeric string: %v", err)
 	}
 	if _, err := p.TransformMap(map[string]any{"u": map[string]any{}}, bm); !errors.Is(err, ErrBadRow) || bm.N != 1 {
