@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""PyTorch peer of `dcrnn bench --workload mlp24` (DESIGN.md section 7).
+
+Workload: 24 categorical fields, vocabulary 100,000 each, embedding size 16
+(x0 = 384 floats), two towers 384-256-128-64-1 with ReLU, sigmoid BCE on two
+labels (sum of the two losses), batch 1024, Adam (lr 1e-3) for the dense
+weights and SparseAdam (lr 1e-3) for the nn.Embedding(sparse=True) tables, one
+table per field (as in our engine). Ids are uniform, labels random, seed fixed.
+
+It runs warm-up steps, then timed training steps (at least --seconds), then
+timed inference (forward + sigmoid under torch.no_grad, same batch size), and
+prints JSON:
+
+    {"train_samples_per_second": ..., "infer_samples_per_second": ...,
+     "peak_rss_bytes": ...}
+
+Peak RSS is resource.getrusage(RUSAGE_SELF).ru_maxrss * 1024 (it includes the
+Python interpreter and the torch libraries).
+
+Run it with the BLAS single-threaded, as the reference does:
+
+    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/mlp24.py --threads 2 --json
+"""
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+import torch
+import torch.nn as nn
+
+FIELDS = 24
+VOCAB = 100_000
+DIM = 16
+TOWER = (256, 128, 64)
+TASKS = 2
+
+
+def tower(d_in):
+    layers = []
+    for h in TOWER:
+        layers += [nn.Linear(d_in, h), nn.ReLU()]
+        d_in = h
+    layers.append(nn.Linear(d_in, 1))
+    return nn.Sequential(*layers)
+
+
+class MLP24(nn.Module):
+    """24 embedding tables (or one table with offsets) + two tower MLPs."""
+
+    def __init__(self, tables, vocab):
+        super().__init__()
+        self.tables = tables
+        if tables == "per-field":
+            self.emb = nn.ModuleList(
+                nn.Embedding(vocab, DIM, sparse=True) for _ in range(FIELDS))
+        else:
+            self.emb = nn.Embedding(vocab * FIELDS, DIM, sparse=True)
+            self.register_buffer(
+                "offsets", torch.arange(FIELDS, dtype=torch.long) * vocab)
+        for p in self.emb.parameters():
+            nn.init.normal_(p, std=0.01)
+        self.towers = nn.ModuleList(tower(FIELDS * DIM) for _ in range(TASKS))
+
+    def forward(self, ids):
+        # ids: [B, FIELDS] int64
+        if self.tables == "per-field":
+            x0 = torch.cat([e(ids[:, f]) for f, e in enumerate(self.emb)], dim=1)
+        else:
+            x0 = self.emb(ids + self.offsets).reshape(ids.shape[0], FIELDS * DIM)
+        return torch.cat([t(x0) for t in self.towers], dim=1)  # [B, TASKS] logits
+
+
+def build(args):
+    torch.manual_seed(args.seed)
+    model = MLP24(args.tables, args.vocab)
+    emb_params = list(model.emb.parameters())
+    dense_params = list(model.towers.parameters())
+    opt_dense = torch.optim.Adam(dense_params, lr=args.lr)
+    opt_sparse = torch.optim.SparseAdam(emb_params, lr=args.lr)
+    g = torch.Generator().manual_seed(args.seed)
+    batches = []
+    for _ in range(args.batches):
+        ids = torch.randint(0, args.vocab, (args.batch, FIELDS), generator=g)
+        labels = (torch.rand(args.batch, TASKS, generator=g) < 0.5).float()
+        batches.append((ids, labels))
+    return model, opt_dense, opt_sparse, batches
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--workload", default="mlp24", choices=["mlp24"])
+    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    ap.add_argument("--steps", type=int, default=0,
+                    help="timed training steps; 0 (default) runs for --seconds")
+    ap.add_argument("--seconds", type=float, default=3.0,
+                    help="minimum timed seconds per phase when --steps is 0 (default 3)")
+    ap.add_argument("--warmup", type=int, default=20, help="warm-up steps per phase (default 20)")
+    ap.add_argument("--batch", type=int, default=1024)
+    ap.add_argument("--vocab", type=int, default=VOCAB)
+    ap.add_argument("--batches", type=int, default=8, help="distinct pre-generated batches, rotated")
+    ap.add_argument("--tables", default="per-field", choices=["per-field", "single"],
+                    help="one embedding table per field (default, like dcrnn) or one big table with offsets")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--json", action="store_true", help="print only the JSON line")
+    args = ap.parse_args(argv)
+    if args.batch <= 0 or args.vocab <= 0 or args.batches <= 0 or args.threads <= 0:
+        ap.error("--batch, --vocab, --batches and --threads must be positive")
+
+    torch.set_num_threads(args.threads)
+    model, opt_dense, opt_sparse, batches = build(args)
+    loss_fn = nn.BCEWithLogitsLoss()
+
+    def train_step(i):
+        ids, labels = batches[i % len(batches)]
+        opt_dense.zero_grad(set_to_none=True)
+        opt_sparse.zero_grad(set_to_none=True)
+        logits = model(ids)
+        loss = loss_fn(logits[:, 0], labels[:, 0]) + loss_fn(logits[:, 1], labels[:, 1])
+        loss.backward()
+        opt_dense.step()
+        opt_sparse.step()
+        return loss
+
+    def timed(step):
+        for i in range(args.warmup):
+            step(i)
+        n = 0
+        t0 = time.perf_counter()
+        while True:
+            out = step(n)
+            n += 1
+            el = time.perf_counter() - t0
+            if (args.steps > 0 and n >= args.steps) or (args.steps <= 0 and el >= args.seconds):
+                return n, el, out
+
+    model.train()
+    n, el, loss = timed(train_step)
+    train_sps = n * args.batch / el
+    last_loss = float(loss)
+
+    model.eval()
+
+    def infer_step(i):
+        ids, _ = batches[i % len(batches)]
+        with torch.no_grad():
+            return torch.sigmoid(model(ids))
+
+    n_inf, el_inf, _ = timed(infer_step)
+    infer_sps = n_inf * args.batch / el_inf
+
+    res = {
+        "workload": args.workload,
+        "engine": "pytorch " + torch.__version__,
+        "threads": args.threads,
+        "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS", ""),
+        "tables": args.tables,
+        "batch": args.batch,
+        "train_steps": n,
+        "infer_steps": n_inf,
+        "last_loss": last_loss,
+        "train_samples_per_second": train_sps,
+        "infer_samples_per_second": infer_sps,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+    if args.json:
+        print(json.dumps(res))
+    else:
+        for k, v in res.items():
+            print(f"{k:28s} {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
