@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/dcrnn/dcrnn/internal/data"
+	"github.com/dcrnn/dcrnn/internal/feature"
+	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/train"
+)
+
+func init() {
+	register(command{name: "train", summary: "train a model and save it (DCRNN by default)", run: runTrain})
+}
+
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("train", "--schema S (--data F --split 0.8,0.1,0.1 | --train F --valid F [--test F]) [--model dcrnn] --out M.dcrnn", stderr)
+	schemaPath := fs.String("schema", "", "schema file (YAML, see DESIGN §2)")
+	dataPath := fs.String("data", "", "one data file to split into train/valid/test with --split")
+	splitSpec := fs.String("split", "", "ratios for --data, e.g. 0.8,0.1,0.1 (train,valid,test) or 0.9,0.1 (train,valid)")
+	seed := fs.Uint64("seed", 1, "seed of the split (and of training unless the config sets seed)")
+	trainPath := fs.String("train", "", "training file (instead of --data)")
+	validPath := fs.String("valid", "", "validation file (with --train)")
+	testPath := fs.String("test", "", "test file (optional, with --train)")
+	modelName := fs.String("model", "dcrnn", "model: "+strings.Join(model.Names(), "|"))
+	configPath := fs.String("config", "", "config file (YAML) with model and training keys")
+	var sets multiFlag
+	fs.Var(&sets, "set", "override one config key, key=value (repeatable), e.g. --set rho=0.25 --set epochs=5")
+	out := fs.String("out", "", "where to write the model file")
+	metricsOut := fs.String("metrics-out", "", "write the test (or validation) metrics as JSON here")
+	threads := threadsFlag(fs)
+	badRows := badRowsFlag(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := threads(); err != nil {
+		return err
+	}
+	br, err := badRows()
+	if err != nil {
+		return err
+	}
+	if *schemaPath == "" || *out == "" {
+		return errors.New("train: --schema and --out are required (see dcrnn train --help)")
+	}
+	schema, err := feature.LoadSchema(*schemaPath)
+	if err != nil {
+		return err
+	}
+	cfg, err := train.LoadConfig(*configPath, sets)
+	if err != nil {
+		return err
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = *seed
+	}
+	job := train.Job{Schema: schema, Model: *modelName, Config: cfg, BadRows: br, Logger: newLogger(stderr), Progress: trainProgress(stderr)}
+	if err := setSources(&job, *dataPath, *splitSpec, *seed, *trainPath, *validPath, *testPath); err != nil {
+		return err
+	}
+	res, err := train.Run(ctx, job)
+	if err != nil {
+		return err
+	}
+	return finishTraining(res, job, *out, *metricsOut, stdout)
+}
+
+// setSources fills the train/valid/test sources of job from the flags.
+func setSources(job *train.Job, dataPath, splitSpec string, seed uint64, trainPath, validPath, testPath string) error {
+	switch {
+	case dataPath != "" && trainPath != "":
+		return errors.New("train: give either --data with --split, or --train and --valid, not both")
+	case dataPath != "":
+		if splitSpec == "" {
+			return errors.New("train: --data needs --split (e.g. --split 0.8,0.1,0.1)")
+		}
+		ratios, err := data.ParseRatios(splitSpec)
+		if err != nil {
+			return err
+		}
+		if len(ratios) < 2 {
+			return errors.New("train: --split needs at least a training and a validation part")
+		}
+		sp := data.Splitter{Ratios: ratios, Seed: seed}
+		part := func(k int) func(int64) bool { return func(r int64) bool { return sp.Part(r) == k } }
+		job.Train = train.Source{Path: dataPath, Filter: part(0), Name: "train"}
+		job.Valid = train.Source{Path: dataPath, Filter: part(1), Name: "valid"}
+		if len(ratios) == 3 {
+			job.Test = &train.Source{Path: dataPath, Filter: part(2), Name: "test"}
+		}
+	case trainPath != "":
+		if validPath == "" {
+			return errors.New("train: --train needs --valid (early stopping uses it)")
+		}
+		job.Train = train.Source{Path: trainPath, Name: "train"}
+		job.Valid = train.Source{Path: validPath, Name: "valid"}
+		if testPath != "" {
+			job.Test = &train.Source{Path: testPath, Name: "test"}
+		}
+	default:
+		return errors.New("train: give --data F --split R, or --train F --valid F")
+	}
+	return nil
+}
+
+// finishTraining saves the model, prints the metrics and writes --metrics-out.
+func finishTraining(res *train.Result, job train.Job, out, metricsOut string, stdout io.Writer) error {
+	rep := res.Test
+	if rep == nil {
+		rep = res.Valid
+	}
+	info := res.Info
+	rep.Train = &info
+	tr := res.Trained
+	tr.Info, _ = json.Marshal(map[string]any{"metrics": rep, "epochs": res.Epochs})
+	if _, err := model.Save(out, tr); err != nil {
+		return err
+	}
+	var names []string
+	for _, t := range tr.Spec.Tasks {
+		names = append(names, t.Name)
+	}
+	printReport(stdout, rep, names)
+	fmt.Fprintf(stdout, "trained %d epochs (best %d) in %.1fs, %.0f samples/s; %d parameters; model written to %s (checksum %s)\n",
+		info.Epochs, info.BestEpoch, info.Seconds, info.SamplesPerSecond, rep.Params, out, tr.Checksum[:12])
+	if metricsOut != "" {
+		if err := writeJSON(metricsOut, rep); err != nil {
+			return fmt.Errorf("--metrics-out: %w", err)
+		}
+	}
+	return nil
+}

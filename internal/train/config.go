@@ -1,0 +1,143 @@
+package train
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/dcrnn/dcrnn/internal/model"
+)
+
+// Config is everything a training run reads from --config and --set:
+// the model's keys (see model.Config) and the training keys below.
+type Config struct {
+	model.Config `yaml:",inline"`
+
+	// Epochs is the maximum number of passes over the training rows (default 10).
+	Epochs int `yaml:"epochs" json:"epochs"`
+	// BatchSize is the number of rows per step (default 1024).
+	BatchSize int `yaml:"batch_size" json:"batch_size"`
+	// Shuffle is the size of the shuffle buffer in rows (default 100000; 0 or 1: file order).
+	Shuffle *int `yaml:"shuffle" json:"shuffle"`
+	// LR is the learning rate of dense weights and embeddings (default 1e-3).
+	LR float64 `yaml:"lr" json:"lr"`
+	// WarmupSteps ramps the learning rate up linearly (default 0).
+	WarmupSteps int `yaml:"warmup_steps" json:"warmup_steps"`
+	// Decay is the schedule after the warm-up: constant (default), cosine
+	// (to 0 at the last step of the last epoch) or exponential (with Gamma).
+	Decay string  `yaml:"decay" json:"decay"`
+	Gamma float64 `yaml:"gamma" json:"gamma"`
+	// WeightDecay applies decoupled weight decay to dense weights (default 0).
+	WeightDecay float64 `yaml:"weight_decay" json:"weight_decay"`
+	// EmbeddingL2 is the L2 coefficient on the embedding rows a batch touches (default 0).
+	EmbeddingL2 float64 `yaml:"embedding_l2" json:"embedding_l2"`
+	// ClipNorm clips the global gradient norm (default 0: off).
+	ClipNorm float64 `yaml:"clip_norm" json:"clip_norm"`
+	// Patience is the number of epochs without improvement of the validation
+	// metric before stopping (default 2).
+	Patience int `yaml:"patience" json:"patience"`
+	// Metric is the early-stopping metric on the validation part: mean_auc
+	// (default, mean over tasks), auc:TASK, or logloss (mean over tasks).
+	Metric string `yaml:"metric" json:"metric"`
+	// Seed seeds the weights, the shuffle and dropout (default 1).
+	Seed uint64 `yaml:"seed" json:"seed"`
+}
+
+// Defaults fills zero values with the documented defaults.
+func (c *Config) Defaults() {
+	c.Config.Defaults()
+	if c.Epochs == 0 {
+		c.Epochs = 10
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 1024
+	}
+	if c.Shuffle == nil {
+		s := 100000
+		c.Shuffle = &s
+	}
+	if c.LR == 0 {
+		c.LR = 1e-3
+	}
+	if c.Decay == "" {
+		c.Decay = "constant"
+	}
+	if c.Patience == 0 {
+		c.Patience = 2
+	}
+	if c.Metric == "" {
+		c.Metric = "mean_auc"
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+}
+
+// Validate reports the first invalid training key.
+func (c *Config) Validate() error {
+	switch {
+	case c.Epochs < 1:
+		return fmt.Errorf("config: epochs: must be ≥ 1, got %d", c.Epochs)
+	case c.BatchSize < 1:
+		return fmt.Errorf("config: batch_size: must be ≥ 1, got %d", c.BatchSize)
+	case *c.Shuffle < 0:
+		return fmt.Errorf("config: shuffle: must be ≥ 0, got %d", *c.Shuffle)
+	case !(c.LR > 0):
+		return fmt.Errorf("config: lr: must be > 0, got %g", c.LR)
+	case c.WarmupSteps < 0:
+		return fmt.Errorf("config: warmup_steps: must be ≥ 0, got %d", c.WarmupSteps)
+	case c.Patience < 1:
+		return fmt.Errorf("config: patience: must be ≥ 1, got %d", c.Patience)
+	case c.WeightDecay < 0 || c.EmbeddingL2 < 0 || c.ClipNorm < 0:
+		return fmt.Errorf("config: weight_decay, embedding_l2 and clip_norm must be ≥ 0")
+	}
+	if c.Decay != "constant" && c.Decay != "cosine" && c.Decay != "exponential" {
+		return fmt.Errorf("config: decay: want constant, cosine or exponential, got %q", c.Decay)
+	}
+	if c.Decay == "exponential" && !(c.Gamma > 0 && c.Gamma <= 1) {
+		return fmt.Errorf("config: gamma: exponential decay needs 0 < gamma ≤ 1, got %g", c.Gamma)
+	}
+	if c.Metric != "mean_auc" && c.Metric != "logloss" && !strings.HasPrefix(c.Metric, "auc:") {
+		return fmt.Errorf("config: metric: want mean_auc, logloss or auc:TASK, got %q", c.Metric)
+	}
+	return nil
+}
+
+// LoadConfig reads a YAML config file (unknown keys are an error) and then
+// applies the --set assignments, each "key=value" with a YAML value
+// (for example tower=[128,64] or rho=0.25). path may be "".
+func LoadConfig(path string, sets []string) (Config, error) {
+	var c Config
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		if err := decodeStrict(b, &c); err != nil {
+			return c, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	for _, s := range sets {
+		k, v, ok := strings.Cut(s, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return c, fmt.Errorf("config: --set %q: want key=value", s)
+		}
+		if err := decodeStrict([]byte(k+": "+v+"\n"), &c); err != nil {
+			return c, fmt.Errorf("config: --set %s: %w", k, err)
+		}
+	}
+	return c, nil
+}
+
+func decodeStrict(b []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && err.Error() != "EOF" {
+		return err
+	}
+	return nil
+}

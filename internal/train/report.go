@@ -1,0 +1,214 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+
+	"github.com/dcrnn/dcrnn/internal/data"
+	"github.com/dcrnn/dcrnn/internal/feature"
+	"github.com/dcrnn/dcrnn/internal/metric"
+	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/nn"
+)
+
+// Num is a metric value that marshals NaN and ±Inf (undefined metrics, e.g.
+// the AUC of a part with one class) as JSON null.
+type Num float64
+
+// MarshalJSON implements json.Marshaler.
+func (n Num) MarshalJSON() ([]byte, error) {
+	f := float64(n)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, f, 'g', -1, 64), nil
+}
+
+// TaskMetrics are the metrics of one task (DESIGN §3).
+type TaskMetrics struct {
+	AUC         Num  `json:"auc"`
+	AUCClicked  *Num `json:"auc_clicked,omitempty"` // later funnel task: CVR AUC on rows where the earlier step happened
+	GAUC        *Num `json:"gauc,omitempty"`
+	LogLoss     Num  `json:"logloss"`
+	Calibration Num  `json:"calibration"`
+}
+
+// FunnelMetrics are the metrics of the joint probability (CTCVR).
+type FunnelMetrics struct {
+	AUC     Num `json:"auc"`
+	LogLoss Num `json:"logloss"`
+}
+
+// TrainInfo summarises a training run.
+type TrainInfo struct {
+	Seconds          float64 `json:"seconds"`
+	SamplesPerSecond float64 `json:"samples_per_second"`
+	Epochs           int     `json:"epochs"`
+	BestEpoch        int     `json:"best_epoch"`
+}
+
+// Report is the JSON written by --metrics-out (DESIGN §3).
+type Report struct {
+	Model  string                   `json:"model"`
+	Split  string                   `json:"split"`
+	Rows   int                      `json:"rows"`
+	Tasks  map[string]TaskMetrics   `json:"tasks"`
+	Funnel map[string]FunnelMetrics `json:"funnel,omitempty"`
+	Train  *TrainInfo               `json:"train,omitempty"`
+	Params int                      `json:"params"`
+	// BadRows counts malformed rows skipped under --bad-rows skip (omitted when 0).
+	BadRows int64 `json:"bad_rows,omitempty"`
+}
+
+// Source is a file, or the part of it that Filter keeps (a split).
+type Source struct {
+	Path   string
+	Filter func(row int64) bool
+	Name   string // "train", "valid", "test" or the file name, for reports
+}
+
+// EvalOptions configure Evaluate.
+type EvalOptions struct {
+	BatchSize int // default 1024
+	BadRows   data.BadRows
+	// OnBatch, when set, receives every scored batch with its probabilities
+	// (probs[t][i], and ctcvr[i] for a funnel) and the row offset of the batch.
+	OnBatch func(b *feature.Batch, probs [][]float32, ctcvr []float32, offset int) error
+}
+
+// scorer accumulates predictions into per-task metrics.
+type scorer struct {
+	spec    model.Spec
+	tasks   []metric.Binary
+	clicked metric.Binary // later funnel task: CVR on rows where the earlier step happened
+	ctcvr   metric.Binary
+	fa, fb  int
+	funnel  bool
+	cs, cl  []float32
+}
+
+func newScorer(spec model.Spec) *scorer {
+	s := &scorer{spec: spec, tasks: make([]metric.Binary, len(spec.Tasks))}
+	s.fa, s.fb, s.funnel = spec.Funnel()
+	return s
+}
+
+func (s *scorer) add(b *feature.Batch, probs [][]float32, ctcvr []float32) {
+	for t := range s.spec.Tasks {
+		p := probs[t][:b.N]
+		if s.funnel && t == s.fb {
+			p = ctcvr[:b.N]
+		}
+		s.tasks[t].Add(p, b.Labels[t][:b.N], b.Group)
+	}
+	if s.funnel {
+		s.cs, s.cl = s.cs[:0], s.cl[:0]
+		for i := 0; i < b.N; i++ {
+			if b.Labels[s.fa][i] > 0 {
+				s.cs = append(s.cs, probs[s.fb][i])
+				s.cl = append(s.cl, b.Labels[s.fb][i])
+			}
+		}
+		s.clicked.Add(s.cs, s.cl, nil)
+		s.ctcvr.Add(ctcvr[:b.N], b.Labels[s.fb][:b.N], nil)
+	}
+}
+
+func (s *scorer) report(name, split string, params int) *Report {
+	r := &Report{Model: name, Split: split, Tasks: map[string]TaskMetrics{}, Params: params}
+	for t, task := range s.spec.Tasks {
+		m := s.tasks[t].Summary()
+		r.Rows = m.Rows
+		tm := TaskMetrics{AUC: Num(m.AUC), LogLoss: Num(m.LogLoss), Calibration: Num(m.Calibration)}
+		if !math.IsNaN(m.GAUC) {
+			g := Num(m.GAUC)
+			tm.GAUC = &g
+		}
+		if s.funnel && t == s.fb {
+			c := Num(s.clicked.Summary().AUC)
+			tm.AUCClicked = &c
+		}
+		r.Tasks[task.Name] = tm
+	}
+	if s.funnel {
+		m := s.ctcvr.Summary()
+		r.Funnel = map[string]FunnelMetrics{"ctcvr": {AUC: Num(m.AUC), LogLoss: Num(m.LogLoss)}}
+	}
+	return r
+}
+
+// score returns the early-stopping score of a report (higher is better).
+func score(r *Report, spec model.Spec, metricName string) (float64, error) {
+	switch {
+	case metricName == "mean_auc" || metricName == "logloss":
+		var sum float64
+		for _, t := range spec.Tasks {
+			m := r.Tasks[t.Name]
+			if metricName == "logloss" {
+				sum -= float64(m.LogLoss)
+			} else {
+				sum += float64(m.AUC)
+			}
+		}
+		return sum / float64(len(spec.Tasks)), nil
+	default:
+		name := metricName[len("auc:"):]
+		m, ok := r.Tasks[name]
+		if !ok {
+			return 0, fmt.Errorf("config: metric %q: no task %q", metricName, name)
+		}
+		return float64(m.AUC), nil
+	}
+}
+
+// Evaluate scores every row of src with tr and returns the metrics. Rows are
+// read in file order, so the predictions are the same on every call.
+func Evaluate(ctx context.Context, tr *model.Trained, src Source, opt EvalOptions) (*Report, error) {
+	if opt.BatchSize <= 0 {
+		opt.BatchSize = 1024
+	}
+	bt, err := data.NewBatcher(tr.Pipeline, src.Path, data.BatchOptions{BatchSize: opt.BatchSize, BadRows: opt.BadRows,
+		Filter: src.Filter, RequireLabels: opt.OnBatch == nil})
+	if err != nil {
+		return nil, err
+	}
+	defer bt.Close()
+	sc := newScorer(tr.Spec)
+	tape := nn.NewTape(false, 0)
+	probs := make([][]float32, len(tr.Spec.Tasks))
+	for i := range probs {
+		probs[i] = make([]float32, opt.BatchSize)
+	}
+	ctcvr := make([]float32, opt.BatchSize)
+	offset := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		b, err := bt.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		tr.Predict(tape, b, probs, ctcvr)
+		if opt.OnBatch != nil {
+			if err := opt.OnBatch(b, probs, ctcvr, offset); err != nil {
+				return nil, err
+			}
+		}
+		if bt.Pipeline().HasLabels() {
+			sc.add(b, probs, ctcvr)
+		}
+		offset += b.N
+	}
+	r := sc.report(tr.Name, src.Name, model.CountParams(tr.Model))
+	r.Rows = offset
+	r.BadRows = bt.Stats().BadRows
+	return r, nil
+}

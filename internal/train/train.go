@@ -1,0 +1,275 @@
+// Package train is the training loop of dcrnn: it fits the feature pipeline
+// on the training rows, trains a registered model with Adam (dense weights)
+// and lazy sparse Adam (embedding rows), evaluates on the validation rows
+// after every epoch, stops early on the validation metric and restores the
+// best weights, then evaluates on the test rows.
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dcrnn/dcrnn/internal/data"
+	"github.com/dcrnn/dcrnn/internal/feature"
+	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/nn"
+	"github.com/dcrnn/dcrnn/internal/optim"
+)
+
+// Job is one training run.
+type Job struct {
+	Schema *feature.Schema
+	Train  Source
+	Valid  Source
+	Test   *Source // optional
+	Model  string
+	Config Config
+	// BadRows is the malformed-row policy of every pass.
+	BadRows data.BadRows
+	Logger  *slog.Logger
+	// Progress, when set, is called after every step.
+	Progress func(Progress)
+}
+
+// Progress reports the state of training after a step.
+type Progress struct {
+	Epoch, Epochs    int
+	Step             int     // steps done in total
+	Rows             int64   // training rows seen in this epoch
+	EpochRows        int64   // rows per epoch (0 in the first epoch, when unknown)
+	Loss             float64 // running mean loss of this epoch
+	SamplesPerSecond float64
+}
+
+// EpochResult is the validation outcome of one epoch.
+type EpochResult struct {
+	Epoch int     `json:"epoch"`
+	Loss  float64 `json:"train_loss"`
+	Score float64 `json:"valid_score"`
+	Valid *Report `json:"valid"`
+}
+
+// Result is what Run returns.
+type Result struct {
+	Trained *model.Trained
+	Valid   *Report // validation metrics of the best epoch
+	Test    *Report // test metrics of the best weights (nil without a test part)
+	Epochs  []EpochResult
+	Info    TrainInfo
+	Stats   data.Stats // of the pipeline fit pass
+}
+
+// ErrNonFinite reports a loss or weight that became NaN or Inf.
+var ErrNonFinite = errors.New("non-finite value")
+
+// Run trains j.Model on j.Train, early-stopping on j.Valid.
+func Run(ctx context.Context, j Job) (*Result, error) {
+	cfg := j.Config
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := j.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p, fitStats, err := data.FitPipeline(ctx, j.Schema, j.Train.Path, data.FitOptions{Filter: j.Train.Filter, BadRows: j.BadRows, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if fitStats.Rows == 0 {
+		return nil, fmt.Errorf("train: %s: no training rows", j.Train.Path)
+	}
+	tr, err := model.Build(j.Model, cfg.Config, p, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Config = tr.Config
+	if name, ok := strings.CutPrefix(cfg.Metric, "auc:"); ok && !slices.ContainsFunc(tr.Spec.Tasks, func(t model.Task) bool { return t.Name == name }) {
+		return nil, fmt.Errorf("config: metric %q: the schema has no task %q", cfg.Metric, name)
+	}
+	dense := append(tr.Model.Params(), tr.Objective.Params()...)
+	sparse := tr.Model.SparseParams()
+	adam, err := optim.NewAdam(dense, optim.AdamConfig{LR: cfg.LR, WeightDecay: cfg.WeightDecay})
+	if err != nil {
+		return nil, err
+	}
+	sadam, err := optim.NewSparseAdam(sparse, optim.SparseAdamConfig{LR: cfg.LR, L2: cfg.EmbeddingL2})
+	if err != nil {
+		return nil, err
+	}
+	sched := optim.Schedule{Base: cfg.LR, Warmup: cfg.WarmupSteps, Gamma: cfg.Gamma}
+	if sched.Kind, err = optim.ParseScheduleKind(cfg.Decay); err != nil {
+		return nil, err
+	}
+	if sched.Kind == optim.Cosine {
+		// The number of steps is known once the fit pass has counted the rows.
+		perEpoch := (int(fitStats.Rows) + cfg.BatchSize - 1) / cfg.BatchSize
+		sched.Total = max(perEpoch*cfg.Epochs, cfg.WarmupSteps+1)
+	}
+	if err := sched.Validate(); err != nil {
+		return nil, err
+	}
+	log.Info("training", "model", j.Model, "params", model.CountParams(tr.Model), "train_rows", fitStats.Rows, "fields", len(tr.Spec.Fields), "tasks", len(tr.Spec.Tasks))
+
+	res := &Result{Trained: tr, Stats: fitStats}
+	tape := nn.NewTape(true, cfg.Seed)
+	best := newSnapshot(dense, sparse)
+	bestScore := math.Inf(-1)
+	bestEpoch, bad := 0, 0
+	step := 0
+	var trainRows int64
+	var trainDur time.Duration // training time, evaluation excluded
+	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+		shuffle := 0
+		if *cfg.Shuffle > 1 {
+			shuffle = *cfg.Shuffle
+		}
+		bt, err := data.NewBatcher(p, j.Train.Path, data.BatchOptions{BatchSize: cfg.BatchSize, ShuffleBuffer: shuffle,
+			Seed: cfg.Seed*1000003 + uint64(epoch), BadRows: j.BadRows, Filter: j.Train.Filter, RequireLabels: true})
+		if err != nil {
+			return nil, err
+		}
+		var lossSum float64
+		var rows int64
+		t0 := time.Now()
+		for {
+			if err := ctx.Err(); err != nil {
+				bt.Close()
+				return nil, err
+			}
+			b, err := bt.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				bt.Close()
+				return nil, err
+			}
+			tape.Reset()
+			logits := tr.Model.Forward(tape, b)
+			loss := tr.Objective.Loss(logits, b, nil)
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				bt.Close()
+				return nil, fmt.Errorf("train: epoch %d step %d: loss is %v (%w); try a lower lr (now %g) or clip_norm", epoch, step+1, loss, ErrNonFinite, cfg.LR)
+			}
+			tape.Backward()
+			if cfg.ClipNorm > 0 {
+				optim.ClipGradNorm(dense, sparse, cfg.ClipNorm)
+			}
+			lr := sched.LR(step)
+			adam.SetLR(lr)
+			sadam.SetLR(lr)
+			adam.Step()
+			sadam.Step()
+			step++
+			lossSum += loss * float64(b.N)
+			rows += int64(b.N)
+			trainRows += int64(b.N)
+			if j.Progress != nil {
+				var epochRows int64
+				if epoch > 1 {
+					epochRows = trainRows / int64(epoch-1) // rows of a full epoch
+				}
+				j.Progress(Progress{Epoch: epoch, Epochs: cfg.Epochs, Step: step, Rows: rows, EpochRows: epochRows,
+					Loss: lossSum / float64(rows), SamplesPerSecond: float64(trainRows) / (trainDur + time.Since(t0)).Seconds()})
+			}
+		}
+		bt.Close()
+		trainDur += time.Since(t0)
+		if err := checkFinite(dense, sparse); err != nil {
+			return nil, fmt.Errorf("train: after epoch %d: %w", epoch, err)
+		}
+		valid, err := Evaluate(ctx, tr, j.Valid, EvalOptions{BatchSize: cfg.BatchSize, BadRows: j.BadRows})
+		if err != nil {
+			return nil, err
+		}
+		valid.Split = "valid"
+		sc, err := score(valid, tr.Spec, cfg.Metric)
+		if err != nil {
+			return nil, err
+		}
+		res.Epochs = append(res.Epochs, EpochResult{Epoch: epoch, Loss: lossSum / float64(max(rows, 1)), Score: sc, Valid: valid})
+		log.Info("epoch", "epoch", epoch, "train_loss", lossSum/float64(max(rows, 1)), "valid_"+cfg.Metric, sc)
+		if sc > bestScore || math.IsNaN(bestScore) {
+			bestScore, bestEpoch, bad = sc, epoch, 0
+			best.save(dense, sparse)
+			res.Valid = valid
+		} else {
+			bad++
+			if bad >= cfg.Patience {
+				log.Info("early stop", "epoch", epoch, "best_epoch", bestEpoch)
+				break
+			}
+		}
+	}
+	secs := trainDur.Seconds()
+	best.restore(dense, sparse)
+	res.Info = TrainInfo{Seconds: secs, SamplesPerSecond: float64(trainRows) / secs, Epochs: len(res.Epochs), BestEpoch: bestEpoch}
+	if j.Test != nil {
+		test, err := Evaluate(ctx, tr, *j.Test, EvalOptions{BatchSize: cfg.BatchSize, BadRows: j.BadRows})
+		if err != nil {
+			return nil, err
+		}
+		test.Split = "test"
+		res.Test = test
+	}
+	return res, nil
+}
+
+// snapshot holds a copy of every weight (the best epoch's).
+type snapshot struct{ dense, sparse [][]float32 }
+
+func newSnapshot(dense []*nn.Param, sparse []*nn.SparseParam) *snapshot {
+	s := &snapshot{}
+	for _, p := range dense {
+		s.dense = append(s.dense, make([]float32, len(p.W)))
+	}
+	for _, p := range sparse {
+		s.sparse = append(s.sparse, make([]float32, len(p.W)))
+	}
+	return s
+}
+
+func (s *snapshot) save(dense []*nn.Param, sparse []*nn.SparseParam) {
+	for i, p := range dense {
+		copy(s.dense[i], p.W)
+	}
+	for i, p := range sparse {
+		copy(s.sparse[i], p.W)
+	}
+}
+
+func (s *snapshot) restore(dense []*nn.Param, sparse []*nn.SparseParam) {
+	for i, p := range dense {
+		copy(p.W, s.dense[i])
+	}
+	for i, p := range sparse {
+		copy(p.W, s.sparse[i])
+	}
+}
+
+func checkFinite(dense []*nn.Param, sparse []*nn.SparseParam) error {
+	for _, p := range dense {
+		for i, v := range p.W {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("weight %s[%d] is %v (%w)", p.Name, i, v, ErrNonFinite)
+			}
+		}
+	}
+	for _, p := range sparse {
+		for i, v := range p.W {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("embedding %s row %d is %v (%w)", p.Name, i/p.Cols, v, ErrNonFinite)
+			}
+		}
+	}
+	return nil
+}
