@@ -155,7 +155,7 @@ def main(argv=None):
 
     res = {
         "workload": args.workload,
-        "engine": "pytorch " + torch.__version__,
+        "backend": "pytorch " + torch.__version__,
         "threads": args.threads,
         "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS", ""),
         "tables": args.tables,
