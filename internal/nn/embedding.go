@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"unsafe"
 
 	"github.com/dcrnn/dcrnn/internal/feature"
@@ -68,6 +69,7 @@ func NewEmbeddings(prefix string, fields []feature.FieldSpec, dim int, rng *rand
 				return nil, fmt.Errorf("nn: embeddings: field %q: vocabulary %d, want > 0", fs.Name, fs.Vocab)
 			}
 			e.Tables[f] = NewSparseParam(name, fs.Vocab, dim)
+			adviseHugePages(e.Tables[f].W)
 			uni(e.Tables[f].W)
 		case feature.Numeric:
 			e.NumV[f] = NewParam(name+".v", 1, dim)
@@ -193,17 +195,33 @@ func (e *Embeddings) Forward(t *Tape, b *feature.Batch) *Mat {
 	// Fields are independent: field f writes only columns f·d..(f+1)·d
 	// and its own segment of saved, so they run in parallel; the result
 	// does not depend on the split.
+	// A bad id is reported by a panic on the calling goroutine.
 	if nf := len(e.Fields); tensor.Threads() > 1 && nf > 1 {
-		tensor.Parallel(nf, max(1, nf/tensor.Threads()), func(lo, hi int) { e.forward(x, b, saved, lo, hi) })
-	} else {
-		e.forward(x, b, saved, 0, nf)
+		var mu sync.Mutex
+		bf, bid := -1, int32(0)
+		tensor.Parallel(nf, max(1, nf/tensor.Threads()), func(lo, hi int) {
+			if f, id := e.forward(x, b, saved, lo, hi); f >= 0 {
+				mu.Lock()
+				if bf < 0 || f < bf {
+					bf, bid = f, id
+				}
+				mu.Unlock()
+			}
+		})
+		if bf >= 0 {
+			badID(&e.Fields[bf], bid)
+		}
+	} else if f, id := e.forward(x, b, saved, 0, nf); f >= 0 {
+		badID(&e.Fields[f], id)
 	}
 	t.Record(Record{Op: e, Out: x, Buf: saved})
 	return x
 }
 
-// forward fills the columns of fields [lo, hi) of x and their saved segments.
-func (e *Embeddings) forward(x *Mat, b *feature.Batch, saved []float32, lo, hi int) {
+// forward fills the columns of fields [lo, hi) of x and their saved
+// segments. It stops at the first id outside its vocabulary and returns its
+// field and value, or -1 when all ids are valid.
+func (e *Embeddings) forward(x *Mat, b *feature.Batch, saved []float32, lo, hi int) (int, int32) {
 	n, d, w := b.N, e.Dim, x.Cols
 	off := e.savedOffset(b, lo)
 	for f := lo; f < hi; f++ {
@@ -216,7 +234,7 @@ func (e *Embeddings) forward(x *Mat, b *feature.Batch, saved []float32, lo, hi i
 			ids := fd.IDs[:n]
 			for i, id := range ids {
 				if uint32(id) >= uint32(fs.Vocab) {
-					badID(fs, id)
+					return f, id
 				}
 				copy(x.V[i*w+col:i*w+col+d], tab.W[int(id)*d:int(id)*d+d])
 			}
@@ -237,7 +255,7 @@ func (e *Embeddings) forward(x *Mat, b *feature.Batch, saved []float32, lo, hi i
 				}
 				for _, id := range ids {
 					if uint32(id) >= uint32(fs.Vocab) {
-						badID(fs, id)
+						return f, id
 					}
 					row := tab.W[int(id)*d : int(id)*d+d]
 					for j, v := range row {
@@ -274,6 +292,7 @@ func (e *Embeddings) forward(x *Mat, b *feature.Batch, saved []float32, lo, hi i
 			}
 		}
 	}
+	return -1, 0
 }
 
 // savedOffset returns where field f's segment starts in the saved buffer.
@@ -311,15 +330,19 @@ func (e *Embeddings) savedOffsetRec(saved []float32, n, f int) int {
 // with the table size. Fields run in parallel (each owns its table).
 func (e *Embeddings) Backward(t *Tape, r *Record) {
 	x, saved := r.Out, r.Buf
+	if x.Rows == 0 {
+		return
+	}
+	scratch := t.Floats(x.Rows * len(e.Fields))
 	if nf := len(e.Fields); tensor.Threads() > 1 && nf > 1 {
-		tensor.Parallel(nf, max(1, nf/tensor.Threads()), func(lo, hi int) { e.backward(x, saved, lo, hi) })
+		tensor.Parallel(nf, max(1, nf/tensor.Threads()), func(lo, hi int) { e.backward(x, saved, scratch, lo, hi) })
 	} else {
-		e.backward(x, saved, 0, nf)
+		e.backward(x, saved, scratch, 0, nf)
 	}
 }
 
 // backward accumulates the gradients of fields [lo, hi).
-func (e *Embeddings) backward(x *Mat, saved []float32, lo, hi int) {
+func (e *Embeddings) backward(x *Mat, saved, scratch []float32, lo, hi int) {
 	n, d, w := x.Rows, e.Dim, x.Cols
 	off := e.savedOffsetRec(saved, n, lo)
 	for f := lo; f < hi; f++ {
@@ -327,13 +350,29 @@ func (e *Embeddings) backward(x *Mat, saved []float32, lo, hi int) {
 		switch e.Fields[f].Kind {
 		case feature.Categorical:
 			tab := e.Tables[f]
-			for i, id := range asInt32(saved[off : off+n]) {
-				g := tab.GradRow(id)
+			ids := asInt32(saved[off : off+n])
+			off += n
+			if tab.slot == nil {
+				tab.GradRow(ids[0]) // sizes the slot index
+			}
+			// Look all slots up first: independent loads whose cache
+			// misses overlap, instead of one miss per GradRow call.
+			// A slot found here stays valid: slots are only added.
+			slots := asInt32(scratch[f*n : (f+1)*n])
+			for i, id := range ids {
+				slots[i] = tab.slot[id]
+			}
+			for i, id := range ids {
+				var g []float32
+				if s := int(slots[i]); s >= 0 {
+					g = tab.G[s*d : s*d+d]
+				} else {
+					g = tab.GradRow(id)
+				}
 				for j, v := range x.G[i*w+col : i*w+col+d] {
 					g[j] += v
 				}
 			}
-			off += n
 		case feature.MultiCategorical:
 			tab := e.Tables[f]
 			offs := asInt32(saved[off : off+n+1])
