@@ -66,25 +66,40 @@ type BatchOptions struct {
 	RequireLabels bool
 }
 
-// slot is one buffered record of the shuffle buffer.
+// slot is one buffered record of the shuffle buffer: the cells' bytes
+// back to back and their end offsets (no per-cell pointers for the GC).
 type slot struct {
-	buf    []byte
-	fields [][]byte
-	line   int64
+	buf  []byte
+	ends []int32
+	line int64
 }
 
 func (s *slot) set(rec [][]byte, line int64) {
-	s.buf = s.buf[:0]
+	if s.ends == nil {
+		n := 0
+		for _, f := range rec {
+			n += len(f)
+		}
+		s.buf = make([]byte, 0, n+n/2+16)
+		s.ends = make([]int32, 0, len(rec))
+	}
+	s.buf, s.ends = s.buf[:0], s.ends[:0]
 	for _, f := range rec {
 		s.buf = append(s.buf, f...)
-	}
-	s.fields = s.fields[:0]
-	off := 0
-	for _, f := range rec {
-		s.fields = append(s.fields, s.buf[off:off+len(f):off+len(f)])
-		off += len(f)
+		s.ends = append(s.ends, int32(len(s.buf)))
 	}
 	s.line = line
+}
+
+// cells fills dst with views of the slot's cells.
+func (s *slot) cells(dst [][]byte) [][]byte {
+	dst = dst[:0]
+	start := int32(0)
+	for _, e := range s.ends {
+		dst = append(dst, s.buf[start:e:e])
+		start = e
+	}
+	return dst
 }
 
 // Batcher reads a file through a Pipeline into a reusable Batch.
@@ -97,6 +112,7 @@ type Batcher struct {
 	drop  bool
 
 	slots   []slot
+	cells   [][]byte
 	n       int // filled slots
 	pending int // slot handed out by take, refilled on the next take
 	eof     bool
@@ -207,7 +223,8 @@ func (b *Batcher) take() ([][]byte, int64, error) {
 	}
 	j := b.rng.IntN(b.n)
 	b.pending = j
-	return b.slots[j].fields, b.slots[j].line, nil
+	b.cells = b.slots[j].cells(b.cells)
+	return b.cells, b.slots[j].line, nil
 }
 
 // Next returns the next batch (valid until the following call), or io.EOF
