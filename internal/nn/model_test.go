@@ -347,3 +347,32 @@ func BenchmarkMLP24Step(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*1024)/b.Elapsed().Seconds(), "samples/s")
 }
+
+// TestEmptyBatch: a batch of zero rows runs forward and backward through
+// every layer kind without panicking and gives zero-row outputs.
+func TestEmptyBatch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	m := newTinyModel(t, testFields, 4, []int{8}, 0.2, 1)
+	b := &feature.Batch{N: 0, Fields: []feature.FieldData{{}, {Offsets: []int32{0}}, {}, {}}, Labels: [][]float32{{}}}
+	if err := m.emb.CheckBatch(b); err != nil {
+		t.Fatal(err)
+	}
+	_, z := m.step(b)
+	if z.Rows != 0 || z.Cols != 1 {
+		t.Fatalf("logits %d×%d, want 0×1", z.Rows, z.Cols)
+	}
+	tp := nn.NewTape(true, 1)
+	for _, kind := range []string{"gru", "lstm", "rnn"} {
+		c, _ := nn.NewCell(kind, "c", 3, 2, rng)
+		s := c.Output(tp, c.Step(tp, tp.ZeroMat(0, 3), tp.ZeroMat(0, c.StateSize())))
+		if s.Rows != 0 {
+			t.Fatalf("%s: %d rows", kind, s.Rows)
+		}
+	}
+	g := nn.NewSoftmaxGate("g", 3, 2, rng)
+	x := tp.ZeroMat(0, 3)
+	mix := nn.MixExperts(tp, g.Forward(tp, x), []*nn.Mat{tp.ZeroMat(0, 2), tp.ZeroMat(0, 2)})
+	nn.NewSigmoidGate("s", 2, 3, rng).Forward(tp, mix, x)
+	nn.NewPairAttention("a", 2, rng).Forward(tp, mix, mix)
+	tp.Backward()
+}
