@@ -340,3 +340,29 @@ func TestLeakage(t *testing.T) {
 		})
 	}
 }
+
+// FuzzTransform feeds arbitrary cells and JSON to a fitted pipeline: errors
+// are fine, panics and half-written rows are not.
+func FuzzTransform(f *testing.F) {
+	f.Add("a", "p", "1e3", "t1||t2", "k", "-5", "x", "1", "1", `{"x": "NaN", "tags": [1, "t1"]}`)
+	f.Add("", "", "", "", "", "", "", "", "", `{"u": 1e300, "age": null}`)
+	f.Fuzz(func(t *testing.T, u, c, x, tags, h, age, w, click, buy, js string) {
+		p := fitTest(t, testSchema, testColumns, testRows)
+		b := p.NewBatch(1)
+		if err := p.TransformRecord([]string{u, c, x, tags, h, age, w, "n", click, buy}, b); err == nil {
+			if b.N != 1 || len(b.Fields[3].Offsets) != 2 {
+				t.Fatalf("bad batch %+v", b)
+			}
+		} else if b.N != 0 || len(b.Fields[3].Offsets) != 1 || len(b.Fields[2].Values) != 0 {
+			t.Fatalf("failed row changed the batch %+v", b)
+		}
+		var m map[string]any
+		if json.Unmarshal([]byte(js), &m) == nil {
+			b.Reset()
+			if _, err := p.TransformMap(m, b); err != nil && b.N != 0 {
+				t.Fatalf("failed map changed the batch")
+			}
+		}
+		UnmarshalPipeline([]byte(js))
+	})
+}
