@@ -254,7 +254,11 @@ func (s *SparseAdagrad) chunk(lo, hi int) {
 			return
 		}
 		cols := p.Cols
-		for r := max(lo, b) - b; r < min(hi, e)-b; r++ {
+		r0, r1 := max(lo, b)-b, min(hi, e)-b
+		for r := r0; r < r1; r++ {
+			if (r-r0)%prefetchRows == 0 {
+				touchAhead(p, s.sum[i], cols, nil, r, min(r+prefetchRows, r1))
+			}
 			id := int(p.Touched[r])
 			adagradLoop(&s.k, p.W[id*cols:(id+1)*cols], p.G[r*cols:(r+1)*cols], s.sum[i][id*cols:(id+1)*cols], false)
 		}

@@ -51,6 +51,11 @@ func TestAdamTwoSteps(t *testing.T) {
 			m: [2]float64{0.039, -0.013}, v: [2]float64{9.999e-05, 4.246e-05},
 		},
 		{
+			name: "nodecay decoupled", cfg: AdamConfig{LR: 0.1, WeightDecay: 0.5}, noDecay: true, w1: [2]float64{0.9, -0.4},
+			w: [2]float64{0.8082219022055899, -0.35305319110044686},
+			m: [2]float64{0.039, -0.013}, v: [2]float64{9.999e-05, 4.246e-05},
+		},
+		{
 			// L2: g1' = g1 + 0.5·w0 = [0.6, -0.45], g2' = g2 + 0.5·w1.
 			name: "l2", cfg: AdamConfig{LR: 0.1, WeightDecay: 0.5, Decay: DecayL2}, w1: [2]float64{0.9, -0.4},
 			w: [2]float64{0.8000358995445791, -0.3128936096375135},

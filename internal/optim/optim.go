@@ -46,8 +46,10 @@ type Optimizer interface {
 	// Steps returns how many Steps have been applied.
 	Steps() int64
 	// State returns the optimizer state as named tensors in a fixed order.
-	// Float and int slices alias the optimizer's buffers: they are valid until
-	// the next Step and must not be modified; copy them to keep a snapshot.
+	// The moment, accumulator and row-step slices alias the optimizer's
+	// buffers (no copy of a large table): they change at the next Step and
+	// must not be modified; copy them to keep a snapshot. The step scalar is
+	// a copy.
 	State() []Tensor
 	// SetState restores a state exported by State of an optimizer built over
 	// parameters of the same names and shapes. It copies the values.

@@ -2,6 +2,7 @@ package optim
 
 import (
 	"math"
+	"sync/atomic"
 
 	"github.com/dcrnn/dcrnn/internal/nn"
 	"github.com/dcrnn/dcrnn/internal/tensor"
@@ -195,13 +196,52 @@ func (s *SparseAdam) chunk(lo, hi int) {
 		}
 		cols := p.Cols
 		mv, ts := s.mv[i], s.t[i]
-		for r := max(lo, b) - b; r < min(hi, e)-b; r++ {
+		r0, r1 := max(lo, b)-b, min(hi, e)-b
+		for r := r0; r < r1; r++ {
+			if (r-r0)%prefetchRows == 0 {
+				touchAhead(p, mv, 2*cols, ts, r, min(r+prefetchRows, r1))
+			}
 			id := int(p.Touched[r])
 			ts[id]++
 			ss := float32(k.lr * s.factor(ts[id]))
 			st := mv[2*id*cols : 2*(id+1)*cols]
 			sparseAdamRow(k, ss, p.W[id*cols:(id+1)*cols], p.G[r*cols:(r+1)*cols], st[:cols], st[cols:])
 		}
+	}
+}
+
+// prefetchRows is how many rows the sparse optimizers load ahead in one
+// burst (see touchAhead). Measured on the mlp24 tables (24×100,000×16, ≈1019
+// scattered rows each): 16 rows cut the sparse Adam step 2–3× against none.
+const prefetchRows = 16
+
+// prefetchSink keeps touchAhead's loads alive.
+var prefetchSink atomic.Uint32
+
+// touchAhead loads one word of every cache line that the update of touched
+// rows [r, end) will read: the weights row, the stride floats of state per
+// row (m and v, or the Adagrad sum) and, when ts is not nil, the row's step
+// count. The loads are independent and issued back to back, so their cache
+// misses overlap instead of being paid one row at a time: the rows of an
+// embedding batch are scattered over tables far larger than the cache. Go
+// has no prefetch instruction; plain loads folded into a sink do the same.
+func touchAhead(p *nn.SparseParam, state []float32, stride int, ts []int32, r, end int) {
+	cols := p.Cols
+	var x uint32
+	for ; r < end; r++ {
+		id := int(p.Touched[r])
+		if ts != nil {
+			x ^= uint32(ts[id])
+		}
+		for j := 0; j < cols; j += 16 {
+			x ^= math.Float32bits(p.W[id*cols+j])
+		}
+		for j := 0; j < stride; j += 16 {
+			x ^= math.Float32bits(state[id*stride+j])
+		}
+	}
+	if x == 0x9e3779b9 {
+		prefetchSink.Add(1)
 	}
 }
 
