@@ -33,6 +33,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Var(&sets, "set", "override one config key, key=value (repeatable), e.g. --set rho=0.25 --set epochs=5")
 	out := fs.String("out", "", "where to write the model file")
 	metricsOut := fs.String("metrics-out", "", "write the test (or validation) metrics as JSON here")
+	ckDir := fs.String("checkpoint-dir", "", "write checkpoints (weights, optimizer state, data position, RNG) here at every epoch end")
+	ckEvery := fs.Int("checkpoint-every", 0, "also checkpoint every N steps (with --checkpoint-dir)")
+	resume := fs.Bool("resume", false, "continue from the checkpoint in --checkpoint-dir (same flags as the interrupted run)")
 	threads := threadsFlag(fs)
 	badRows := badRowsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -44,6 +47,12 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	br, err := badRows()
 	if err != nil {
 		return err
+	}
+	if (*ckEvery > 0 || *resume) && *ckDir == "" {
+		return errors.New("train: --checkpoint-every and --resume need --checkpoint-dir")
+	}
+	if *ckEvery < 0 {
+		return errors.New("train: --checkpoint-every must be ≥ 0")
 	}
 	if *schemaPath == "" || *out == "" {
 		return errors.New("train: --schema and --out are required (see dcrnn train --help)")
@@ -59,7 +68,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.Seed == 0 {
 		cfg.Seed = *seed
 	}
-	job := train.Job{Schema: schema, Model: *modelName, Config: cfg, BadRows: br, Logger: newLogger(stderr), Progress: trainProgress(stderr)}
+	job := train.Job{Schema: schema, Model: *modelName, Config: cfg, BadRows: br, Logger: newLogger(stderr), Progress: trainProgress(stderr),
+		CheckpointDir: *ckDir, CheckpointEvery: *ckEvery, Resume: *resume}
 	if err := setSources(&job, *dataPath, *splitSpec, *seed, *trainPath, *validPath, *testPath); err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -36,6 +37,13 @@ type Job struct {
 	Logger  *slog.Logger
 	// Progress, when set, is called after every step.
 	Progress func(Progress)
+	// CheckpointDir, when set, receives a checkpoint (weights, optimizer
+	// state, data position, RNG state) at the end of every epoch and every
+	// CheckpointEvery steps, written atomically.
+	CheckpointDir   string
+	CheckpointEvery int
+	// Resume continues from the checkpoint in CheckpointDir.
+	Resume bool
 }
 
 // Progress reports the state of training after a step.
@@ -119,15 +127,19 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 	}
 	log.Info("training", "model", j.Model, "params", model.CountParams(tr.Model), "train_rows", fitStats.Rows, "fields", len(tr.Spec.Fields), "tasks", len(tr.Spec.Tasks))
 
-	res := &Result{Trained: tr, Stats: fitStats}
+	st := &state{res: &Result{Trained: tr, Stats: fitStats}, best: newSnapshot(dense, sparse), bestScore: math.Inf(-1), epoch: 1}
+	pcg := rand.NewPCG(cfg.Seed, 0x7a9e)
 	tape := nn.NewTape(true, cfg.Seed)
-	best := newSnapshot(dense, sparse)
-	bestScore := math.Inf(-1)
-	bestEpoch, bad := 0, 0
-	step := 0
-	var trainRows int64
-	var trainDur time.Duration // training time, evaluation excluded
-	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+	tape.Rng = rand.New(pcg)
+	ck := &checkpointer{dir: j.CheckpointDir, every: j.CheckpointEvery, tr: tr, adam: adam, sadam: sadam, pcg: pcg, dense: dense, sparse: sparse}
+	if j.Resume {
+		if err := ck.load(st); err != nil {
+			return nil, err
+		}
+		log.Info("resumed from checkpoint", "dir", j.CheckpointDir, "epoch", st.epoch, "steps_in_epoch", st.stepInEpoch, "step", st.step)
+	}
+	for ; st.epoch <= cfg.Epochs && !st.stopped; st.epoch++ {
+		epoch := st.epoch
 		shuffle := 0
 		if *cfg.Shuffle > 1 {
 			shuffle = *cfg.Shuffle
@@ -137,8 +149,15 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		var lossSum float64
-		var rows int64
+		// On resume, replay the batches this epoch had already trained on:
+		// the stream is deterministic, so the next batch is the one the
+		// interrupted run would have taken.
+		for k := 0; k < st.stepInEpoch; k++ {
+			if _, err := bt.Next(); err != nil {
+				bt.Close()
+				return nil, fmt.Errorf("train: resume: replaying batch %d of epoch %d: %w", k+1, epoch, err)
+			}
+		}
 		t0 := time.Now()
 		for {
 			if err := ctx.Err(); err != nil {
@@ -158,32 +177,42 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 			loss := tr.Objective.Loss(logits, b, nil)
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				bt.Close()
-				return nil, fmt.Errorf("train: epoch %d step %d: loss is %v (%w); try a lower lr (now %g) or clip_norm", epoch, step+1, loss, ErrNonFinite, cfg.LR)
+				return nil, fmt.Errorf("train: epoch %d step %d: loss is %v (%w); try a lower lr (now %g) or clip_norm", epoch, st.step+1, loss, ErrNonFinite, cfg.LR)
 			}
 			tape.Backward()
 			if cfg.ClipNorm > 0 {
 				optim.ClipGradNorm(dense, sparse, cfg.ClipNorm)
 			}
-			lr := sched.LR(step)
+			lr := sched.LR(st.step)
 			adam.SetLR(lr)
 			sadam.SetLR(lr)
 			adam.Step()
 			sadam.Step()
-			step++
-			lossSum += loss * float64(b.N)
-			rows += int64(b.N)
-			trainRows += int64(b.N)
+			st.step++
+			st.stepInEpoch++
+			st.lossSum += loss * float64(b.N)
+			st.rows += int64(b.N)
+			st.trainRows += int64(b.N)
+			if ck.every > 0 && st.step%ck.every == 0 {
+				st.trainDur += time.Since(t0)
+				t0 = time.Now()
+				if err := ck.save(st); err != nil {
+					bt.Close()
+					return nil, err
+				}
+			}
 			if j.Progress != nil {
 				var epochRows int64
-				if epoch > 1 {
-					epochRows = trainRows / int64(epoch-1) // rows of a full epoch
+				if st.fullEpochRows > 0 {
+					epochRows = st.fullEpochRows
 				}
-				j.Progress(Progress{Epoch: epoch, Epochs: cfg.Epochs, Step: step, Rows: rows, EpochRows: epochRows,
-					Loss: lossSum / float64(rows), SamplesPerSecond: float64(trainRows) / (trainDur + time.Since(t0)).Seconds()})
+				j.Progress(Progress{Epoch: epoch, Epochs: cfg.Epochs, Step: st.step, Rows: st.rows, EpochRows: epochRows,
+					Loss: st.lossSum / float64(st.rows), SamplesPerSecond: float64(st.trainRows) / (st.trainDur + time.Since(t0)).Seconds()})
 			}
 		}
 		bt.Close()
-		trainDur += time.Since(t0)
+		st.trainDur += time.Since(t0)
+		st.fullEpochRows = st.rows
 		if err := checkFinite(dense, sparse); err != nil {
 			return nil, fmt.Errorf("train: after epoch %d: %w", epoch, err)
 		}
@@ -196,23 +225,37 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		res.Epochs = append(res.Epochs, EpochResult{Epoch: epoch, Loss: lossSum / float64(max(rows, 1)), Score: sc, Valid: valid})
-		log.Info("epoch", "epoch", epoch, "train_loss", lossSum/float64(max(rows, 1)), "valid_"+cfg.Metric, sc)
-		if sc > bestScore || math.IsNaN(bestScore) {
-			bestScore, bestEpoch, bad = sc, epoch, 0
-			best.save(dense, sparse)
-			res.Valid = valid
+		meanLoss := st.lossSum / float64(max(st.rows, 1))
+		st.res.Epochs = append(st.res.Epochs, EpochResult{Epoch: epoch, Loss: meanLoss, Score: sc, Valid: valid})
+		log.Info("epoch", "epoch", epoch, "train_loss", meanLoss, "valid_"+cfg.Metric, sc)
+		if sc > st.bestScore {
+			st.bestScore, st.bestEpoch, st.bad = sc, epoch, 0
+			st.best.save(dense, sparse)
+			st.res.Valid = valid
 		} else {
-			bad++
-			if bad >= cfg.Patience {
-				log.Info("early stop", "epoch", epoch, "best_epoch", bestEpoch)
-				break
+			st.bad++
+			if st.bad >= cfg.Patience {
+				log.Info("early stop", "epoch", epoch, "best_epoch", st.bestEpoch)
+				st.stopped = true
+			}
+		}
+		st.stepInEpoch, st.lossSum, st.rows = 0, 0, 0
+		if ck.dir != "" {
+			st.epoch++ // the checkpoint resumes at the next epoch
+			err := ck.save(st)
+			st.epoch--
+			if err != nil {
+				return nil, err
 			}
 		}
 	}
-	secs := trainDur.Seconds()
-	best.restore(dense, sparse)
-	res.Info = TrainInfo{Seconds: secs, SamplesPerSecond: float64(trainRows) / secs, Epochs: len(res.Epochs), BestEpoch: bestEpoch}
+	res := st.res
+	secs := st.trainDur.Seconds()
+	st.best.restore(dense, sparse)
+	res.Info = TrainInfo{Seconds: secs, SamplesPerSecond: float64(st.trainRows) / secs, Epochs: len(res.Epochs), BestEpoch: st.bestEpoch}
+	if res.Valid == nil {
+		return nil, fmt.Errorf("train: no epoch was evaluated (the validation score was never finite: does the validation part hold both classes of every task?)")
+	}
 	if j.Test != nil {
 		test, err := Evaluate(ctx, tr, *j.Test, EvalOptions{BatchSize: cfg.BatchSize, BadRows: j.BadRows})
 		if err != nil {
@@ -222,6 +265,25 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 		res.Test = test
 	}
 	return res, nil
+}
+
+// state is everything a checkpoint must restore besides the weights and
+// the optimizer.
+type state struct {
+	res           *Result
+	best          *snapshot
+	bestScore     float64
+	bestEpoch     int
+	bad           int
+	stopped       bool
+	epoch         int // current epoch, from 1
+	stepInEpoch   int // batches trained in the current epoch
+	step          int // batches trained in total
+	lossSum       float64
+	rows          int64 // rows trained in the current epoch
+	trainRows     int64 // rows trained in total
+	fullEpochRows int64 // rows of a full epoch, once known
+	trainDur      time.Duration
 }
 
 // snapshot holds a copy of every weight (the best epoch's).

@@ -1,0 +1,209 @@
+package train
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/modelfile"
+	"github.com/dcrnn/dcrnn/internal/nn"
+	"github.com/dcrnn/dcrnn/internal/optim"
+)
+
+// CheckpointFile is the name of the checkpoint inside a checkpoint directory.
+const CheckpointFile = "checkpoint.dcrnn"
+
+// ErrNoCheckpoint is returned by a resume when the directory holds none.
+var ErrNoCheckpoint = errors.New("no checkpoint to resume from")
+
+// checkpointer writes and reads the training state. A checkpoint is a model
+// file (package modelfile: checksummed, written atomically) whose tensors
+// are the weights ("w."), the best epoch's weights ("best.") and the
+// optimizer state ("opt.dense.", "opt.sparse."), and whose "checkpoint"
+// document holds the counters, the data position and the dropout RNG state.
+type checkpointer struct {
+	dir    string
+	every  int
+	tr     *model.Trained
+	adam   *optim.Adam
+	sadam  *optim.SparseAdam
+	pcg    *rand.PCG
+	dense  []*nn.Param
+	sparse []*nn.SparseParam
+}
+
+// ckptDoc is the "checkpoint" document.
+type ckptDoc struct {
+	Model         string        `json:"model"`
+	Config        model.Config  `json:"config"`
+	Epoch         int           `json:"epoch"`
+	StepInEpoch   int           `json:"step_in_epoch"`
+	Step          int           `json:"step"`
+	LossSum       float64       `json:"loss_sum"`
+	Rows          int64         `json:"rows"`
+	TrainRows     int64         `json:"train_rows"`
+	FullEpochRows int64         `json:"full_epoch_rows"`
+	TrainNanos    int64         `json:"train_nanos"`
+	BestScore     *float64      `json:"best_score"` // nil: none yet
+	BestEpoch     int           `json:"best_epoch"`
+	Bad           int           `json:"bad"`
+	Stopped       bool          `json:"stopped"`
+	RNG           []byte        `json:"rng"`
+	Epochs        []EpochResult `json:"epochs"`
+	Valid         *Report       `json:"valid"`
+}
+
+func (c *checkpointer) save(st *state) error {
+	if c.dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return fmt.Errorf("train: checkpoint: %w", err)
+	}
+	rng, err := c.pcg.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	doc := ckptDoc{Model: c.tr.Name, Config: c.tr.Config, Epoch: st.epoch, StepInEpoch: st.stepInEpoch, Step: st.step,
+		LossSum: st.lossSum, Rows: st.rows, TrainRows: st.trainRows, FullEpochRows: st.fullEpochRows,
+		TrainNanos: int64(st.trainDur), BestEpoch: st.bestEpoch, Bad: st.bad, Stopped: st.stopped, RNG: rng,
+		Epochs: st.res.Epochs, Valid: st.res.Valid}
+	if !math.IsInf(st.bestScore, -1) {
+		b := st.bestScore
+		doc.BestScore = &b
+	}
+	js, err := json.Marshal(doc)
+	if err != nil {
+		return fmt.Errorf("train: checkpoint: %w", err)
+	}
+	f := &modelfile.File{Meta: map[string]string{"checkpoint": string(js)}}
+	for i, p := range c.dense {
+		f.Tensors = append(f.Tensors,
+			modelfile.Tensor{Name: "w." + p.Name, Shape: []int{p.Rows, p.Cols}, Data: p.W},
+			modelfile.Tensor{Name: "best." + p.Name, Shape: []int{p.Rows, p.Cols}, Data: st.best.dense[i]})
+	}
+	for i, p := range c.sparse {
+		f.Tensors = append(f.Tensors,
+			modelfile.Tensor{Name: "w." + p.Name, Shape: []int{p.Rows, p.Cols}, Data: p.W},
+			modelfile.Tensor{Name: "best." + p.Name, Shape: []int{p.Rows, p.Cols}, Data: st.best.sparse[i]})
+	}
+	f.Tensors = appendOptState(f.Tensors, "opt.dense.", c.adam.State())
+	f.Tensors = appendOptState(f.Tensors, "opt.sparse.", c.sadam.State())
+	if _, err := modelfile.Write(filepath.Join(c.dir, CheckpointFile), f); err != nil {
+		return fmt.Errorf("train: checkpoint: %w", err)
+	}
+	return nil
+}
+
+func appendOptState(dst []modelfile.Tensor, prefix string, ts []optim.Tensor) []modelfile.Tensor {
+	for _, t := range ts {
+		mt := modelfile.Tensor{Name: prefix + t.Name, Shape: t.Shape}
+		switch {
+		case t.F32 != nil:
+			mt.DType, mt.Data = modelfile.F32, t.F32
+		case t.I32 != nil:
+			mt.DType, mt.Int32 = modelfile.I32, t.I32
+		default:
+			mt.DType, mt.Int64 = modelfile.I64, t.I64
+		}
+		dst = append(dst, mt)
+	}
+	return dst
+}
+
+// load restores st, the weights and the optimizers from the checkpoint.
+func (c *checkpointer) load(st *state) error {
+	if c.dir == "" {
+		return errors.New("train: --resume needs --checkpoint-dir")
+	}
+	path := filepath.Join(c.dir, CheckpointFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("train: %s: %w", path, ErrNoCheckpoint)
+	}
+	f, _, err := modelfile.Read(path)
+	if err != nil {
+		return fmt.Errorf("train: resume: %w", err)
+	}
+	var doc ckptDoc
+	if err := json.Unmarshal([]byte(f.Meta["checkpoint"]), &doc); err != nil {
+		return fmt.Errorf("train: resume: %s: checkpoint document: %w", path, err)
+	}
+	want, _ := json.Marshal(c.tr.Config)
+	got, _ := json.Marshal(doc.Config)
+	if doc.Model != c.tr.Name || string(want) != string(got) {
+		return fmt.Errorf("train: resume: %s was written by model %s with another config; resume with the same --model, --config and --set", path, doc.Model)
+	}
+	byName := map[string]*modelfile.Tensor{}
+	for i := range f.Tensors {
+		byName[f.Tensors[i].Name] = &f.Tensors[i]
+	}
+	take := func(name string, dst []float32) error {
+		t, ok := byName[name]
+		if !ok || len(t.Data) != len(dst) {
+			return fmt.Errorf("train: resume: %s: tensor %q missing or misshapen", path, name)
+		}
+		copy(dst, t.Data)
+		return nil
+	}
+	for i, p := range c.dense {
+		if err := take("w."+p.Name, p.W); err != nil {
+			return err
+		}
+		if err := take("best."+p.Name, st.best.dense[i]); err != nil {
+			return err
+		}
+	}
+	for i, p := range c.sparse {
+		if err := take("w."+p.Name, p.W); err != nil {
+			return err
+		}
+		if err := take("best."+p.Name, st.best.sparse[i]); err != nil {
+			return err
+		}
+	}
+	if err := c.adam.SetState(optState(f, "opt.dense.")); err != nil {
+		return fmt.Errorf("train: resume: %s: %w", path, err)
+	}
+	if err := c.sadam.SetState(optState(f, "opt.sparse.")); err != nil {
+		return fmt.Errorf("train: resume: %s: %w", path, err)
+	}
+	if err := c.pcg.UnmarshalBinary(doc.RNG); err != nil {
+		return fmt.Errorf("train: resume: %s: rng state: %w", path, err)
+	}
+	st.epoch, st.stepInEpoch, st.step = doc.Epoch, doc.StepInEpoch, doc.Step
+	st.lossSum, st.rows, st.trainRows, st.fullEpochRows = doc.LossSum, doc.Rows, doc.TrainRows, doc.FullEpochRows
+	st.trainDur = time.Duration(doc.TrainNanos)
+	st.bestScore = math.Inf(-1)
+	if doc.BestScore != nil {
+		st.bestScore = *doc.BestScore
+	}
+	st.bestEpoch, st.bad, st.stopped = doc.BestEpoch, doc.Bad, doc.Stopped
+	st.res.Epochs, st.res.Valid = doc.Epochs, doc.Valid
+	return nil
+}
+
+func optState(f *modelfile.File, prefix string) []optim.Tensor {
+	var out []optim.Tensor
+	for _, t := range f.Tensors {
+		if len(t.Name) <= len(prefix) || t.Name[:len(prefix)] != prefix {
+			continue
+		}
+		ot := optim.Tensor{Name: t.Name[len(prefix):], Shape: t.Shape}
+		switch t.DType {
+		case modelfile.I32:
+			ot.I32 = t.Int32
+		case modelfile.I64:
+			ot.I64 = t.Int64
+		default:
+			ot.F32 = t.Data
+		}
+		out = append(out, ot)
+	}
+	return out
+}
