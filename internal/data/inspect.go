@@ -14,6 +14,7 @@ import (
 // Report is the result of Inspect.
 type Report struct {
 	File    string
+	Funnel  string // the schema's funnel_violations policy (error|drop)
 	Summary feature.Summary
 	Stats   Stats
 }
@@ -27,7 +28,7 @@ func Inspect(ctx context.Context, s *feature.Schema, path string, opt FitOptions
 	if err != nil {
 		return nil, err
 	}
-	return &Report{File: path, Summary: f.Summary(), Stats: st}, nil
+	return &Report{File: path, Funnel: s.FunnelViolations, Summary: f.Summary(), Stats: st}, nil
 }
 
 // Count formats n with thousands separators (99762 → "99,762").
@@ -79,6 +80,8 @@ func (r *Report) Write(w io.Writer) error {
 		fmt.Fprintf(&b, "funnel %s after %s: %s rows with %s positive and %s negative", t.Name, t.After, Count(s.FunnelViolations), t.Name, t.After)
 		if s.FunnelViolations == 0 {
 			b.WriteString(" (consistent)\n")
+		} else if r.Funnel == "drop" {
+			b.WriteString(" (inconsistent: training drops and counts them, funnel_violations: drop)\n")
 		} else {
 			b.WriteString(" (inconsistent: training refuses them unless funnel_violations: drop)\n")
 		}
