@@ -15,7 +15,7 @@ import (
 )
 
 // zoo lists the baseline models of this file.
-var zoo = []string{"single", "esmm", "mmoe", "ple", "aitm"}
+var zoo = []string{"single", "esmm", "mmoe", "ple", "aitm", "dcnv2"}
 
 // tiny is small() with the expert keys shrunk too.
 func tiny(c model.Config) model.Config {
