@@ -145,3 +145,8 @@ func finishTraining(res *train.Result, job train.Job, out, metricsOut string, st
 	}
 	return nil
 }
+
+// saveTrained writes the trained model of res to path.
+func saveTrained(res *train.Result, path string) (string, error) {
+	return model.Save(path, res.Trained)
+}
