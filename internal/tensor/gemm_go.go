@@ -87,6 +87,10 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
+	if useKernel && n == 1 && (transB || ldb == 1) && (!transA || ldc == 1) {
+		gemv(transA, m, k, alpha, a, lda, b[:k], beta, c, ldc)
+		return
+	}
 	if useKernel {
 		gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
@@ -99,6 +103,30 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		tb = blas.Trans
 	}
 	impl.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemv computes c[m×1] = alpha·op(a)·b + beta·c for a contiguous column
+// b[k] (the last layer of a tower: a 6×16 tile would waste 15/16 of its work).
+// Without transA every c[i] is a dot product of a row of a with b; with
+// transA (c contiguous) c accumulates alpha·b[p] times row p of a, p in order.
+func gemv(transA bool, m, k int, alpha float32, a []float32, lda int, b []float32, beta float32, c []float32, ldc int) {
+	if !transA {
+		for i := 0; i < m; i++ {
+			row := a[i*lda : i*lda+k]
+			d := alpha * sdot(&row[0], &b[0], k)
+			if beta != 0 {
+				d += beta * c[i*ldc]
+			}
+			c[i*ldc] = d
+		}
+		return
+	}
+	scaleC(1, m, beta, c, m)
+	c = c[:m]
+	for p, bv := range b {
+		row := a[p*lda : p*lda+m]
+		saxpy(&c[0], &row[0], alpha*bv, m)
+	}
 }
 
 // gemmPacked is the blocked sgemm around the mr×nr micro-kernel: for each

@@ -18,3 +18,13 @@ func sgemmKernel(k int, a *float32, rs, ks uintptr, b *float32, c *float32, ldc 
 //
 //go:noescape
 func packA6T(dst *float32, src *float32, lda uintptr, k int)
+
+// sdot returns Σ x[i]·y[i] for i < n. AVX2 + FMA.
+//
+//go:noescape
+func sdot(x, y *float32, n int) float32
+
+// saxpy computes dst[i] += alpha·x[i] for i < n. AVX2 + FMA.
+//
+//go:noescape
+func saxpy(dst, x *float32, alpha float32, n int)
