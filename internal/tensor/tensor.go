@@ -7,6 +7,8 @@
 // micro-kernel in Go assembly on amd64, and gonum's BLAS on other CPUs) and an
 // OpenBLAS build under the build tag "openblas" (cgo, Debian libopenblas-dev),
 // where OpenBLAS runs single-threaded and the parallelism is done in Go.
+// Gemm hands parts of large products to long-lived worker goroutines, so the
+// steady state allocates nothing.
 //
 // Kernels panic only on programmer errors (shape mismatches inside the engine).
 package tensor
@@ -29,23 +31,6 @@ func SetThreads(n int) {
 		n = runtime.GOMAXPROCS(0)
 	}
 	threads.Store(int32(n))
-}
-
-// scaleC computes c[m×n] = beta·c; beta == 0 stores zeros without reading c.
-func scaleC(m, n int, beta float32, c []float32, ldc int) {
-	if beta == 1 {
-		return
-	}
-	for i := 0; i < m; i++ {
-		row := c[i*ldc : i*ldc+n]
-		if beta == 0 {
-			clear(row)
-			continue
-		}
-		for j := range row {
-			row[j] *= beta
-		}
-	}
 }
 
 // Threads reports the number of goroutines kernels may use.
@@ -263,5 +248,22 @@ func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float
 	// Empty operands need no storage.
 	if (ar > 0 && ac > 0 && len(a) < (ar-1)*lda+ac) || (br > 0 && bc > 0 && len(b) < (br-1)*ldb+bc) || (m > 0 && n > 0 && len(c) < (m-1)*ldc+n) {
 		panic("tensor: Gemm slice too short")
+	}
+}
+
+// scaleC computes c[m×n] = beta·c; beta == 0 stores zeros without reading c.
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
 	}
 }
