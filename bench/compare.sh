@@ -150,10 +150,28 @@ for e in engines:
         cells.append(f" {fmt(k, v)} | {ratio:.2f} |")
     print(f"| {label[e]} | {backend[e]} |" + "".join(cells))
 print()
-print("Per round (train / infer samples/s, peak RSS MiB, CPU idle fraction just before the run):")
+print("CPU-normalised (samples per CPU-second of the process, all its threads; robust to other load on the "
+      "machine, but it charges spin-waiting threads too). cores = CPU seconds / wall seconds of the timed phase:")
+print()
+print("| engine | train samples/CPU-s | ×PyTorch | train cores | infer samples/CPU-s | ×PyTorch | infer cores |")
+print("|---|---|---|---|---|---|---|")
+def per_cpu(r, ph):
+    c = r.get(ph + "_cpu_seconds") or 0
+    return r[ph + "_samples_per_second"] * r[ph + "_seconds"] / c if c > 0 else float("nan")
+pc = {e: {ph: statistics.median(per_cpu(r, ph) for r in rows if r["engine"] == e) for ph in ("train", "infer")} for e in engines}
+cores = {e: {ph: statistics.median(r[ph + "_cpu_seconds"] / r[ph + "_seconds"] for r in rows if r["engine"] == e) for ph in ("train", "infer")} for e in engines}
+for e in engines:
+    cells = []
+    for ph in ("train", "infer"):
+        ratio = pc[e][ph] / pc["pytorch"][ph] if "pytorch" in pc else float("nan")
+        cells.append(f" {pc[e][ph]:,.0f} | {ratio:.2f} | {cores[e][ph]:.2f} |")
+    print(f"| {label[e]} |" + "".join(cells))
+print()
+print("Per round (train / infer samples/s, train / infer cores, peak RSS MiB, CPU idle fraction just before the run):")
 print()
 for r in rows:
     print(f"- round {r['round']} {label[r['engine']]}: {r['train_samples_per_second']:,.0f} / {r['infer_samples_per_second']:,.0f}, "
+          f"{r['train_cpu_seconds'] / r['train_seconds']:.2f} / {r['infer_cpu_seconds'] / r['infer_seconds']:.2f} cores, "
           f"{r['peak_rss_bytes'] / 2**20:.0f} MiB, idle {r['idle_before']:.2f}")
 print()
 print(f"Raw JSON lines: {runs}")

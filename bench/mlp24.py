@@ -74,6 +74,12 @@ class MLP24(nn.Module):
         return torch.cat([t(x0) for t in self.towers], dim=1)  # [B, TASKS] logits
 
 
+def cpu_seconds():
+    """User + system CPU time of the process so far (all threads)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def build(args):
     torch.manual_seed(args.seed)
     model = MLP24(args.tables, args.vocab)
@@ -130,16 +136,17 @@ def main(argv=None):
         for i in range(args.warmup):
             step(i)
         n = 0
+        c0 = cpu_seconds()
         t0 = time.perf_counter()
         while True:
             out = step(n)
             n += 1
             el = time.perf_counter() - t0
             if (args.steps > 0 and n >= args.steps) or (args.steps <= 0 and el >= args.seconds):
-                return n, el, out
+                return n, el, cpu_seconds() - c0, out
 
     model.train()
-    n, el, loss = timed(train_step)
+    n, el, cpu, loss = timed(train_step)
     train_sps = n * args.batch / el
     last_loss = float(loss)
 
@@ -150,7 +157,7 @@ def main(argv=None):
         with torch.no_grad():
             return torch.sigmoid(model(ids))
 
-    n_inf, el_inf, _ = timed(infer_step)
+    n_inf, el_inf, cpu_inf, _ = timed(infer_step)
     infer_sps = n_inf * args.batch / el_inf
 
     res = {
@@ -161,7 +168,11 @@ def main(argv=None):
         "tables": args.tables,
         "batch": args.batch,
         "train_steps": n,
+        "train_seconds": el,
         "infer_steps": n_inf,
+        "infer_seconds": el_inf,
+        "train_cpu_seconds": cpu,
+        "infer_cpu_seconds": cpu_inf,
         "last_loss": last_loss,
         "train_samples_per_second": train_sps,
         "infer_samples_per_second": infer_sps,

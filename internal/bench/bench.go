@@ -138,15 +138,20 @@ func (o Options) check() error {
 // Result is what Run measured. The JSON keys train_samples_per_second,
 // infer_samples_per_second and peak_rss_bytes are the contract of DESIGN §7.
 type Result struct {
-	Workload              string  `json:"workload"`
-	Backend               string  `json:"backend"`
-	Threads               int     `json:"threads"`
-	Batch                 int     `json:"batch"`
-	Params                int     `json:"params"`
-	TrainSteps            int     `json:"train_steps"`
-	TrainSeconds          float64 `json:"train_seconds"`
-	InferSteps            int     `json:"infer_steps"`
-	InferSeconds          float64 `json:"infer_seconds"`
+	Workload     string  `json:"workload"`
+	Backend      string  `json:"backend"`
+	Threads      int     `json:"threads"`
+	Batch        int     `json:"batch"`
+	Params       int     `json:"params"`
+	TrainSteps   int     `json:"train_steps"`
+	TrainSeconds float64 `json:"train_seconds"`
+	InferSteps   int     `json:"infer_steps"`
+	InferSeconds float64 `json:"infer_seconds"`
+	// TrainCPUSeconds and InferCPUSeconds are the process CPU time (user +
+	// system, all threads) spent in each timed phase; with the wall time they
+	// show whether the run had its cores to itself (CPU ≈ threads·wall).
+	TrainCPUSeconds       float64 `json:"train_cpu_seconds"`
+	InferCPUSeconds       float64 `json:"infer_cpu_seconds"`
 	LastLoss              float64 `json:"last_loss"`
 	TrainSamplesPerSecond float64 `json:"train_samples_per_second"`
 	InferSamplesPerSecond float64 `json:"infer_samples_per_second"`
@@ -305,47 +310,46 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res := Result{Workload: o.Workload, Backend: tensor.Backend(), Threads: tensor.Threads(), Batch: o.Batch, Params: model.CountParams(w.Model)}
 
 	var loss float64
-	n, el, err := timed(ctx, o.WarmupSteps, o.MaxSteps, o.TrainSeconds, func(i int) { loss = w.TrainStep(i) })
+	n, el, cpu, err := timed(ctx, o.WarmupSteps, o.MaxSteps, o.TrainSeconds, func(i int) { loss = w.TrainStep(i) })
 	if err != nil {
 		return res, err
 	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return res, fmt.Errorf("bench: workload %s: training loss is %v after %d steps", o.Workload, loss, n)
 	}
-	res.TrainSteps, res.TrainSeconds, res.LastLoss = n, el, loss
+	res.TrainSteps, res.TrainSeconds, res.TrainCPUSeconds, res.LastLoss = n, el, cpu, loss
 	res.TrainSamplesPerSecond = float64(n*o.Batch) / el
 
-	n, el, err = timed(ctx, o.WarmupSteps, o.MaxSteps, o.InferSeconds, func(i int) { w.InferStep(i) })
+	n, el, cpu, err = timed(ctx, o.WarmupSteps, o.MaxSteps, o.InferSeconds, func(i int) { w.InferStep(i) })
 	if err != nil {
 		return res, err
 	}
-	res.InferSteps, res.InferSeconds = n, el
+	res.InferSteps, res.InferSeconds, res.InferCPUSeconds = n, el, cpu
 	res.InferSamplesPerSecond = float64(n*o.Batch) / el
 	res.PeakRSSBytes = PeakRSS()
 	return res, nil
 }
 
 // timed runs warmup untimed steps, then steps until seconds have passed (or
-// maxSteps steps when maxSteps > 0), and returns the timed step count and
-// duration in seconds.
-func timed(ctx context.Context, warmup, maxSteps int, seconds float64, step func(i int)) (int, float64, error) {
+// maxSteps steps when maxSteps > 0), and returns the timed step count, the
+// wall time and the process CPU time of the timed steps, in seconds.
+func timed(ctx context.Context, warmup, maxSteps int, seconds float64, step func(i int)) (n int, wall, cpu float64, err error) {
 	for i := range max(warmup, 0) {
 		if err := ctx.Err(); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		step(i)
 	}
-	start := time.Now()
-	n := 0
+	start, cpu0 := time.Now(), cpuTime()
 	for {
 		if err := ctx.Err(); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		step(n)
 		n++
-		el := time.Since(start).Seconds()
-		if maxSteps > 0 && n >= maxSteps || maxSteps <= 0 && el >= seconds {
-			return n, el, nil
+		wall = time.Since(start).Seconds()
+		if maxSteps > 0 && n >= maxSteps || maxSteps <= 0 && wall >= seconds {
+			return n, wall, (cpuTime() - cpu0).Seconds(), nil
 		}
 	}
 }
