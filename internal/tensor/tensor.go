@@ -136,7 +136,7 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 
 // gemmMinWork is the number of multiply-adds per part below which handing
 // work to another goroutine costs more than it saves.
-const gemmMinWork = 1 << 18
+const gemmMinWork = 1 << 19
 
 // gemmParts returns into how many parts Gemm splits an m×n×k product.
 func gemmParts(m, n, k, threads int) int {
