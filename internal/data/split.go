@@ -324,6 +324,9 @@ func SplitFile(ctx context.Context, in, outDir string, s Splitter, opt SplitOpti
 			return SplitResult{}, fmt.Errorf("split: %w", err)
 		}
 		tmps[i] = t
+		if err := t.Chmod(0o644); err != nil { // CreateTemp makes 0600 files
+			return SplitResult{}, fmt.Errorf("split: %w", err)
+		}
 		bufs[i] = bufio.NewWriterSize(t, 1<<16)
 		ws[i] = bufs[i]
 	}

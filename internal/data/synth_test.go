@@ -1,0 +1,414 @@
+package data
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/dcrnn/dcrnn/internal/feature"
+	"github.com/dcrnn/dcrnn/internal/metric"
+)
+
+// synthFile is a parsed generated file.
+type synthFile struct {
+	header []string
+	rows   [][]string // data columns as text
+	truth  [][3]float32
+	stats  SynthStats
+}
+
+func (f *synthFile) col(name string) int { return slices.Index(f.header, name) }
+
+func (f *synthFile) labels(name string) []float32 {
+	c := f.col(name)
+	out := make([]float32, len(f.rows))
+	for i, r := range f.rows {
+		if r[c] == "1" {
+			out[i] = 1
+		}
+	}
+	return out
+}
+
+func genParsed(t testing.TB, rows int64, seed uint64) *synthFile {
+	t.Helper()
+	var d, tr bytes.Buffer
+	st, err := GenerateSynth(context.Background(), SynthConfig{Rows: rows, Seed: seed}, &d, &tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &synthFile{stats: st}
+	lines := strings.Split(strings.TrimSuffix(d.String(), "\n"), "\n")
+	f.header = strings.Split(lines[0], ",")
+	for _, l := range lines[1:] {
+		f.rows = append(f.rows, strings.Split(l, ","))
+	}
+	tl := strings.Split(strings.TrimSuffix(tr.String(), "\n"), "\n")
+	if tl[0] != "p_click,p_conversion_given_click,p_ctcvr" {
+		t.Fatalf("truth header %q", tl[0])
+	}
+	for i, l := range tl[1:] {
+		var v [3]float32
+		for j, s := range strings.Split(l, ",") {
+			x, err := strconv.ParseFloat(s, 32)
+			if err != nil || j > 2 {
+				t.Fatalf("truth line %d: %q", i+2, l)
+			}
+			v[j] = float32(x)
+		}
+		f.truth = append(f.truth, v)
+	}
+	return f
+}
+
+var (
+	seed1Once sync.Once
+	seed1File *synthFile
+)
+
+// seed1 returns the 200,000-row file of seed 1 (parsed once per test binary).
+func seed1(t *testing.T) *synthFile {
+	if testing.Short() {
+		t.Skip("200k-row generation skipped in -short")
+	}
+	seed1Once.Do(func() { seed1File = genParsed(t, 200000, 1) })
+	return seed1File
+}
+
+func TestSynthDeterministicAcrossThreadsAndLength(t *testing.T) {
+	gen := func(rows int64, seed uint64, threads int) (string, string) {
+		var d, tr bytes.Buffer
+		if _, err := GenerateSynth(context.Background(), SynthConfig{Rows: rows, Seed: seed, Threads: threads}, &d, &tr); err != nil {
+			t.Fatal(err)
+		}
+		return d.String(), tr.String()
+	}
+	d1, t1 := gen(40000, 5, 1)
+	d3, t3 := gen(40000, 5, 3)
+	if d1 != d3 || t1 != t3 {
+		t.Fatal("output depends on the number of threads")
+	}
+	dShort, tShort := gen(20000, 5, 2)
+	if !strings.HasPrefix(d1, dShort) || !strings.HasPrefix(t1, tShort) {
+		t.Fatal("a shorter file is not a prefix of a longer one with the same seed")
+	}
+	if d6, _ := gen(40000, 6, 2); d6 == d1 {
+		t.Fatal("seeds 5 and 6 give the same data")
+	}
+	if _, err := GenerateSynth(context.Background(), SynthConfig{Rows: 0}, &bytes.Buffer{}, nil); err != ErrSynthRows {
+		t.Fatalf("rows 0: err %v, want ErrSynthRows", err)
+	}
+}
+
+func TestSynthBaseRatesFunnelAndTruth(t *testing.T) {
+	f := seed1(t)
+	if !slices.Equal(f.header, SynthColumns) {
+		t.Fatalf("header %v", f.header)
+	}
+	if len(f.rows) != 200000 || len(f.truth) != 200000 {
+		t.Fatalf("%d data rows, %d truth rows, want 200000", len(f.rows), len(f.truth))
+	}
+	click, conv := f.labels("click"), f.labels("conversion")
+	var clicks, convs float64
+	for i, r := range f.rows {
+		if len(r) != len(SynthColumns) {
+			t.Fatalf("row %d has %d columns", i+1, len(r))
+		}
+		if conv[i] == 1 && click[i] == 0 {
+			t.Fatalf("row %d: conversion without click", i+1)
+		}
+		clicks += float64(click[i])
+		convs += float64(conv[i])
+		p := f.truth[i]
+		if math.Abs(float64(p[2])-float64(p[0])*float64(p[1])) > 1e-6*float64(p[2])+1e-12 {
+			t.Fatalf("row %d: p_ctcvr %v != p_click·p_cvr %v", i+1, p[2], p[0]*p[1])
+		}
+	}
+	ctr, cvr := clicks/200000, convs/clicks
+	if math.Abs(ctr-SynthCTR) > 0.004 || math.Abs(cvr-SynthCVR) > 0.012 {
+		t.Errorf("CTR %.4f (want %.2f±0.004), CVR %.4f (want %.2f±0.012)", ctr, SynthCTR, cvr, SynthCVR)
+	}
+	if int64(clicks) != f.stats.Clicks || int64(convs) != f.stats.Conversions {
+		t.Errorf("stats %+v disagree with the file (%v clicks, %v conversions)", f.stats, clicks, convs)
+	}
+	// The expected rates of the truth match the targets closely.
+	var spc, spcv float64
+	for _, p := range f.truth {
+		spc += float64(p[0])
+		spcv += float64(p[2])
+	}
+	if math.Abs(spc/200000-SynthCTR) > 0.002 || math.Abs(spcv/spc-SynthCVR) > 0.005 {
+		t.Errorf("expected CTR %.4f, expected CVR %.4f", spc/200000, spcv/spc)
+	}
+}
+
+// targetEncodingAUC scores each row of the second half of the file by its
+// column value's label rate in the first half (smoothed towards the overall
+// rate with 20 pseudo-rows) and returns the AUC on the second half.
+func targetEncodingAUC(f *synthFile, c int, y []float32) float64 {
+	half := len(f.rows) / 2
+	n, pos := map[string]float64{}, map[string]float64{}
+	var all float64
+	for i, r := range f.rows[:half] {
+		n[r[c]]++
+		pos[r[c]] += float64(y[i])
+		all += float64(y[i])
+	}
+	prior := all / float64(half)
+	s := make([]float32, 0, len(f.rows)-half)
+	for _, r := range f.rows[half:] {
+		s = append(s, float32((pos[r[c]]+20*prior)/(n[r[c]]+20)))
+	}
+	return metric.AUC(s, y[half:])
+}
+
+func TestSynthOracleBeatsEverySingleField(t *testing.T) {
+	f := seed1(t)
+	o := f.stats.Oracle
+	click, conv := f.labels("click"), f.labels("conversion")
+	pc, pcv := make([]float32, len(f.truth)), make([]float32, len(f.truth))
+	for i, p := range f.truth {
+		pc[i], pcv[i] = p[0], p[2]
+	}
+	// The oracle in SynthStats is what the written truth reaches.
+	if got := metric.AUC(pc, click); got != o.ClickAUC {
+		t.Errorf("oracle click AUC %v, truth.csv gives %v", o.ClickAUC, got)
+	}
+	if got := metric.AUC(pcv, conv); got != o.CTCVRAUC || got != o.ConversionAUC {
+		t.Errorf("oracle ctcvr AUC %v / %v, truth.csv gives %v", o.CTCVRAUC, o.ConversionAUC, got)
+	}
+	if o.ClickAUC < 0.70 || o.CTCVRAUC < 0.80 || o.ConversionAUCClicked < 0.70 {
+		t.Errorf("oracle too weak: %+v", *o)
+	}
+	half := len(f.rows) / 2
+	oClick, oCTCVR := metric.AUC(pc[half:], click[half:]), metric.AUC(pcv[half:], conv[half:])
+	for _, name := range SynthColumns[2:13] { // the categorical fields
+		c := f.col(name)
+		if a := targetEncodingAUC(f, c, click); a >= oClick-0.05 {
+			t.Errorf("field %s alone reaches click AUC %.4f, oracle %.4f (second half)", name, a, oClick)
+		}
+		if a := targetEncodingAUC(f, c, conv); a >= oCTCVR-0.05 {
+			t.Errorf("field %s alone reaches ctcvr AUC %.4f, oracle %.4f (second half)", name, a, oCTCVR)
+		}
+	}
+}
+
+// chiSquareTop returns the chi-square statistic of the click counts of the k
+// most frequent values of column c against a common rate, and k-1.
+func chiSquareTop(f *synthFile, c int, y []float32, k int) (float64, int) {
+	n, pos := map[string]float64{}, map[string]float64{}
+	for i, r := range f.rows {
+		n[r[c]]++
+		pos[r[c]] += float64(y[i])
+	}
+	keys := make([]string, 0, len(n))
+	for v := range n {
+		keys = append(keys, v)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if n[a] != n[b] {
+			return int(n[b] - n[a])
+		}
+		return strings.Compare(a, b)
+	})
+	keys = keys[:min(k, len(keys))]
+	var tn, tp float64
+	for _, v := range keys {
+		tn += n[v]
+		tp += pos[v]
+	}
+	rate := tp / tn
+	var chi float64
+	for _, v := range keys {
+		e := n[v] * rate
+		chi += (pos[v]-e)*(pos[v]-e)/e + (pos[v]-e)*(pos[v]-e)/(n[v]-e)
+	}
+	return chi, len(keys) - 1
+}
+
+func TestSynthNoiseFieldsIndependentOfLabels(t *testing.T) {
+	f := seed1(t)
+	click := f.labels("click")
+	// noise_num: AUC against click ≈ 0.5 (sd ≈ 0.003 with 10k positives).
+	c := f.col("noise_num")
+	s := make([]float32, len(f.rows))
+	for i, r := range f.rows {
+		x, _ := strconv.ParseFloat(r[c], 32)
+		s[i] = float32(x)
+	}
+	if a := metric.AUC(s, click); math.Abs(a-0.5) > 0.015 {
+		t.Errorf("noise_num AUC vs click %.4f, want 0.5±0.015", a)
+	}
+	// noise_cat: chi-square over the 20 most frequent ids stays below the
+	// 0.1% critical value of chi²(19) = 43.82, while position (which has an
+	// effect) is far above it.
+	chi, df := chiSquareTop(f, f.col("noise_cat"), click, 20)
+	if df != 19 || chi > 43.82 {
+		t.Errorf("noise_cat vs click: chi² = %.1f with %d df, want ≤ 43.82", chi, df)
+	}
+	if chi, _ := chiSquareTop(f, f.col("position"), click, 20); chi < 200 {
+		t.Errorf("position vs click: chi² = %.1f, want a strong effect", chi)
+	}
+	conv := f.labels("conversion")
+	if chi, _ := chiSquareTop(f, f.col("noise_cat"), conv, 20); chi > 43.82 {
+		t.Errorf("noise_cat vs conversion: chi² = %.1f, want ≤ 43.82", chi)
+	}
+}
+
+func TestSynthSchemaMatchesData(t *testing.T) {
+	s, err := feature.ParseSchema([]byte(SynthSchemaYAML))
+	if err != nil {
+		t.Fatalf("schema does not parse: %v", err)
+	}
+	var cols []string
+	for _, tk := range s.Tasks {
+		cols = append(cols, tk.Label)
+	}
+	for _, fd := range s.Fields {
+		cols = append(cols, fd.Name)
+	}
+	if !slices.Equal(cols, SynthColumns) || !s.Format.Header {
+		t.Fatalf("schema columns %v, data columns %v", cols, SynthColumns)
+	}
+	if len(s.Tasks) != 2 || s.Tasks[1].After != "click" || s.Tasks[1].Name != "conversion" {
+		t.Fatalf("tasks %+v", s.Tasks)
+	}
+}
+
+func TestWriteSynthDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "gen")
+	st, err := WriteSynthDir(context.Background(), dir, SynthConfig{Rows: 5000, Seed: 2}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if want := []string{"data.csv", "oracle.json", "schema.yaml", "truth.csv"}; !slices.Equal(names, want) {
+		t.Fatalf("files %v, want %v", names, want)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "oracle.json"))
+	var doc struct {
+		Rows  int64
+		Tasks struct {
+			Click      struct{ AUC float64 }
+			Conversion struct {
+				AUC        float64
+				AUCClicked float64 `json:"auc_clicked"`
+			}
+		}
+		Funnel struct{ CTCVR struct{ AUC float64 } }
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("oracle.json: %v\n%s", err, b)
+	}
+	if doc.Rows != 5000 || doc.Tasks.Click.AUC != st.Oracle.ClickAUC || doc.Funnel.CTCVR.AUC != st.Oracle.CTCVRAUC ||
+		doc.Tasks.Conversion.AUCClicked != st.Oracle.ConversionAUCClicked || doc.Tasks.Click.AUC < 0.6 {
+		t.Fatalf("oracle.json %s disagrees with stats %+v", b, *st.Oracle)
+	}
+	// Without truth: only data and schema.
+	dir2 := filepath.Join(t.TempDir(), "plain")
+	if _, err := WriteSynthDir(context.Background(), dir2, SynthConfig{Rows: 10, Seed: 2}, false); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir2); len(ents) != 2 {
+		t.Fatalf("without truth: %d files, want 2", len(ents))
+	}
+	// A cancelled context leaves nothing behind.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	dir3 := filepath.Join(t.TempDir(), "cancelled")
+	if _, err := WriteSynthDir(ctx, dir3, SynthConfig{Rows: 10, Seed: 2}, true); err == nil {
+		t.Fatal("cancelled generation succeeded")
+	}
+	if ents, _ := os.ReadDir(dir3); len(ents) != 0 {
+		t.Fatalf("cancelled generation left %d files", len(ents))
+	}
+}
+
+func TestSynZipfFrequencies(t *testing.T) {
+	z := newSynZipf(10, 1.0)
+	r := rand.New(rand.NewPCG(1, 1))
+	const n = 200000
+	counts := make([]float64, 10)
+	for range n {
+		counts[z.draw(r)]++
+	}
+	var chi float64
+	var h float64
+	for k := range 10 {
+		h += 1 / float64(k+1)
+	}
+	for k := range 10 {
+		e := n / float64(k+1) / h // P(k) = (1/(k+1)) / H_10, written independently of the code
+		chi += (counts[k] - e) * (counts[k] - e) / e
+	}
+	if chi > 27.88 { // chi²(9) at 0.1%
+		t.Fatalf("Zipf(10, 1) draws: chi² = %.1f; counts %v", chi, counts)
+	}
+}
+
+func TestSynPureInteractionIsCentred(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 2))
+	a, b, c := []float64{0.5, 0.3, 0.2}, []float64{0.1, 0.9}, []float64{0.25, 0.25, 0.25, 0.25}
+	tab := synPureInteraction(r, 0.7, a, b, c)
+	// Every weighted mean along one axis (with the other two fixed) is 0.
+	for j := range b {
+		for k := range c {
+			var m float64
+			for i := range a {
+				m += a[i] * tab[(i*2+j)*4+k]
+			}
+			if math.Abs(m) > 1e-12 {
+				t.Fatalf("axis 0 mean at (%d,%d) = %v", j, k, m)
+			}
+		}
+	}
+	for i := range a {
+		for k := range c {
+			var m float64
+			for j := range b {
+				m += b[j] * tab[(i*2+j)*4+k]
+			}
+			if math.Abs(m) > 1e-12 {
+				t.Fatalf("axis 1 mean at (%d,%d) = %v", i, k, m)
+			}
+		}
+	}
+	var v float64
+	for i := range a {
+		for j := range b {
+			for k := range c {
+				x := tab[(i*2+j)*4+k]
+				v += a[i] * b[j] * c[k] * x * x
+			}
+		}
+	}
+	if math.Abs(math.Sqrt(v)-0.7) > 1e-12 {
+		t.Fatalf("weighted sd %v, want 0.7", math.Sqrt(v))
+	}
+}
+
+func BenchmarkGenerateSynth(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := GenerateSynth(context.Background(), SynthConfig{Rows: 100000, Seed: 1}, discard{}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
