@@ -74,6 +74,63 @@ class MLP24(nn.Module):
         return torch.cat([t(x0) for t in self.towers], dim=1)  # [B, TASKS] logits
 
 
+class DCRNN24(nn.Module):
+    """The default DCRNN of internal/model (dcrnn.go) on the same input:
+    K = 64 projection, L = 3 depth-mode cross steps, GRU cells with a shared
+    state of 32 and a private state of 32 per task (rho 0.5), deep MLP
+    384-256-128 beside the cross block, towers [s_L; p_L; deep] 192-64-1, and
+    the gated transfer of task 0's tower layer into task 1's. torch.nn.GRUCell
+    applies the reset gate to (W_hn h + b_hn); the FLOPs are the same."""
+
+    K, L, HS, HP = 64, 3, 32, 32
+
+    def __init__(self, tables, vocab):
+        super().__init__()
+        self.emb = MLP24(tables, vocab).emb
+        self.tables = tables
+        if tables != "per-field":
+            self.register_buffer("offsets", torch.arange(FIELDS, dtype=torch.long) * vocab)
+        d0 = FIELDS * DIM
+        K, HS, HP = self.K, self.HS, self.HP
+        self.deep = nn.Sequential(nn.Linear(d0, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU())
+        self.inp = nn.Linear(d0, K)
+        self.sharedA = nn.Linear(HS, K)
+        self.sharedCell = nn.GRUCell(K, HS)
+        self.taskA = nn.ModuleList(nn.Linear(HS + HP, K) for _ in range(TASKS))
+        self.taskCell = nn.ModuleList(nn.GRUCell(K, HP) for _ in range(TASKS))
+        self.towers = nn.ModuleList(
+            nn.Sequential(nn.Linear(HS + HP + 128, 64), nn.ReLU()) for _ in range(TASKS))
+        self.outs = nn.ModuleList(nn.Linear(64, 1) for _ in range(TASKS))
+        self.gate = nn.Linear(128, 64)
+
+    def dense(self):
+        return [p for n, p in self.named_parameters() if not n.startswith("emb.")]
+
+    def forward(self, ids):
+        B = ids.shape[0]
+        if self.tables == "per-field":
+            x0 = torch.cat([e(ids[:, f]) for f, e in enumerate(self.emb)], dim=1)
+        else:
+            x0 = self.emb(ids + self.offsets).reshape(B, FIELDS * DIM)
+        deep = self.deep(x0)
+        u = self.inp(x0)
+        s = x0.new_zeros(B, self.HS)
+        p = [x0.new_zeros(B, self.HP) for _ in range(TASKS)]
+        for _ in range(self.L):
+            for i in range(TASKS):
+                c = u * self.taskA[i](torch.cat([s, p[i]], dim=1))
+                p[i] = self.taskCell[i](c, p[i])
+            s = self.sharedCell(u * self.sharedA(s), s)
+        logits, prev = [], None
+        for i in range(TASKS):
+            h = self.towers[i](torch.cat([s, p[i], deep], dim=1))
+            if prev is not None:
+                h = h + torch.sigmoid(self.gate(torch.cat([prev, h], dim=1))) * prev
+            prev = h
+            logits.append(self.outs[i](h))
+        return torch.cat(logits, dim=1)
+
+
 def cpu_seconds():
     """User + system CPU time of the process so far (all threads)."""
     ru = resource.getrusage(resource.RUSAGE_SELF)
@@ -82,9 +139,13 @@ def cpu_seconds():
 
 def build(args):
     torch.manual_seed(args.seed)
-    model = MLP24(args.tables, args.vocab)
+    if args.workload == "dcrnn24":
+        model = DCRNN24(args.tables, args.vocab)
+        dense_params = model.dense()
+    else:
+        model = MLP24(args.tables, args.vocab)
+        dense_params = list(model.towers.parameters())
     emb_params = list(model.emb.parameters())
-    dense_params = list(model.towers.parameters())
     opt_dense = torch.optim.Adam(dense_params, lr=args.lr)
     opt_sparse = torch.optim.SparseAdam(emb_params, lr=args.lr)
     g = torch.Generator().manual_seed(args.seed)
@@ -98,7 +159,8 @@ def build(args):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workload", default="mlp24", choices=["mlp24"])
+    ap.add_argument("--workload", default="mlp24", choices=["mlp24", "dcrnn24"],
+                    help="mlp24 (default) or dcrnn24 (the default DCRNN on the same input)")
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
     ap.add_argument("--steps", type=int, default=0,
                     help="timed training steps; 0 (default) runs for --seconds")
