@@ -66,6 +66,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	dataPath := fs.String("data", "", "data file in the training format (label columns may be absent)")
 	out := fs.String("out", "", "CSV to write: one row per input row, in input order, a column per task (and ctcvr for a funnel)")
 	batch := fs.Int("batch-size", 0, "rows per batch (default: the training batch size)")
+	inputsOut := fs.String("inputs-out", "", "also write the transformed inputs the model saw, one JSON line per scored row: {\"f\": [...]}, per field an id, a list of ids (multi-valued) or a number (for bench/dcrnn_check.py)")
 	threads := threadsFlag(fs)
 	badRows := badRowsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -103,10 +104,22 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		w.WriteString(",ctcvr")
 	}
 	w.WriteByte('\n')
+	var inputs *inputsWriter
+	if *inputsOut != "" {
+		if inputs, err = newInputsWriter(*inputsOut, tr.Spec.Fields); err != nil {
+			return err
+		}
+		defer inputs.abort()
+	}
 	var line []byte
 	rep, err := train.Evaluate(ctx, tr, train.Source{Path: *dataPath, Name: filepath.Base(*dataPath)}, train.EvalOptions{
 		BatchSize: batchSizeOf(tr, *batch), BadRows: br,
 		OnBatch: func(b *feature.Batch, probs [][]float32, ctcvr []float32, _ int) error {
+			if inputs != nil {
+				if err := inputs.write(b); err != nil {
+					return err
+				}
+			}
 			for i := 0; i < b.N; i++ {
 				line = line[:0]
 				for t := range probs {
@@ -139,6 +152,11 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if err := os.Rename(f.Name(), *out); err != nil {
 		return err
+	}
+	if inputs != nil {
+		if err := inputs.commit(); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(stdout, "wrote %d predictions to %s", rep.Rows, *out)
 	if rep.BadRows > 0 {

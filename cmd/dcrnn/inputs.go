@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/dcrnn/dcrnn/internal/feature"
+)
+
+// inputsWriter writes the transformed inputs of every scored row as JSON
+// lines (dcrnn predict --inputs-out), so that an independent implementation
+// of a model's forward pass (bench/dcrnn_check.py) can be fed exactly what
+// the Go model saw without re-implementing the feature pipeline. Each line is
+//
+//	{"f": [v_0, v_1, ...]}
+//
+// with one entry per model field in pipeline order: the id (an integer) of a
+// categorical field, the list of ids of a multi-categorical field (possibly
+// empty), or the value of a numeric field after its transform and
+// normalization, written so that parsing it as a float64 gives the float32
+// exactly (a non-finite value is written as the string "NaN", "+Inf" or
+// "-Inf", since JSON has no such numbers). The file is written to a temporary
+// name and renamed by commit, so a failed run leaves no partial file.
+type inputsWriter struct {
+	path   string
+	f      *os.File
+	w      *bufio.Writer
+	fields []feature.FieldSpec
+	line   []byte
+}
+
+func newInputsWriter(path string, fields []feature.FieldSpec) (*inputsWriter, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return nil, fmt.Errorf("predict: --inputs-out: %w", err)
+	}
+	return &inputsWriter{path: path, f: f, w: bufio.NewWriterSize(f, 1<<20), fields: fields}, nil
+}
+
+// write appends one line per row of b.
+func (iw *inputsWriter) write(b *feature.Batch) error {
+	if len(b.Fields) != len(iw.fields) {
+		return fmt.Errorf("predict: --inputs-out: batch has %d fields, the model %d", len(b.Fields), len(iw.fields))
+	}
+	for i := 0; i < b.N; i++ {
+		l := append(iw.line[:0], `{"f":[`...)
+		for f, fs := range iw.fields {
+			if f > 0 {
+				l = append(l, ',')
+			}
+			fd := &b.Fields[f]
+			switch fs.Kind {
+			case feature.Categorical:
+				l = strconv.AppendInt(l, int64(fd.IDs[i]), 10)
+			case feature.MultiCategorical:
+				l = append(l, '[')
+				for k, id := range fd.IDs[fd.Offsets[i]:fd.Offsets[i+1]] {
+					if k > 0 {
+						l = append(l, ',')
+					}
+					l = strconv.AppendInt(l, int64(id), 10)
+				}
+				l = append(l, ']')
+			case feature.Numeric:
+				v := float64(fd.Values[i])
+				switch {
+				case math.IsNaN(v):
+					l = append(l, `"NaN"`...)
+				case math.IsInf(v, 1):
+					l = append(l, `"+Inf"`...)
+				case math.IsInf(v, -1):
+					l = append(l, `"-Inf"`...)
+				default:
+					// float64 formatting of the float32 value is exact.
+					l = strconv.AppendFloat(l, v, 'g', -1, 64)
+				}
+			default:
+				return fmt.Errorf("predict: --inputs-out: field %q: unknown kind %d", fs.Name, fs.Kind)
+			}
+		}
+		l = append(l, "]}\n"...)
+		iw.line = l
+		if _, err := iw.w.Write(l); err != nil {
+			return fmt.Errorf("predict: --inputs-out: %w", err)
+		}
+	}
+	return nil
+}
+
+// commit flushes and renames the file into place.
+func (iw *inputsWriter) commit() error {
+	if err := iw.w.Flush(); err != nil {
+		return fmt.Errorf("predict: --inputs-out: %w", err)
+	}
+	if err := iw.f.Close(); err != nil {
+		return fmt.Errorf("predict: --inputs-out: %w", err)
+	}
+	if err := os.Rename(iw.f.Name(), iw.path); err != nil {
+		return fmt.Errorf("predict: --inputs-out: %w", err)
+	}
+	iw.f = nil
+	return nil
+}
+
+// abort removes the temporary file unless commit succeeded.
+func (iw *inputsWriter) abort() {
+	if iw.f != nil {
+		iw.f.Close()
+		os.Remove(iw.f.Name())
+	}
+}
