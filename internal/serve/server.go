@@ -1,0 +1,728 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dcrnn/dcrnn/internal/feature"
+	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/nn"
+)
+
+// Options configures a Server. Zero values take the documented defaults.
+type Options struct {
+	// MaxBodyBytes is the largest request body accepted (default 8 MiB);
+	// larger bodies get 413.
+	MaxBodyBytes int64
+	// MaxRows is the most rows (or items) per predict request (default
+	// 1000); more get 413.
+	MaxRows int
+	// Strict refuses (400) row keys that are not columns of the model's
+	// training data; by default they are ignored.
+	Strict bool
+	// ReadTimeout and WriteTimeout bound reading a whole request and writing
+	// its response (default 10 s each); IdleTimeout bounds keep-alive idle
+	// connections (default 60 s).
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// DrainTimeout bounds the graceful shutdown: requests still running
+	// after it are cut (default 30 s).
+	DrainTimeout time.Duration
+	// LogSample logs one request in LogSample (default 100; 1 logs every
+	// request, a negative value none). Responses with status ≥ 500, panics
+	// and reloads are always logged.
+	LogSample int
+	// Workers is the number of requests scored at the same time (default
+	// GOMAXPROCS); others wait their turn.
+	Workers int
+	// ChunkRows is the most rows passed to one Predict call (default 512);
+	// a larger request is scored in chunks so the scratch memory stays bounded.
+	ChunkRows int
+	// Logger receives structured logs (default: discard).
+	Logger *slog.Logger
+	// Registry receives the Prometheus metrics and is served on /metrics
+	// (default: a new registry).
+	Registry *prometheus.Registry
+}
+
+func (o *Options) defaults() {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 8 << 20
+	}
+	if o.MaxRows <= 0 {
+		o.MaxRows = 1000
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 10 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 60 * time.Second
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 30 * time.Second
+	}
+	if o.LogSample == 0 {
+		o.LogSample = 100
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.ChunkRows <= 0 {
+		o.ChunkRows = 512
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+}
+
+// ModelInfo describes the model being served.
+type ModelInfo struct {
+	Name     string    `json:"name"`
+	Checksum string    `json:"checksum"`
+	Path     string    `json:"path"`
+	Tasks    []string  `json:"tasks"`
+	Funnel   bool      `json:"funnel"`
+	LoadedAt time.Time `json:"loaded_at"`
+}
+
+// Server scores predict requests with a model file and swaps in a new model
+// file atomically on Reload. Create it with New; serve with Serve or mount
+// Handler.
+type Server struct {
+	opt      Options
+	log      *slog.Logger
+	m        *metrics
+	cur      atomic.Pointer[loaded]
+	reloadMu sync.Mutex // serializes reloads
+	path     string     // file of the current model, guarded by reloadMu
+	draining atomic.Bool
+	sem      chan struct{}
+	reqs     sync.Pool // *reqState
+	nlog     atomic.Uint64
+	handler  http.Handler
+}
+
+// loaded is one loaded model with its per-model scratch pool.
+type loaded struct {
+	tr      *model.Trained
+	info    ModelInfo
+	prefix  []byte   // {"model":{...},"predictions":[
+	keys    [][]byte // "task": per task
+	funnel  bool
+	scorers sync.Pool // *scorer
+	chunk   int
+}
+
+// scorer is the scratch of one concurrent scoring: an inference tape (no
+// backward buffers), a batch, and probability buffers.
+type scorer struct {
+	tape  *nn.Tape
+	batch *feature.Batch
+	ctx   *feature.Batch // one-row batch validating the context
+	probs [][]float32    // per task, request-sized
+	ctcvr []float32
+}
+
+// reqState is the model-independent scratch of one request.
+type reqState struct {
+	body []byte
+	req  request
+	out  []byte
+}
+
+// New loads the model file at path and returns a server for it.
+func New(path string, opt Options) (*Server, error) {
+	opt.defaults()
+	m, err := newMetrics(opt.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("serve: metrics: %w", err)
+	}
+	s := &Server{opt: opt, log: opt.Logger, m: m, sem: make(chan struct{}, opt.Workers)}
+	s.reqs.New = func() any { return &reqState{} }
+	ld, err := s.load(path)
+	if err != nil {
+		return nil, err
+	}
+	s.install(ld, path)
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Model describes the model being served.
+func (s *Server) Model() ModelInfo { return s.cur.Load().info }
+
+// load reads, checks and warms up a model file; nothing is installed.
+func (s *Server) load(path string) (ld *loaded, err error) {
+	defer func() { // a model file is input too: never let it take the server down
+		if r := recover(); r != nil {
+			ld, err = nil, fmt.Errorf("serve: load %s: internal error: %v", path, r)
+			s.log.Error("panic while loading a model", "path", path, "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	if path == "" {
+		return nil, errors.New("serve: no model file given")
+	}
+	tr, err := model.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("serve: load: %w", err)
+	}
+	ld = &loaded{tr: tr, chunk: s.opt.ChunkRows}
+	ld.info = ModelInfo{Name: tr.Name, Checksum: tr.Checksum, Path: path, LoadedAt: time.Now()}
+	hdr, _ := json.Marshal(struct {
+		Name     string `json:"name"`
+		Checksum string `json:"checksum"`
+	}{tr.Name, tr.Checksum})
+	ld.prefix = append(append([]byte(`{"model":`), hdr...), `,"predictions":[`...)
+	for _, t := range tr.Spec.Tasks {
+		ld.info.Tasks = append(ld.info.Tasks, t.Name)
+		k, _ := json.Marshal(t.Name)
+		ld.keys = append(ld.keys, append(k, ':'))
+	}
+	if _, _, ok := tr.Spec.Funnel(); ok {
+		ld.funnel = true
+		ld.info.Funnel = true
+		ld.keys = append(ld.keys, []byte(`"ctcvr":`))
+	}
+	ld.scorers.New = func() any {
+		return &scorer{tape: nn.NewTape(false, 0), batch: tr.Pipeline.NewBatch(min(ld.chunk, 128)), ctx: tr.Pipeline.NewBatch(1)}
+	}
+	// Warm up: score one all-missing row, so a model that cannot run fails
+	// here and not on the first request.
+	sc := ld.scorers.Get().(*scorer)
+	if _, err := tr.Pipeline.TransformMap(map[string]any{}, sc.batch); err != nil {
+		return nil, fmt.Errorf("serve: load %s: transform an empty row: %w", path, err)
+	}
+	sc.grow(len(tr.Spec.Tasks), 1)
+	tr.Predict(sc.tape, sc.batch, sc.probs, sc.ctcvr)
+	sc.batch.Reset()
+	ld.scorers.Put(sc)
+	return ld, nil
+}
+
+func (sc *scorer) grow(tasks, n int) {
+	if len(sc.probs) != tasks {
+		sc.probs = make([][]float32, tasks)
+	}
+	for t := range sc.probs {
+		if cap(sc.probs[t]) < n {
+			sc.probs[t] = make([]float32, n)
+		}
+		sc.probs[t] = sc.probs[t][:n]
+	}
+	if cap(sc.ctcvr) < n {
+		sc.ctcvr = make([]float32, n)
+	}
+	sc.ctcvr = sc.ctcvr[:n]
+}
+
+// install swaps ld in; requests in flight keep the model they started with.
+func (s *Server) install(ld *loaded, path string) *loaded {
+	old := s.cur.Swap(ld)
+	s.path = path
+	if old != nil {
+		s.m.modelInfo.DeleteLabelValues(old.info.Name, old.info.Checksum)
+	}
+	s.m.modelInfo.WithLabelValues(ld.info.Name, ld.info.Checksum).Set(1)
+	s.m.loadedAt.Set(float64(ld.info.LoadedAt.UnixNano()) / 1e9)
+	return old
+}
+
+// Reload loads the model file at path (the current file when path is "")
+// and, once it is fully read, checked and warmed up, swaps it in atomically.
+// Requests in flight finish on the old model. On error the old model keeps
+// serving and the error says why.
+func (s *Server) Reload(path string) (ModelInfo, error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if path == "" {
+		path = s.path
+	}
+	start := time.Now()
+	ld, err := s.load(path)
+	if err != nil {
+		s.m.reloads.WithLabelValues("failure").Inc()
+		cur := s.cur.Load().info
+		s.log.Error("model reload failed; still serving the previous model", "path", path, "err", err,
+			"model", cur.Name, "checksum", cur.Checksum)
+		return cur, err
+	}
+	old := s.install(ld, path)
+	s.m.reloads.WithLabelValues("success").Inc()
+	s.log.Info("model reloaded", "path", path, "model", ld.info.Name, "checksum", ld.info.Checksum,
+		"previous_checksum", old.info.Checksum, "seconds", time.Since(start).Seconds())
+	return ld.info, nil
+}
+
+// Handler returns the HTTP handler: POST /v1/predict, POST /v1/admin/reload,
+// GET /v1/model, /healthz, /readyz and /metrics.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/v1/predict", s.wrap("predict", http.HandlerFunc(s.predict)))
+	mux.Handle("/v1/admin/reload", s.wrap("reload", http.HandlerFunc(s.reload)))
+	mux.Handle("/v1/model", s.wrap("model", http.HandlerFunc(s.modelInfo)))
+	mux.Handle("/healthz", s.wrap("healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})))
+	mux.Handle("/readyz", s.wrap("readyz", http.HandlerFunc(s.readyz)))
+	mux.Handle("/metrics", promhttp.HandlerFor(s.opt.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("/", s.wrap("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, reqErr(http.StatusNotFound, CodeNotFound, "", -1, "no such endpoint %s %s (have POST /v1/predict, POST /v1/admin/reload, GET /v1/model, /healthz, /readyz, /metrics)", r.Method, r.URL.Path))
+	})))
+	return mux
+}
+
+// Serve serves HTTP on ln until ctx is cancelled, then shuts down
+// gracefully: /readyz turns 503, no new connection is accepted, and the
+// requests in flight are drained (up to DrainTimeout). It returns nil after
+// a clean drain.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadTimeout:       s.opt.ReadTimeout,
+		ReadHeaderTimeout: s.opt.ReadTimeout,
+		WriteTimeout:      s.opt.WriteTimeout,
+		IdleTimeout:       s.opt.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("serving", "addr", ln.Addr().String(), "model", s.Model().Name, "checksum", s.Model().Checksum,
+		"path", s.Model().Path, "max_rows", s.opt.MaxRows, "max_body_bytes", s.opt.MaxBodyBytes, "strict", s.opt.Strict, "workers", s.opt.Workers)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	s.log.Info("shutting down: draining requests in flight", "timeout", s.opt.DrainTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.opt.DrainTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-errc
+	if err != nil {
+		srv.Close()
+		return fmt.Errorf("serve: drain: %w", err)
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+// statusWriter records the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	n      int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.n += n
+	return n, err
+}
+
+// logInfo is filled by handlers for the request log line.
+type logInfo struct {
+	rows int
+	err  string
+}
+
+type logKey struct{}
+
+// wrap adds metrics, sampled request logs and a recover that turns a panic
+// into a 500 and a log line.
+func (s *Server) wrap(name string, h http.Handler) http.Handler {
+	lat := s.m.latency.WithLabelValues(name)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		li := &logInfo{}
+		r = r.WithContext(context.WithValue(r.Context(), logKey{}, li))
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.m.panics.Inc()
+				s.log.Error("panic in handler", "handler", name, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					writeError(sw, reqErr(http.StatusInternalServerError, CodeInternal, "", -1, "internal error (logged); the request was not scored"))
+				}
+				li.err = fmt.Sprint(p)
+			}
+			if sw.status == 0 {
+				sw.status = http.StatusOK
+			}
+			d := time.Since(start)
+			lat.Observe(d.Seconds())
+			s.m.requests.WithLabelValues(name, strconv.Itoa(sw.status)).Inc()
+			n := s.nlog.Add(1)
+			if sw.status >= 500 || (s.opt.LogSample > 0 && n%uint64(s.opt.LogSample) == 0) {
+				attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", r.URL.Path),
+					slog.Int("status", sw.status), slog.Int64("bytes_in", r.ContentLength), slog.Int("bytes_out", sw.n),
+					slog.Float64("ms", float64(d.Microseconds())/1000), slog.String("remote", r.RemoteAddr)}
+				if li.rows > 0 {
+					attrs = append(attrs, slog.Int("rows", li.rows))
+				}
+				if li.err != "" {
+					attrs = append(attrs, slog.String("err", li.err))
+				}
+				if ld := s.cur.Load(); ld != nil && name == "predict" {
+					attrs = append(attrs, slog.String("checksum", ld.info.Checksum))
+				}
+				lvl := slog.LevelInfo
+				if sw.status >= 500 {
+					lvl = slog.LevelError
+				}
+				s.log.LogAttrs(r.Context(), lvl, "request", attrs...)
+			}
+		}()
+		h.ServeHTTP(sw, r)
+	})
+}
+
+func logOf(r *http.Request) *logInfo {
+	if li, ok := r.Context().Value(logKey{}).(*logInfo); ok {
+		return li
+	}
+	return &logInfo{}
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+	Row     *int   `json:"row,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, e *RequestError) {
+	d := errorDetail{Code: e.Code, Message: e.Message, Field: e.Field}
+	if e.Row >= 0 {
+		row := e.Row
+		d.Row = &row
+	}
+	if e.Status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", "POST")
+	}
+	writeJSON(w, e.Status, errorBody{d})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(`{"error":{"code":"internal","message":"encoding the response failed"}}`)
+		status = http.StatusInternalServerError
+	}
+	b = append(b, '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ld := s.cur.Load()
+	switch {
+	case ld == nil:
+		writeError(w, reqErr(http.StatusServiceUnavailable, CodeNotReady, "", -1, "no model loaded"))
+	case s.draining.Load():
+		writeError(w, reqErr(http.StatusServiceUnavailable, CodeNotReady, "", -1, "shutting down"))
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "model": ld.info})
+	}
+}
+
+func (s *Server) modelInfo(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"model": s.Model()})
+}
+
+// reload handles POST /v1/admin/reload with an optional {"path": "..."}.
+func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeError(w, reqErr(http.StatusMethodNotAllowed, CodeMethod, "", -1, "use POST for /v1/admin/reload"))
+		return
+	}
+	var body struct {
+		Path string `json:"path"`
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		writeError(w, bodyError(err, 64<<10))
+		return
+	}
+	if len(trimSpace(raw)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil {
+			writeError(w, reqErr(http.StatusBadRequest, CodeBadRequest, "", -1, "reload body: expected {\"path\": \"FILE\"} or nothing: %v", err))
+			return
+		}
+	}
+	prev := s.Model()
+	info, err := s.Reload(body.Path)
+	if err != nil {
+		logOf(r).err = err.Error()
+		writeJSON(w, http.StatusInternalServerError, map[string]any{
+			"error": errorDetail{Code: CodeReloadFailed, Message: err.Error()},
+			"model": info,
+		})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"model": info, "previous": prev})
+}
+
+func bodyError(err error, limit int64) *RequestError {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return reqErr(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "", -1, "request body larger than %d bytes (--max-body-bytes)", limit)
+	}
+	return reqErr(http.StatusBadRequest, CodeBadRequest, "", -1, "reading the request body: %v", err)
+}
+
+// predict handles POST /v1/predict.
+func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
+	li := logOf(r)
+	fail := func(e *RequestError) {
+		li.err = e.Message
+		writeError(w, e)
+	}
+	if r.Method != http.MethodPost {
+		fail(reqErr(http.StatusMethodNotAllowed, CodeMethod, "", -1, "use POST for /v1/predict"))
+		return
+	}
+	ld := s.cur.Load()
+	if r.ContentLength > s.opt.MaxBodyBytes {
+		fail(reqErr(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "", -1, "request body of %d bytes is larger than %d bytes (--max-body-bytes)", r.ContentLength, s.opt.MaxBodyBytes))
+		return
+	}
+	st := s.reqs.Get().(*reqState)
+	defer s.reqs.Put(st)
+	var err error
+	st.body, err = readBody(st.body[:0], http.MaxBytesReader(w, r.Body, s.opt.MaxBodyBytes), r.ContentLength)
+	if err != nil {
+		fail(bodyError(err, s.opt.MaxBodyBytes))
+		return
+	}
+	if err := decodeRequest(st.body, &st.req, s.opt.MaxRows); err != nil {
+		fail(err.(*RequestError))
+		return
+	}
+	n := st.req.n
+	li.rows = n
+	s.m.inFlight.Inc()
+	defer s.m.inFlight.Dec()
+	select {
+	case s.sem <- struct{}{}:
+	case <-r.Context().Done():
+		fail(reqErr(http.StatusServiceUnavailable, CodeNotReady, "", -1, "request cancelled while waiting for a scoring worker"))
+		return
+	}
+	sc := ld.scorers.Get().(*scorer)
+	rerr := s.score(ld, sc, &st.req)
+	if rerr == nil {
+		st.out = encodePredictions(st.out[:0], ld, sc, n)
+	}
+	ld.scorers.Put(sc)
+	<-s.sem
+	if rerr != nil {
+		fail(rerr)
+		return
+	}
+	s.m.rows.Add(float64(n))
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(st.out)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(st.out)
+}
+
+// readBody appends the whole body to buf, sized from Content-Length when known.
+func readBody(buf []byte, r io.Reader, length int64) ([]byte, error) {
+	if length > 0 && int64(cap(buf)) < length+1 {
+		buf = make([]byte, 0, length+1)
+	}
+	if cap(buf) < 512 {
+		buf = make([]byte, 0, 4096)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		m, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// score transforms the request's rows with the model's pipeline and runs
+// the inference path, in chunks of at most ChunkRows rows.
+func (s *Server) score(ld *loaded, sc *scorer, req *request) *RequestError {
+	p := ld.tr.Pipeline
+	list := "rows"
+	if req.hasItems {
+		list = "items"
+	}
+	if req.context != nil {
+		sc.ctx.Reset()
+		unknown, err := p.TransformMap(req.context, sc.ctx)
+		if err != nil {
+			return fieldError(err, "context", -1)
+		}
+		if s.opt.Strict && len(unknown) > 0 {
+			return unknownError("context", -1, unknown)
+		}
+	}
+	rows := req.Rows()
+	sc.grow(len(ld.tr.Spec.Tasks), len(rows))
+	for start := 0; start < len(rows); start += ld.chunk {
+		end := min(start+ld.chunk, len(rows))
+		sc.batch.Reset()
+		for i := start; i < end; i++ {
+			m := rows[i]
+			if req.context != nil {
+				for k, v := range req.context { // an item's own value wins
+					if _, ok := m[k]; !ok {
+						m[k] = v
+					}
+				}
+			}
+			unknown, err := p.TransformMap(m, sc.batch)
+			if err != nil {
+				return fieldError(err, list, i)
+			}
+			if s.opt.Strict && len(unknown) > 0 {
+				return unknownError(list, i, unknown)
+			}
+		}
+		probs := sc.probs
+		var views [feature.MaxTasks][]float32
+		for t := range probs {
+			views[t] = probs[t][start:end]
+		}
+		var ctcvr []float32
+		if ld.funnel {
+			ctcvr = sc.ctcvr[start:end]
+		}
+		ld.tr.Predict(sc.tape, sc.batch, views[:len(probs)], ctcvr)
+	}
+	return nil
+}
+
+// fieldError turns a pipeline error into a 400 naming the field.
+func fieldError(err error, list string, row int) *RequestError {
+	var fe *feature.FieldError
+	if errors.As(err, &fe) && fe.Name != "" {
+		path := fieldPath(list, fe.Name, row)
+		return &RequestError{Status: http.StatusBadRequest, Code: CodeWrongType, Field: path, Row: row,
+			Message: fmt.Sprintf("%s: expected %s, got %s", path, fe.Expected, describe(fe.Value))}
+	}
+	where := list
+	if row >= 0 {
+		where = list + "[" + strconv.Itoa(row) + "]"
+	}
+	return &RequestError{Status: http.StatusBadRequest, Code: CodeWrongType, Field: where, Row: row, Message: fmt.Sprintf("%s: %v", where, err)}
+}
+
+func describe(v string) string {
+	switch v {
+	case "true", "false":
+		return "a boolean (" + v + ")"
+	}
+	if len(v) > 64 {
+		v = v[:64] + "…"
+	}
+	return strconv.Quote(v)
+}
+
+func unknownError(list string, row int, unknown []string) *RequestError {
+	sort.Strings(unknown)
+	where := list
+	if row >= 0 {
+		where = list + "[" + strconv.Itoa(row) + "]"
+	}
+	return &RequestError{Status: http.StatusBadRequest, Code: CodeUnknownField, Field: fieldPath(list, unknown[0], row), Row: row,
+		Message: fmt.Sprintf("%s: unknown field %q (not a column of the model's training data; strict mode is on)", where, unknown[0])}
+}
+
+// encodePredictions appends the JSON response for n scored rows.
+func encodePredictions(out []byte, ld *loaded, sc *scorer, n int) []byte {
+	out = append(out, ld.prefix...)
+	tasks := len(sc.probs)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, '{')
+		for t := 0; t < tasks; t++ {
+			if t > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, ld.keys[t]...)
+			out = appendProb(out, sc.probs[t][i])
+		}
+		if ld.funnel {
+			out = append(out, ',')
+			out = append(out, ld.keys[tasks]...)
+			out = appendProb(out, sc.ctcvr[i])
+		}
+		out = append(out, '}')
+	}
+	return append(out, "]}\n"...)
+}
+
+func appendProb(out []byte, p float32) []byte {
+	if math.IsNaN(float64(p)) || math.IsInf(float64(p), 0) {
+		return append(out, "null"...)
+	}
+	return strconv.AppendFloat(out, float64(p), 'g', -1, 32)
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\n' || b[0] == '\r' || b[0] == '\t') {
+		b = b[1:]
+	}
+	return b
+}
