@@ -69,12 +69,11 @@ func BenchmarkGemm(b *testing.B) {
 // BenchmarkGonumSgemm is the baseline: gonum's Sgemm called directly, with
 // GOMAXPROCS set to the thread count (gonum splits large products itself).
 func BenchmarkGonumSgemm(b *testing.B) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	var impl gonum.Implementation
 	for _, s := range benchShapes() {
 		for _, th := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/threads=%d", s.name, th), func(b *testing.B) {
-				runtime.GOMAXPROCS(th)
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(th))
 				x, y, z, lda, ldb := s.operands()
 				ta, tb := blas.NoTrans, blas.NoTrans
 				if s.transA {
