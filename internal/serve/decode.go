@@ -128,8 +128,24 @@ func (d *decoder) expect(c byte, what string) error {
 	return nil
 }
 
-// decodeRequest parses body into r. maxRows bounds rows+items.
+// decodeRequest parses body into r. maxRows bounds rows+items. A body that
+// is not well-formed JSON always gets a malformed_json error, even when a
+// problem of shape comes earlier in it.
 func decodeRequest(body []byte, r *request, maxRows int) error {
+	err := decodeRequest1(body, r, maxRows)
+	if e, ok := err.(*RequestError); ok && e.Code != CodeMalformedJSON {
+		d := &decoder{b: body}
+		if serr := d.skip(); serr != nil {
+			return serr
+		}
+		if d.ws(); d.pos != len(d.b) {
+			return d.syntax("unexpected data after the top-level object: %s", d.found())
+		}
+	}
+	return err
+}
+
+func decodeRequest1(body []byte, r *request, maxRows int) error {
 	r.n = 0
 	r.context = nil
 	r.hasItems = false
@@ -229,6 +245,9 @@ func (d *decoder) members(member func(key string) error) error {
 }
 
 func (d *decoder) topMember(r *request, key string) error {
+	if (key == "rows" && r.rowsSeen) || (key == "items" && r.itemsSeen) || (key == "context" && r.ctxSeen) {
+		return reqErr(http.StatusBadRequest, CodeBadRequest, key, -1, "duplicate key %q", key)
+	}
 	switch key {
 	case "rows", "items":
 		if key == "rows" {
@@ -615,7 +634,7 @@ func (d *decoder) skip() error { return d.skipDepth(0) }
 
 func (d *decoder) skipDepth(depth int) error {
 	if depth > maxDepth {
-		return d.syntax("nesting deeper than %d", maxDepth)
+		return reqErr(http.StatusBadRequest, CodeBadRequest, "", -1, "JSON nested deeper than %d levels", maxDepth)
 	}
 	d.ws()
 	v, err := d.scalar()
