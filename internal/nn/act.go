@@ -2,7 +2,6 @@ package nn
 
 import (
 	"fmt"
-	"math"
 )
 
 // Activation is an element-wise function whose derivative can be computed
@@ -38,9 +37,9 @@ func (a Activation) String() string {
 // Sigmoid32 is the logistic function, stable for large |x|.
 func Sigmoid32(x float32) float32 {
 	if x >= 0 {
-		return 1 / (1 + float32(math.Exp(float64(-x))))
+		return 1 / (1 + exp32(-x))
 	}
-	e := float32(math.Exp(float64(x)))
+	e := exp32(x)
 	return e / (1 + e)
 }
 
@@ -55,7 +54,7 @@ func (a Activation) apply(v []float32) {
 		}
 	case Tanh:
 		for i, x := range v {
-			v[i] = float32(math.Tanh(float64(x)))
+			v[i] = tanhFast(x)
 		}
 	case Sigmoid:
 		for i, x := range v {

@@ -47,4 +47,4 @@ func glorot(in, out int) float64 { return math.Sqrt(6 / float64(in+out)) }
 
 func sigm(x float32) float32 { return Sigmoid32(x) }
 
-func tanh32(x float32) float32 { return float32(math.Tanh(float64(x))) }
+func tanh32(x float32) float32 { return tanhFast(x) }
