@@ -22,6 +22,7 @@ type MMoE struct {
 	experts []*nn.MLP
 	gates   []*nn.SoftmaxGate
 	towers  []*tower
+	tasks   []string // task names, for GateUsage
 }
 
 func init() {
@@ -55,6 +56,7 @@ func newMMoE(cfg *Config, spec Spec, rng *rand.Rand) (Model, error) {
 	}
 	h := m.experts[0].Out()
 	for _, task := range spec.Tasks {
+		m.tasks = append(m.tasks, task.Name)
 		m.gates = append(m.gates, nn.NewSoftmaxGate("gate."+task.Name, d0, cfg.Experts, rng))
 		tw, err := newTower("tower."+task.Name, h, cfg.Tower, cfg.Dropout, rng)
 		if err != nil {
@@ -76,6 +78,21 @@ func (m *MMoE) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
 	for i, tw := range m.towers {
 		mix := nn.MixExperts(t, m.gates[i].Forward(t, x0), ex)
 		out[i] = tw.logit(t, tw.hidden(t, mix))
+	}
+	return out
+}
+
+// GateUsage implements GateReporter: one gate per task, over the experts
+// "expert 0" … "expert E-1".
+func (m *MMoE) GateUsage(t *nn.Tape, b *feature.Batch) []GateUsage {
+	x0 := m.emb.Forward(t, b)
+	names := make([]string, len(m.experts))
+	for e := range names {
+		names[e] = fmt.Sprintf("expert %d", e)
+	}
+	out := make([]GateUsage, len(m.gates))
+	for i, g := range m.gates {
+		out[i] = GateUsage{Gate: m.tasks[i], Experts: names, Weights: meanRows(g.Forward(t, x0))}
 	}
 	return out
 }

@@ -28,6 +28,7 @@ type PLE struct {
 	emb    *nn.Embeddings
 	levels []pleLevel
 	towers []*tower
+	tasks  []string // task names, for GateUsage
 }
 
 type pleLevel struct {
@@ -50,6 +51,9 @@ func newPLE(cfg *Config, spec Spec, rng *rand.Rand) (Model, error) {
 		return nil, err
 	}
 	m := &PLE{emb: emb}
+	for _, task := range spec.Tasks {
+		m.tasks = append(m.tasks, task.Name)
+	}
 	in := emb.OutDim()
 	nt, np, ns := len(spec.Tasks), cfg.TaskExperts, cfg.SharedExperts
 	expert := func(name string) (*nn.MLP, error) {
@@ -94,7 +98,40 @@ func newPLE(cfg *Config, spec Spec, rng *rand.Rand) (Model, error) {
 }
 
 // Forward implements Model.
-func (m *PLE) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
+func (m *PLE) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat { return m.forward(t, b, nil) }
+
+// GateUsage implements GateReporter: per level, one gate per task over
+// [its task experts, the shared experts], then (but on the last level) the
+// shared gate over every task's experts and the shared experts.
+func (m *PLE) GateUsage(t *nn.Tape, b *feature.Batch) []GateUsage {
+	var out []GateUsage
+	m.forward(t, b, func(level, task int, g *nn.Mat) {
+		lv := m.levels[level]
+		u := GateUsage{Gate: fmt.Sprintf("level %d/shared", level), Weights: meanRows(g)}
+		taskExperts := func(i int) {
+			for e := range lv.task[i] {
+				u.Experts = append(u.Experts, fmt.Sprintf("%s %d", m.tasks[i], e))
+			}
+		}
+		if task >= 0 {
+			u.Gate = fmt.Sprintf("level %d/%s", level, m.tasks[task])
+			taskExperts(task)
+		} else {
+			for i := range lv.task {
+				taskExperts(i)
+			}
+		}
+		for e := range lv.shared {
+			u.Experts = append(u.Experts, fmt.Sprintf("shared %d", e))
+		}
+		out = append(out, u)
+	})
+	return out
+}
+
+// forward is Forward; when gate is not nil it also receives every gate's
+// weights [B×experts] with its level and task index (-1: the shared gate).
+func (m *PLE) forward(t *nn.Tape, b *feature.Batch, gate func(level, task int, g *nn.Mat)) []*nn.Mat {
 	x0 := m.emb.Forward(t, b)
 	nt := len(m.towers)
 	s := x0
@@ -102,7 +139,7 @@ func (m *PLE) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
 	for i := range u {
 		u[i] = x0
 	}
-	for _, lv := range m.levels {
+	for k, lv := range m.levels {
 		shared := make([]*nn.Mat, len(lv.shared))
 		for e, ex := range lv.shared {
 			shared[e] = runMLP(t, ex, s)
@@ -118,11 +155,19 @@ func (m *PLE) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
 				all = append(all, mine...)
 			}
 			mine = append(mine, shared...)
-			next[i] = nn.MixExperts(t, lv.taskGate[i].Forward(t, u[i]), mine)
+			g := lv.taskGate[i].Forward(t, u[i])
+			if gate != nil {
+				gate(k, i, g)
+			}
+			next[i] = nn.MixExperts(t, g, mine)
 		}
 		if lv.sharedGate != nil {
 			all = append(all, shared...)
-			s = nn.MixExperts(t, lv.sharedGate.Forward(t, s), all)
+			g := lv.sharedGate.Forward(t, s)
+			if gate != nil {
+				gate(k, -1, g)
+			}
+			s = nn.MixExperts(t, g, all)
 		}
 		u = next
 	}
