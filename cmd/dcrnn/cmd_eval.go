@@ -26,15 +26,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	dataPath := fs.String("data", "", "labelled data file in the training format")
 	metricsOut := fs.String("metrics-out", "", "write the metrics as JSON here")
 	batch := fs.Int("batch-size", 0, "rows per batch (default: the training batch size)")
-	threads := threadsFlag(fs)
-	badRows := badRowsFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := threads(); err != nil {
-		return err
-	}
-	br, err := badRows()
+	df := addDataFlags(fs)
+	br, err := df.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -67,15 +60,8 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	out := fs.String("out", "", "CSV to write: one row per input row, in input order, a column per task (and ctcvr for a funnel)")
 	batch := fs.Int("batch-size", 0, "rows per batch (default: the training batch size)")
 	inputsOut := fs.String("inputs-out", "", "also write the transformed inputs the model saw, one JSON line per scored row: {\"f\": [...]}, per field an id, a list of ids (multi-valued) or a number (for bench/dcrnn_check.py)")
-	threads := threadsFlag(fs)
-	badRows := badRowsFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := threads(); err != nil {
-		return err
-	}
-	br, err := badRows()
+	df := addDataFlags(fs)
+	br, err := df.parse(fs, args)
 	if err != nil {
 		return err
 	}

@@ -36,15 +36,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ckDir := fs.String("checkpoint-dir", "", "write checkpoints (weights, optimizer state, data position, RNG) here at every epoch end")
 	ckEvery := fs.Int("checkpoint-every", 0, "also checkpoint every N steps (with --checkpoint-dir)")
 	resume := fs.Bool("resume", false, "continue from the checkpoint in --checkpoint-dir (same flags as the interrupted run)")
-	threads := threadsFlag(fs)
-	badRows := badRowsFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := threads(); err != nil {
-		return err
-	}
-	br, err := badRows()
+	df := addDataFlags(fs)
+	br, err := df.parse(fs, args)
 	if err != nil {
 		return err
 	}

@@ -99,10 +99,27 @@ func writeJSON(path string, v any) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// badRowsFlag adds --bad-rows.
-func badRowsFlag(fs *flag.FlagSet) func() (data.BadRows, error) {
-	s := fs.String("bad-rows", "error", "malformed rows: error (stop at the first, naming file, line and column) or skip (count them)")
-	return func() (data.BadRows, error) { return data.ParseBadRows(*s) }
+// dataFlags are the flags of every command that reads data and computes:
+// --threads and --bad-rows.
+type dataFlags struct {
+	threads func() error
+	badRows *string
+}
+
+func addDataFlags(fs *flag.FlagSet) *dataFlags {
+	return &dataFlags{threads: threadsFlag(fs),
+		badRows: fs.String("bad-rows", "error", "malformed rows: error (stop at the first, naming file, line and column) or skip (count them)")}
+}
+
+// parse parses args, applies --threads and returns the --bad-rows policy.
+func (d *dataFlags) parse(fs *flag.FlagSet, args []string) (data.BadRows, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return 0, err
+	}
+	if err := d.threads(); err != nil {
+		return 0, err
+	}
+	return data.ParseBadRows(*d.badRows)
 }
 
 // printReport prints a metrics report as a small table.
