@@ -25,7 +25,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	modelPath := fs.String("model", "", "model file written by dcrnn train")
 	dataPath := fs.String("data", "", "labelled data file in the training format")
 	metricsOut := fs.String("metrics-out", "", "write the metrics as JSON here")
-	batch := fs.Int("batch-size", 0, "rows per batch (default: the training batch size)")
+	batch := fs.Int("batch-size", 1024, "rows per batch (predictions do not depend on it)")
 	df := addDataFlags(fs)
 	br, err := df.parse(fs, args)
 	if err != nil {
@@ -39,7 +39,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	rep, err := train.Evaluate(ctx, tr, train.Source{Path: *dataPath, Name: filepath.Base(*dataPath)},
-		train.EvalOptions{BatchSize: batchSizeOf(tr, *batch), BadRows: br})
+		train.EvalOptions{BatchSize: *batch, BadRows: br})
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	modelPath := fs.String("model", "", "model file written by dcrnn train")
 	dataPath := fs.String("data", "", "data file in the training format (label columns may be absent)")
 	out := fs.String("out", "", "CSV to write: one row per input row, in input order, a column per task (and ctcvr for a funnel)")
-	batch := fs.Int("batch-size", 0, "rows per batch (default: the training batch size)")
+	batch := fs.Int("batch-size", 1024, "rows per batch (predictions do not depend on it)")
 	inputsOut := fs.String("inputs-out", "", "also write the transformed inputs the model saw, one JSON line per scored row: {\"f\": [...]}, per field an id, a list of ids (multi-valued) or a number (for bench/dcrnn_check.py)")
 	df := addDataFlags(fs)
 	br, err := df.parse(fs, args)
@@ -99,7 +99,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	var line []byte
 	rep, err := train.Evaluate(ctx, tr, train.Source{Path: *dataPath, Name: filepath.Base(*dataPath)}, train.EvalOptions{
-		BatchSize: batchSizeOf(tr, *batch), BadRows: br,
+		BatchSize: *batch, BadRows: br,
 		OnBatch: func(b *feature.Batch, probs [][]float32, ctcvr []float32, _ int) error {
 			if inputs != nil {
 				if err := inputs.write(b); err != nil {
@@ -170,12 +170,4 @@ func taskNames(tr *model.Trained) []string {
 		names = append(names, t.Name)
 	}
 	return names
-}
-
-// batchSizeOf returns the flag value, or the batch size the model was trained with.
-func batchSizeOf(tr *model.Trained, flagValue int) int {
-	if flagValue > 0 {
-		return flagValue
-	}
-	return 1024
 }
