@@ -2,6 +2,8 @@ package nn
 
 import (
 	"fmt"
+
+	"github.com/dcrnn/dcrnn/internal/tensor"
 )
 
 // Activation is an element-wise function whose derivative can be computed
@@ -47,11 +49,7 @@ func Sigmoid32(x float32) float32 {
 func (a Activation) apply(v []float32) {
 	switch a {
 	case ReLU:
-		for i, x := range v {
-			if x < 0 {
-				v[i] = 0
-			}
-		}
+		tensor.ReLU(v, v)
 	case Tanh:
 		for i, x := range v {
 			v[i] = tanhFast(x)
@@ -72,13 +70,7 @@ func (a Activation) grad(dst, g, y []float32) {
 			copy(dst, g)
 		}
 	case ReLU:
-		for i, yi := range y {
-			if yi > 0 {
-				dst[i] = g[i]
-			} else {
-				dst[i] = 0
-			}
-		}
+		tensor.ReLUBackward(dst, g, y)
 	case Tanh:
 		for i, yi := range y {
 			dst[i] = g[i] * (1 - yi*yi)

@@ -39,9 +39,7 @@ func (l *Linear) Forward(t *Tape, x *Mat) *Mat {
 		panic("nn: Linear input width mismatch")
 	}
 	y := t.Mat(x.Rows, l.Out)
-	for i := 0; i < x.Rows; i++ {
-		copy(y.V[i*l.Out:(i+1)*l.Out], l.B.W)
-	}
+	tensor.SetRowVector(y.V, x.Rows, l.Out, l.B.W)
 	tensor.Gemm(false, false, x.Rows, l.Out, l.In, 1, x.V, l.In, l.W.W, l.Out, 1, y.V, l.Out)
 	l.Act.apply(y.V)
 	t.Record(Record{Op: l, In: [4]*Mat{x}, Out: y})
@@ -59,12 +57,7 @@ func (l *Linear) Backward(t *Tape, r *Record) {
 	b := x.Rows
 	// dW += xᵀ·dz, db += column sums of dz, dx += dz·Wᵀ
 	tensor.Gemm(true, false, l.In, l.Out, b, 1, x.V, l.In, dz, l.Out, 1, l.W.G, l.Out)
-	for i := 0; i < b; i++ {
-		row := dz[i*l.Out : (i+1)*l.Out]
-		for j, g := range row {
-			l.B.G[j] += g
-		}
-	}
+	tensor.SumRows(l.B.G, dz, b, l.Out)
 	if x.G != nil {
 		tensor.Gemm(false, true, b, l.In, l.Out, 1, dz, l.Out, l.W.W, l.Out, 1, x.G, l.In)
 	}
