@@ -1,0 +1,236 @@
+package compare
+
+import (
+	"math"
+	"slices"
+
+	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/train"
+)
+
+// Num is a metric value; NaN and ±Inf marshal as JSON null.
+type Num = train.Num
+
+// Report is the whole comparison, as written to report.json. Models and
+// Sweep are the summaries; Runs keeps every run.
+type Report struct {
+	Models map[string]*Summary `json:"models"`
+	Sweep  []SweepPoint        `json:"sweep"`
+	// ModelOrder and TaskOrder give the order of the tables and plots.
+	ModelOrder []string `json:"model_order"`
+	TaskOrder  []string `json:"task_order"`
+	Seeds      int      `json:"seeds"`
+	// Config is the config every model read (defaults filled in; the seed
+	// is each run's).
+	Config train.Config `json:"config"`
+	Meta
+	WallSeconds float64 `json:"wall_seconds"`
+	Runs        []Run   `json:"runs"`
+}
+
+// TaskSummary is one task's test metrics over the seeds.
+type TaskSummary struct {
+	AUCMean Num `json:"auc_mean"`
+	// AUCStd is the sample standard deviation (n-1) over seeds; 0 for one seed.
+	AUCStd      Num   `json:"auc_std"`
+	LogLossMean Num   `json:"logloss_mean"`
+	AUCs        []Num `json:"aucs"` // per seed, in seed order
+	// AUCClickedMean is the mean CVR AUC on clicked rows (later funnel task).
+	AUCClickedMean *Num `json:"auc_clicked_mean,omitempty"`
+}
+
+// Summary is one model (or one sweep point) over its seeds.
+type Summary struct {
+	Tasks map[string]TaskSummary `json:"tasks"`
+	// Funnel holds the CTCVR metrics when the schema declares a funnel.
+	Funnel map[string]TaskSummary `json:"funnel,omitempty"`
+	// Params is the number of trainable scalars (embeddings included) of
+	// the first seed's model (the same for every seed).
+	Params                int      `json:"params"`
+	TrainSecondsMean      float64  `json:"train_seconds_mean"`
+	TrainSamplesPerSecond float64  `json:"train_samples_per_second"` // mean over seeds
+	ScoreUSPerRow         float64  `json:"score_us_per_row"`         // mean over seeds
+	PredictUSPerRow       float64  `json:"predict_us_per_row"`       // mean over seeds
+	EpochsMean            float64  `json:"epochs_mean"`
+	BestEpochs            []int    `json:"best_epochs"` // per seed
+	Seeds                 []uint64 `json:"seeds"`
+	// ValidAUC is, per seed, the mean validation AUC over tasks after each epoch.
+	ValidAUC [][]Num `json:"valid_auc"`
+	// Gates is the gate usage (mean over seeds) of models with expert gates.
+	Gates []model.GateUsage `json:"gates,omitempty"`
+}
+
+// SweepPoint is DCRNN at one sharing ratio.
+type SweepPoint struct {
+	Rho           float64 `json:"rho"`
+	SharedHidden  int     `json:"shared_hidden"`
+	PrivateHidden int     `json:"private_hidden"`
+	Summary
+}
+
+// Summarize groups runs by model (runs without rho) and by sweep point
+// (runs of SweepModel with a rho) and computes means and standard
+// deviations over seeds. models and sweep give the order; tasks the task
+// names in schema order.
+func Summarize(runs []Run, models []string, sweep []float64, tasks []string) *Report {
+	rep := &Report{Models: map[string]*Summary{}, Sweep: []SweepPoint{}, ModelOrder: slices.Clone(models), TaskOrder: slices.Clone(tasks), Runs: runs}
+	if rep.ModelOrder == nil {
+		rep.ModelOrder = []string{}
+	}
+	for _, m := range models {
+		var group []Run
+		for _, r := range runs {
+			if r.Model == m && r.Rho == nil {
+				group = append(group, r)
+			}
+		}
+		if len(group) > 0 {
+			rep.Models[m] = summarize(group, tasks)
+		}
+	}
+	for _, rho := range sweep {
+		var group []Run
+		for _, r := range runs {
+			if r.Model == SweepModel && r.Rho != nil && *r.Rho == rho {
+				group = append(group, r)
+			}
+		}
+		if len(group) > 0 {
+			rep.Sweep = append(rep.Sweep, SweepPoint{Rho: rho, SharedHidden: group[0].SharedHidden,
+				PrivateHidden: group[0].PrivateHidden, Summary: *summarize(group, tasks)})
+		}
+	}
+	return rep
+}
+
+func summarize(runs []Run, tasks []string) *Summary {
+	s := &Summary{Tasks: map[string]TaskSummary{}, Params: runs[0].Params}
+	var secs, sps, score, pred, epochs []float64
+	for _, r := range runs {
+		secs = append(secs, r.TrainSeconds)
+		sps = append(sps, r.SamplesPerSecond)
+		score = append(score, r.ScoreUSPerRow)
+		pred = append(pred, r.PredictUSPerRow)
+		epochs = append(epochs, float64(r.Epochs))
+		s.BestEpochs = append(s.BestEpochs, r.BestEpoch)
+		s.Seeds = append(s.Seeds, r.Seed)
+		curve := make([]Num, len(r.ValidAUC))
+		for i, v := range r.ValidAUC {
+			curve[i] = Num(v)
+		}
+		s.ValidAUC = append(s.ValidAUC, curve)
+	}
+	s.TrainSecondsMean, _ = MeanStd(secs)
+	s.TrainSamplesPerSecond, _ = MeanStd(sps)
+	s.ScoreUSPerRow, _ = MeanStd(score)
+	s.PredictUSPerRow, _ = MeanStd(pred)
+	s.EpochsMean, _ = MeanStd(epochs)
+	for _, t := range tasks {
+		var aucs, lls, clicked []float64
+		for _, r := range runs {
+			if r.Test == nil {
+				continue
+			}
+			m, ok := r.Test.Tasks[t]
+			if !ok {
+				continue
+			}
+			aucs = append(aucs, float64(m.AUC))
+			lls = append(lls, float64(m.LogLoss))
+			if m.AUCClicked != nil {
+				clicked = append(clicked, float64(*m.AUCClicked))
+			}
+		}
+		if len(aucs) == 0 {
+			continue
+		}
+		ts := taskSummary(aucs, lls)
+		if len(clicked) > 0 {
+			c, _ := MeanStd(clicked)
+			n := Num(c)
+			ts.AUCClickedMean = &n
+		}
+		s.Tasks[t] = ts
+	}
+	for _, r := range runs {
+		if r.Test == nil {
+			continue
+		}
+		for name := range r.Test.Funnel {
+			if _, ok := s.Funnel[name]; ok {
+				continue
+			}
+			var aucs, lls []float64
+			for _, q := range runs {
+				if q.Test == nil {
+					continue
+				}
+				if f, ok := q.Test.Funnel[name]; ok {
+					aucs = append(aucs, float64(f.AUC))
+					lls = append(lls, float64(f.LogLoss))
+				}
+			}
+			if s.Funnel == nil {
+				s.Funnel = map[string]TaskSummary{}
+			}
+			s.Funnel[name] = taskSummary(aucs, lls)
+		}
+	}
+	s.Gates = meanGates(runs)
+	return s
+}
+
+func taskSummary(aucs, lls []float64) TaskSummary {
+	m, sd := MeanStd(aucs)
+	ll, _ := MeanStd(lls)
+	ts := TaskSummary{AUCMean: Num(m), AUCStd: Num(sd), LogLossMean: Num(ll)}
+	for _, a := range aucs {
+		ts.AUCs = append(ts.AUCs, Num(a))
+	}
+	return ts
+}
+
+// meanGates averages the gate usage of the runs that report the same gates.
+func meanGates(runs []Run) []model.GateUsage {
+	var out []model.GateUsage
+	n := 0
+	for _, r := range runs {
+		if r.Gates == nil {
+			continue
+		}
+		if out == nil {
+			out = addGates(nil, r.Gates, 0)
+		}
+		if len(r.Gates) != len(out) {
+			continue
+		}
+		out = addGates(out, r.Gates, 1)
+		n++
+	}
+	for i := range out {
+		for e := range out[i].Weights {
+			out[i].Weights[e] /= float64(n)
+		}
+	}
+	return out
+}
+
+// MeanStd returns the mean and the sample standard deviation (n-1
+// denominator; 0 when len(x) < 2) of x; NaN, NaN for an empty x.
+func MeanStd(x []float64) (mean, std float64) {
+	if len(x) == 0 {
+		return math.NaN(), math.NaN()
+	}
+	for _, v := range x {
+		mean += v
+	}
+	mean /= float64(len(x))
+	if len(x) < 2 {
+		return mean, 0
+	}
+	var ss float64
+	for _, v := range x {
+		ss += (v - mean) * (v - mean)
+	}
+	return mean, math.Sqrt(ss / float64(len(x)-1))
+}
