@@ -222,7 +222,7 @@ func TestCompareEndToEnd(t *testing.T) {
 	}
 
 	// The plots are PNG images of a readable size.
-	for _, f := range []string{AUCPlot, SweepPlot, CurvesPlot} {
+	for _, f := range []string{AUCPlot, SweepPlot, CurvesPlot, GatesPlot} {
 		b, err := os.ReadFile(filepath.Join(out, f))
 		if err != nil {
 			t.Fatal(err)
@@ -231,7 +231,7 @@ func TestCompareEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		if r := img.Bounds(); r.Dx() < 400 || r.Dy() < 300 {
+		if r := img.Bounds(); r.Dx() < 600 || r.Dy() < 200 {
 			t.Errorf("%s is %dx%d pixels", f, r.Dx(), r.Dy())
 		}
 	}
@@ -242,7 +242,7 @@ func TestCompareEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := string(md)
-	for _, want := range []string{"| mmoe | 0.", "| dcrnn | 0.", "| 0 | 0 | 8 | 0.", "| 1 | 8 | 0 | 0.", "](auc.png)", "](sweep.png)", "](curves.png)",
+	for _, want := range []string{"| mmoe | 0.", "| dcrnn | 0.", "| 0 | 0 | 8 | 0.", "| 1 | 8 | 0 | 0.", "](auc.png)", "](sweep.png)", "](curves.png)", "](gates.png)",
 		"### mmoe", "| click | expert 0 ", "embedding_dim 16"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("report.md lacks %q:\n%s", want, text)
@@ -255,7 +255,7 @@ func TestCompareEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	WriteMarkdown(&buf, again, []string{AUCPlot, CurvesPlot, SweepPlot})
+	WriteMarkdown(&buf, again, []string{AUCPlot, CurvesPlot, GatesPlot, SweepPlot})
 	if buf.String() != text {
 		t.Errorf("report.md drawn from report.json differs:\n%s\n---\n%s", buf.String(), text)
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -22,6 +23,7 @@ const (
 	AUCPlot    = "auc.png"    // test AUC per task and model, error bars = std over seeds
 	SweepPlot  = "sweep.png"  // DCRNN AUC per task, parameters and training time against rho
 	CurvesPlot = "curves.png" // validation mean AUC per epoch, seed 1 of each model
+	GatesPlot  = "gates.png"  // MMoE/PLE: mean gate weight per expert, stacked per gate
 )
 
 const plotDPI = 120
@@ -59,6 +61,14 @@ func writePlots(dir string, rep *Report) ([]string, error) {
 			return written, err
 		}
 		written = append(written, CurvesPlot)
+	}
+	if panels, heights, err := gatePanels(rep); err != nil {
+		return written, err
+	} else if len(panels) > 0 {
+		if err := saveStacked(filepath.Join(dir, GatesPlot), panels, heights, 8*vg.Inch); err != nil {
+			return written, err
+		}
+		written = append(written, GatesPlot)
 	}
 	if len(rep.Sweep) > 0 {
 		panels, err := sweepPanels(rep)
@@ -276,6 +286,98 @@ func sweepPanels(rep *Report) ([]*plot.Plot, error) {
 	}
 	panels = append(panels, p)
 	return panels, nil
+}
+
+// gatePanels draws, per model with expert gates, one horizontal bar per
+// gate split into the mean weight of each expert (one colour per expert),
+// and the height each panel needs.
+func gatePanels(rep *Report) ([]*plot.Plot, []vg.Length, error) {
+	var (
+		panels  []*plot.Plot
+		heights []vg.Length
+	)
+	for _, m := range rep.ModelOrder {
+		s := rep.Models[m]
+		if s == nil || len(s.Gates) == 0 {
+			continue
+		}
+		var experts []string
+		for _, g := range s.Gates {
+			for _, e := range g.Experts {
+				if !slices.Contains(experts, e) {
+					experts = append(experts, e)
+				}
+			}
+		}
+		p := plot.New()
+		style(p)
+		p.Title.Text = fmt.Sprintf("%s: mean gate weight per expert (test rows, %d seeds)", m, rep.Seeds)
+		p.X.Label.Text = "share of the gate's weight"
+		var below *plotter.BarChart
+		// Gates are drawn top to bottom in report order.
+		n := len(s.Gates)
+		for k, e := range experts {
+			vals := make(plotter.Values, n)
+			for i, g := range s.Gates {
+				if j := slices.Index(g.Experts, e); j >= 0 {
+					vals[n-1-i] = g.Weights[j]
+				}
+			}
+			bc, err := plotter.NewBarChart(vals, vg.Points(18))
+			if err != nil {
+				return nil, nil, err
+			}
+			bc.Horizontal = true
+			bc.Color = color10(k)
+			bc.LineStyle.Width = vg.Points(0.5)
+			bc.LineStyle.Color = color.White
+			if below != nil {
+				bc.StackOn(below)
+			}
+			below = bc
+			p.Add(bc)
+			p.Legend.Add(e, bc)
+		}
+		names := make([]string, n)
+		for i, g := range s.Gates {
+			names[n-1-i] = g.Gate
+		}
+		p.NominalY(names...)
+		p.X.Min, p.X.Max = 0, 1.32 // room right of the bars for the legend
+		p.X.Tick.Marker = plot.ConstantTicks{{Value: 0, Label: "0"}, {Value: 0.25, Label: "0.25"}, {Value: 0.5, Label: "0.5"},
+			{Value: 0.75, Label: "0.75"}, {Value: 1, Label: "1"}}
+		p.Y.Min, p.Y.Max = -0.6, float64(n)-0.4
+		p.Legend.Top = true
+		p.Legend.XOffs = -vg.Points(4)
+		panels = append(panels, p)
+		heights = append(heights, 1.3*vg.Inch+0.4*vg.Inch*vg.Length(max(n, len(experts)/2)))
+	}
+	return panels, heights, nil
+}
+
+// saveStacked draws the panels one under the other, panel i heights[i]
+// tall, and writes a PNG atomically.
+func saveStacked(path string, panels []*plot.Plot, heights []vg.Length, w vg.Length) error {
+	var total vg.Length
+	for _, h := range heights {
+		total += h
+	}
+	img := vgimg.NewWith(vgimg.UseWH(w, total), vgimg.UseDPI(plotDPI))
+	dc := draw.New(img)
+	dc.SetColor(color.White)
+	dc.Fill(dc.Rectangle.Path())
+	var top vg.Length // distance of the panel's top from the canvas top
+	pad := vg.Points(10)
+	for i, p := range panels {
+		bottom := total - top - heights[i]
+		p.Draw(draw.Crop(dc, pad, -pad, bottom+pad, -top-pad))
+		top += heights[i]
+	}
+	var buf bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&buf); err != nil {
+		return fmt.Errorf("compare: %s: %w", path, err)
+	}
+	return writeFileAtomic(path, buf.Bytes())
 }
 
 // savePanels lays the panels out cols per row, each w×h, and writes a PNG

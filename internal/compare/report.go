@@ -252,6 +252,8 @@ func plotCaption(f string) string {
 		return "DCRNN test AUC per task, parameters and training time against rho"
 	case CurvesPlot:
 		return "Validation mean AUC per epoch, seed 1"
+	case GatesPlot:
+		return "MMoE/PLE mean gate weight per expert"
 	}
 	return f
 }
