@@ -53,7 +53,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	type row struct {
 		name                    string
 		click, cvr, ctcvr, secs float64
-		params                  int
+		params, rows            int
 	}
 	var table []row
 	for _, name := range []string{"dcrnn", "shared_bottom"} {
@@ -69,7 +69,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		t := res.Test
 		table = append(table, row{name, float64(t.Tasks["click"].AUC), float64(*t.Tasks["conversion"].AUCClicked),
-			float64(t.Funnel["ctcvr"].AUC), res.Info.Seconds, t.Params})
+			float64(t.Funnel["ctcvr"].AUC), res.Info.Seconds, t.Params, t.Rows})
 		if *keep != "" {
 			if _, err := saveTrained(res, filepath.Join(dir, name+".dcrnn")); err != nil {
 				return err
@@ -77,7 +77,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	o := st.Oracle
-	fmt.Fprintf(stdout, "\ntest AUC on %d held-out impressions (oracle = the true probabilities):\n", table[0].params*0+int(float64(st.Rows)*0.1))
+	fmt.Fprintf(stdout, "\ntest AUC on %d held-out impressions (oracle: the true probabilities, on the whole file):\n", table[0].rows)
 	fmt.Fprintf(stdout, "  %-14s %9s %9s %9s %10s %9s\n", "model", "CTR", "CVR", "CTCVR", "params", "train s")
 	for _, r := range table {
 		fmt.Fprintf(stdout, "  %-14s %9.4f %9.4f %9.4f %10d %9.1f\n", r.name, r.click, r.cvr, r.ctcvr, r.params, r.secs)
