@@ -40,7 +40,8 @@ type Config struct {
 	// metric before stopping (default 2).
 	Patience int `yaml:"patience" json:"patience"`
 	// Metric is the early-stopping metric on the validation part: mean_auc
-	// (default, mean over tasks), auc:TASK, or logloss (mean over tasks).
+	// (default, mean over the tasks whose AUC is defined on the validation
+	// part), auc:TASK, or logloss (mean over tasks).
 	Metric string `yaml:"metric" json:"metric"`
 	// Seed seeds the weights, the shuffle and dropout (default 1).
 	Seed uint64 `yaml:"seed" json:"seed"`

@@ -142,19 +142,33 @@ func (s *scorer) report(name, split string, params int) *Report {
 }
 
 // score returns the early-stopping score of a report (higher is better).
+// mean_auc averages the tasks whose AUC is defined (a small validation part
+// may hold no positive of a rare task); when none is, it falls back to the
+// negated mean logloss, which always is.
 func score(r *Report, spec model.Spec, metricName string) (float64, error) {
-	switch {
-	case metricName == "mean_auc" || metricName == "logloss":
+	meanLoss := func() float64 {
 		var sum float64
 		for _, t := range spec.Tasks {
-			m := r.Tasks[t.Name]
-			if metricName == "logloss" {
-				sum -= float64(m.LogLoss)
-			} else {
-				sum += float64(m.AUC)
+			sum -= float64(r.Tasks[t.Name].LogLoss)
+		}
+		return sum / float64(len(spec.Tasks))
+	}
+	switch {
+	case metricName == "logloss":
+		return meanLoss(), nil
+	case metricName == "mean_auc":
+		var sum float64
+		n := 0
+		for _, t := range spec.Tasks {
+			if a := float64(r.Tasks[t.Name].AUC); !math.IsNaN(a) {
+				sum += a
+				n++
 			}
 		}
-		return sum / float64(len(spec.Tasks)), nil
+		if n == 0 {
+			return meanLoss(), nil
+		}
+		return sum / float64(n), nil
 	default:
 		name := metricName[len("auc:"):]
 		m, ok := r.Tasks[name]
