@@ -17,7 +17,7 @@ func TestCompareCommand(t *testing.T) {
 		t.Skip("trains models")
 	}
 	dir := t.TempDir()
-	if out, err := runCmd(t, "gen", "--rows", "2000", "--seed", "7", "--out", dir); err != nil {
+	if out, err := runCmd(t, "gen", "--rows", "6000", "--seed", "7", "--out", dir); err != nil {
 		t.Fatalf("gen: %v\n%s", err, out)
 	}
 	rep := filepath.Join(dir, "rep")

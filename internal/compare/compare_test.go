@@ -126,7 +126,7 @@ func TestSummarize(t *testing.T) {
 // sweep on a tiny synthetic funnel, writes the report and checks its files.
 func TestCompareEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := data.WriteSynthDir(context.Background(), dir, data.SynthConfig{Rows: 1500, Seed: 7}, false); err != nil {
+	if _, err := data.WriteSynthDir(context.Background(), dir, data.SynthConfig{Rows: 6000, Seed: 7}, false); err != nil {
 		t.Fatal(err)
 	}
 	schema, err := feature.LoadSchema(filepath.Join(dir, "schema.yaml"))
@@ -268,7 +268,7 @@ func TestCompareReuse(t *testing.T) {
 		t.Skip("trains models")
 	}
 	dir := t.TempDir()
-	if _, err := data.WriteSynthDir(context.Background(), dir, data.SynthConfig{Rows: 1500, Seed: 7}, false); err != nil {
+	if _, err := data.WriteSynthDir(context.Background(), dir, data.SynthConfig{Rows: 6000, Seed: 7}, false); err != nil {
 		t.Fatal(err)
 	}
 	schema, err := feature.LoadSchema(filepath.Join(dir, "schema.yaml"))

@@ -196,6 +196,28 @@ func curvesPlot(rep *Report) (*plot.Plot, error) {
 		}
 		p.Legend.Add(label, l, pts)
 	}
+	// When the first epoch sits far below the rest it would squash the
+	// curves into a band; the axis then starts near the later epochs (set
+	// after Add, which widens the axes to the data).
+	var first, later []float64
+	for _, m := range rep.ModelOrder {
+		if s := rep.Models[m]; s != nil && len(s.ValidAUC) > 0 {
+			for e, v := range s.ValidAUC[0] {
+				if f := float64(v); !math.IsNaN(f) && e == 0 {
+					first = append(first, f)
+				} else if !math.IsNaN(f) {
+					later = append(later, f)
+				}
+			}
+		}
+	}
+	if len(later) > 0 && len(first) > 0 {
+		lo, hi := slices.Min(later), slices.Max(later)
+		if f := slices.Min(first); hi > lo && f < lo-(hi-lo) {
+			p.Y.Min, p.Y.Max = lo-(hi-lo)*0.15, hi+(hi-lo)*0.08
+			p.X.Label.Text = "epoch (epoch 1, lower, is cut off)"
+		}
+	}
 	// The legend sits right of the last epoch, in room left free for it.
 	p.Legend.Top = true
 	p.Legend.Left = false

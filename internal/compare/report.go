@@ -67,7 +67,7 @@ func WriteMarkdown(w io.Writer, rep *Report, plots []string) {
 		if rep.CPUs > 0 {
 			p(" on %d CPUs", rep.CPUs)
 			if rep.Threads > 0 {
-				p(" (--threads %d)", rep.Threads)
+				p(", %d threads", rep.Threads)
 			}
 		}
 		if rep.LoadBefore > 0 || rep.LoadAfter > 0 {
@@ -236,12 +236,13 @@ func writeGates(w io.Writer, rep *Report) {
 	}
 }
 
-// pm formats mean ± std with 4 decimals.
+// pm formats mean ± std, the std with one more decimal (seeds often
+// differ in the fifth).
 func pm(ts TaskSummary) string {
 	if math.IsNaN(float64(ts.AUCMean)) {
 		return "–"
 	}
-	return fmt.Sprintf("%.4f ± %.4f", float64(ts.AUCMean), float64(ts.AUCStd))
+	return fmt.Sprintf("%.4f ± %.5f", float64(ts.AUCMean), float64(ts.AUCStd))
 }
 
 func plotCaption(f string) string {
