@@ -235,7 +235,7 @@ func curvesPlot(rep *Report) (*plot.Plot, error) {
 func sweepPanels(rep *Report) ([]*plot.Plot, error) {
 	var panels []*plot.Plot
 	rhoAxis := func(p *plot.Plot) {
-		p.X.Label.Text = "rho = H_s / (H_s + H_p)   (0: per-task cross nets, 1: hard sharing)"
+		p.X.Label.Text = "rho = H_s / (H_s + H_p)  (0: private per task, 1: hard sharing)"
 		p.X.Min, p.X.Max = -0.05, 1.05
 		p.X.Tick.Marker = rhoTicks(rep.Sweep)
 	}
@@ -422,7 +422,7 @@ func savePanels(path string, panels []*plot.Plot, cols int, w, h vg.Length) erro
 	dc.SetColor(color.White)
 	dc.Fill(dc.Rectangle.Path())
 	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(18), PadY: vg.Points(18),
-		PadTop: vg.Points(8), PadBottom: vg.Points(8), PadLeft: vg.Points(8), PadRight: vg.Points(14)}
+		PadTop: vg.Points(10), PadBottom: vg.Points(8), PadLeft: vg.Points(8), PadRight: vg.Points(24)}
 	canvases := plot.Align(grid, tiles, dc)
 	for r := range grid {
 		for c := range grid[r] {
