@@ -98,8 +98,9 @@ func TestSummarize(t *testing.T) {
 	if len(x.Gates) != 1 {
 		t.Fatalf("x gates = %+v, want one gate", x.Gates)
 	}
-	near("x gate e0", x.Gates[0].Weights[0], 0.4)
-	near("x gate e1", x.Gates[0].Weights[1], 0.6)
+	// Gate usage is the first seed's (expert numbers differ between runs).
+	near("x gate e0", x.Gates[0].Weights[0], 0.2)
+	near("x gate e1", x.Gates[0].Weights[1], 0.8)
 
 	y := rep.Models["y"]
 	near("y a auc_mean", float64(y.Tasks["a"].AUCMean), 0.70)
@@ -243,7 +244,7 @@ func TestCompareEndToEnd(t *testing.T) {
 	}
 	text := string(md)
 	for _, want := range []string{"| mmoe | 0.", "| dcrnn | 0.", "| 0 | 0 | 8 | 0.", "| 1 | 8 | 0 | 0.", "](auc.png)", "](sweep.png)", "](curves.png)", "](gates.png)",
-		"### mmoe", "| click | expert 0 ", "embedding_dim 16"} {
+		"### mmoe", "| click | 1 | expert 0 ", "| click | 2 | expert 0 ", "embedding_dim 16"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("report.md lacks %q:\n%s", want, text)
 		}

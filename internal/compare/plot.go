@@ -333,7 +333,7 @@ func gatePanels(rep *Report) ([]*plot.Plot, []vg.Length, error) {
 		}
 		p := plot.New()
 		style(p)
-		p.Title.Text = fmt.Sprintf("%s: mean gate weight per expert (test rows, %d seeds)", m, rep.Seeds)
+		p.Title.Text = fmt.Sprintf("%s: mean gate weight per expert over the test rows (seed 1)", m)
 		p.X.Label.Text = "share of the gate's weight"
 		var below *plotter.BarChart
 		// Gates are drawn top to bottom in report order.

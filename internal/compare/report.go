@@ -217,20 +217,27 @@ func writeGates(w io.Writer, rep *Report) {
 	if !have {
 		return
 	}
-	fmt.Fprintf(w, "## Gate usage\n\nMean weight each gate gives each expert over the test rows, averaged over the seeds "+
-		"(each gate's weights sum to 1; a uniform gate over E experts gives 1/E each).\n\n")
+	fmt.Fprintf(w, "## Gate usage\n\nMean weight each gate gives each expert over the test rows, per seed "+
+		"(each gate's weights sum to 1; a uniform gate over E experts gives 1/E each). Expert numbers are arbitrary "+
+		"in each run, so the seeds are not averaged; the task-expert vs shared-expert split of PLE is comparable across seeds.\n\n")
 	for _, m := range rep.ModelOrder {
 		s := rep.Models[m]
 		if s == nil || len(s.Gates) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "### %s\n\n| gate | expert weights |\n|---|---|\n", m)
-		for _, g := range s.Gates {
-			var parts []string
-			for e, v := range g.Weights {
-				parts = append(parts, fmt.Sprintf("%s %.3f", g.Experts[e], v))
+		fmt.Fprintf(w, "### %s\n\n| gate | seed | expert weights |\n|---|---:|---|\n", m)
+		for gi := range s.Gates {
+			for _, r := range rep.Runs {
+				if r.Model != m || r.Rho != nil || gi >= len(r.Gates) {
+					continue
+				}
+				g := r.Gates[gi]
+				var parts []string
+				for e, v := range g.Weights {
+					parts = append(parts, fmt.Sprintf("%s %.3f", g.Experts[e], v))
+				}
+				fmt.Fprintf(w, "| %s | %d | %s |\n", g.Gate, r.Seed, strings.Join(parts, " · "))
 			}
-			fmt.Fprintf(w, "| %s | %s |\n", g.Gate, strings.Join(parts, " · "))
 		}
 		fmt.Fprintln(w)
 	}
@@ -254,7 +261,7 @@ func plotCaption(f string) string {
 	case CurvesPlot:
 		return "Validation mean AUC per epoch, seed 1"
 	case GatesPlot:
-		return "MMoE/PLE mean gate weight per expert"
+		return "MMoE/PLE mean gate weight per expert, seed 1"
 	}
 	return f
 }
@@ -299,8 +306,9 @@ func fmtDuration(sec float64) string {
 }
 
 // ReadReport reads a report.json written by WriteDir, so that the
-// Markdown and the plots can be drawn again (metrics that were undefined
-// and written as null read as 0).
+// Markdown and the plots can be drawn again: the summaries are computed
+// again from the runs it holds (metrics that were undefined and written as
+// null read as 0).
 func ReadReport(path string) (*Report, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -313,5 +321,11 @@ func ReadReport(path string) (*Report, error) {
 	if rep.Models == nil {
 		return nil, fmt.Errorf("compare: %s: no \"models\" key: not a dcrnn compare report", path)
 	}
+	var rhos []float64
+	for _, sp := range rep.Sweep {
+		rhos = append(rhos, sp.Rho)
+	}
+	again := Summarize(rep.Runs, rep.ModelOrder, rhos, rep.TaskOrder)
+	rep.Models, rep.Sweep = again.Models, again.Sweep
 	return &rep, nil
 }

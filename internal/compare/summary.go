@@ -56,7 +56,9 @@ type Summary struct {
 	Seeds                 []uint64 `json:"seeds"`
 	// ValidAUC is, per seed, the mean validation AUC over tasks after each epoch.
 	ValidAUC [][]Num `json:"valid_auc"`
-	// Gates is the gate usage (mean over seeds) of models with expert gates.
+	// Gates is the gate usage of the first seed's run of a model with expert
+	// gates (runs holds every seed's). It is not averaged over seeds: which
+	// expert gets which number is arbitrary in each run.
 	Gates []model.GateUsage `json:"gates,omitempty"`
 }
 
@@ -176,7 +178,7 @@ func summarize(runs []Run, tasks []string) *Summary {
 			s.Funnel[name] = taskSummary(aucs, lls)
 		}
 	}
-	s.Gates = meanGates(runs)
+	s.Gates = runs[0].Gates
 	return s
 }
 
@@ -188,31 +190,6 @@ func taskSummary(aucs, lls []float64) TaskSummary {
 		ts.AUCs = append(ts.AUCs, Num(a))
 	}
 	return ts
-}
-
-// meanGates averages the gate usage of the runs that report the same gates.
-func meanGates(runs []Run) []model.GateUsage {
-	var out []model.GateUsage
-	n := 0
-	for _, r := range runs {
-		if r.Gates == nil {
-			continue
-		}
-		if out == nil {
-			out = addGates(nil, r.Gates, 0)
-		}
-		if len(r.Gates) != len(out) {
-			continue
-		}
-		out = addGates(out, r.Gates, 1)
-		n++
-	}
-	for i := range out {
-		for e := range out[i].Weights {
-			out[i].Weights[e] /= float64(n)
-		}
-	}
-	return out
 }
 
 // MeanStd returns the mean and the sample standard deviation (n-1
