@@ -55,3 +55,21 @@ func tanhFast(x float32) float32 {
 	e := exp32(2 * x)
 	return (e - 1) / (e + 1)
 }
+
+// expCore is exp32 without its range checks: x must lie in [-87, 87]. The
+// rounding of x·log2(e) to an integer n adds and subtracts 1.5·2²³, so the
+// whole evaluation is free of branches.
+func expCore(x float32) float32 {
+	const (
+		ln2Hi = 0.693145751953125
+		ln2Lo = 1.428606765330187e-06
+		log2e = 1.4426950408889634
+		magic = 12582912 // 1.5·2²³: adding it rounds to an integer held in the low mantissa bits
+	)
+	t := x*log2e + magic
+	ni := int32(math.Float32bits(t)) - 0x4B400000
+	n := t - magic
+	r := x - n*ln2Hi - n*ln2Lo
+	p := 1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
+	return math.Float32frombits(math.Float32bits(p) + uint32(ni)<<23)
+}
