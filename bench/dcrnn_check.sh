@@ -9,7 +9,7 @@
 # (exit 1) as soon as one column differs by more than 1e-4.
 #
 # Datasets:
-#   census  UCI Census-Income (KDD), examples/census-income.yaml: 2 tasks, no
+#   census  UCI Census-Income (KDD), examples/census.yaml: 2 tasks, no
 #           funnel; trained on census-income.test.gz split 0.5,0.25,0.25, 1 epoch
 #   synth   dcrnn gen --rows 20000 (click -> conversion funnel) plus a
 #           multi-valued column "tags" (1-3 ids, empty on every 5th row) added
@@ -93,7 +93,7 @@ if [[ -f $census ]]; then
 		exit 2
 	}
 	for c in "${configs[@]}"; do
-		check "census-${c%%|*}" "$root/examples/census-income.yaml" "$work/census-1000.csv" "${c#*|}" \
+		check "census-${c%%|*}" "$root/examples/census.yaml" "$work/census-1000.csv" "${c#*|}" \
 			--data "$census" --split 0.5,0.25,0.25 --set epochs=1 || status=1
 	done
 else

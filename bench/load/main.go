@@ -11,7 +11,7 @@
 // (no coordinated omission). -reload-every D posts /v1/admin/reload during
 // the run; every predict answer must still be a 200.
 //
-//	go run ./bench/load -schema examples/census-income.yaml \
+//	go run ./bench/load -schema examples/census.yaml \
 //	    -data ../shared/data/census-income-kdd/census-income.test.gz \
 //	    -url http://127.0.0.1:8080 -concurrency 8 -duration 20s
 package main
@@ -60,7 +60,7 @@ func run(args []string) error {
 	var c config
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "server base URL")
-	fs.StringVar(&c.schema, "schema", "examples/census-income.yaml", "schema of the data file (its format and columns)")
+	fs.StringVar(&c.schema, "schema", "examples/census.yaml", "schema of the data file (its format and columns)")
 	fs.StringVar(&c.data, "data", "", "data file whose rows become request rows (required)")
 	fs.IntVar(&c.items, "items", 100, "rows per request")
 	fs.IntVar(&c.bodies, "bodies", 64, "distinct request bodies, cycled")

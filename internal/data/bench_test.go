@@ -52,7 +52,7 @@ func benchRead(b *testing.B, p *feature.Pipeline, path string, opt BatchOptions)
 //	go test -run x -bench Census -benchtime 3x ./internal/data/
 func BenchmarkCensus(b *testing.B) {
 	path := needData(b, "census-income-kdd/census-income.test.gz")
-	s, err := feature.LoadSchema("../../examples/census-income.yaml")
+	s, err := feature.LoadSchema("../../examples/census.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func BenchmarkCensus(b *testing.B) {
 // BenchmarkCensusFit fits the Census pipeline (a full pass with counting).
 func BenchmarkCensusFit(b *testing.B) {
 	path := needData(b, "census-income-kdd/census-income.test.gz")
-	s, err := feature.LoadSchema("../../examples/census-income.yaml")
+	s, err := feature.LoadSchema("../../examples/census.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func TestExampleSchemas(t *testing.T) {
 		files  map[string][]int // file -> rows, positives per task
 		fields int
 	}{
-		{"census-income.yaml", "census-income-kdd/census-income.test.gz",
+		{"census.yaml", "census-income-kdd/census-income.test.gz",
 			map[string][]int{"census-income-kdd/census-income.test.gz": {99762, 6186, 43143}}, 39},
 		{"ali-ccp.yaml", "ali-ccp-samples/torch-rechub_ali_ccp_train_sample.csv", map[string][]int{
 			"ali-ccp-samples/torch-rechub_ali_ccp_train_sample.csv": {100, 7, 1},
@@ -118,7 +118,7 @@ func TestExampleSchemas(t *testing.T) {
 
 func TestCensusInspect(t *testing.T) {
 	path := needData(t, "census-income-kdd/census-income.test.gz")
-	s, err := feature.LoadSchema("../../examples/census-income.yaml")
+	s, err := feature.LoadSchema("../../examples/census.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestCensusInspect(t *testing.T) {
 // the training path.
 func TestCensusServingParity(t *testing.T) {
 	path := needData(t, "census-income-kdd/census-income.test.gz")
-	s, err := feature.LoadSchema("../../examples/census-income.yaml")
+	s, err := feature.LoadSchema("../../examples/census.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func censusServer(b *testing.B) (*Server, [][]byte) {
 	if _, err := os.Stat(censusData); err != nil {
 		b.Skip("Census data not found at " + censusData)
 	}
-	s, err := feature.LoadSchema("../../examples/census-income.yaml")
+	s, err := feature.LoadSchema("../../examples/census.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
