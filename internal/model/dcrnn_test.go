@@ -57,3 +57,12 @@ func TestSharedBottomConformance(t *testing.T) {
 		{Name: "nobottom/uncertainty", Cfg: small(model.Config{Deep: []int{}, LossWeighting: "uncertainty"})},
 	})
 }
+
+// TestModelFileRoundTrip saves and loads every registered model.
+func TestModelFileRoundTrip(t *testing.T) {
+	for _, name := range model.Names() {
+		t.Run(name, func(t *testing.T) {
+			modeltest.FileRoundTrip(t, name, small(model.Config{LossWeighting: "uncertainty"}))
+		})
+	}
+}
