@@ -117,18 +117,33 @@ func (c *GRU) Step(t *Tape, x, h *Mat) *Mat {
 		tensor.Gemm(false, false, b, g, H, 1, h.V, H, c.Wh.W, g, 1, gh, g)
 	}
 	out := t.Mat(b, H)
-	saved := t.Floats(b * 4 * H) // per row: r z n hn
+	// saved holds, gate-major so each activation runs over one contiguous
+	// run: r z [b×2H] (row i at 2H·i), then n [b×H], then hn = h·Wh_n + bh_n
+	// [b×H].
+	saved := t.Floats(b * 4 * H)
+	rz, nv, hnv := saved[:2*b*H], saved[2*b*H:3*b*H], saved[3*b*H:]
 	for i := 0; i < b; i++ {
 		ax, ah := gx[i*g:(i+1)*g], gh[i*g:(i+1)*g]
-		s := saved[i*4*H : (i+1)*4*H]
+		p := rz[i*2*H : (i+1)*2*H]
+		for j := range p {
+			p[j] = ax[j] + ah[j]
+		}
+		copy(hnv[i*H:(i+1)*H], ah[2*H:])
+	}
+	tensor.SigmoidVec(rz, rz)
+	for i := 0; i < b; i++ {
+		ax, r := gx[i*g+2*H:(i+1)*g], rz[i*2*H:i*2*H+H]
+		hn, n := hnv[i*H:(i+1)*H], nv[i*H:(i+1)*H]
+		for j := range n {
+			n[j] = ax[j] + r[j]*hn[j]
+		}
+	}
+	tensor.TanhVec(nv, nv)
+	for i := 0; i < b; i++ {
+		z, n := rz[i*2*H+H:(i+1)*2*H], nv[i*H:(i+1)*H]
 		hp, ho := h.V[i*H:(i+1)*H], out.V[i*H:(i+1)*H]
-		for j := 0; j < H; j++ {
-			r := sigm(ax[j] + ah[j])
-			z := sigm(ax[H+j] + ah[H+j])
-			hn := ah[2*H+j]
-			n := tanh32(ax[2*H+j] + r*hn)
-			ho[j] = (1-z)*n + z*hp[j]
-			s[j], s[H+j], s[2*H+j], s[3*H+j] = r, z, n, hn
+		for j := range ho {
+			ho[j] = (1-z[j])*n[j] + z[j]*hp[j]
 		}
 	}
 	t.Record(Record{Op: c, In: [4]*Mat{x, h}, Out: out, Buf: saved})
@@ -141,7 +156,8 @@ func (c *GRU) Backward(t *Tape, r *Record) {
 	b, H, g := x.Rows, c.H, 3*c.H
 	dgx, dgh := t.Floats(b*g), t.Floats(b*g)
 	for i := 0; i < b; i++ {
-		s := saved[i*4*H : (i+1)*4*H]
+		rz := saved[i*2*H : (i+1)*2*H]
+		nv, hnv := saved[(2*b+i)*H:(2*b+i+1)*H], saved[(3*b+i)*H:(3*b+i+1)*H]
 		dx, dh := dgx[i*g:(i+1)*g], dgh[i*g:(i+1)*g]
 		do := out.G[i*H : (i+1)*H]
 		hp := h.V[i*H : (i+1)*H]
@@ -150,7 +166,7 @@ func (c *GRU) Backward(t *Tape, r *Record) {
 			hg = h.G[i*H : (i+1)*H]
 		}
 		for j := 0; j < H; j++ {
-			rr, z, n, hn := s[j], s[H+j], s[2*H+j], s[3*H+j]
+			rr, z, n, hn := rz[j], rz[H+j], nv[j], hnv[j]
 			d := do[j]
 			dn := d * (1 - z) * (1 - n*n)
 			dz := d * (hp[j] - n) * z * (1 - z)
@@ -205,14 +221,19 @@ func (c *LSTM) Step(t *Tape, x, state *Mat) *Mat {
 	for i := 0; i < b; i++ {
 		p := pre[i*g : (i+1)*g]
 		s := saved[i*5*H : (i+1)*5*H]
+		tensor.SigmoidVec(s[:2*H], p[:2*H])
+		tensor.TanhVec(s[2*H:3*H], p[2*H:3*H])
+		tensor.SigmoidVec(s[3*H:4*H], p[3*H:])
 		cp := state.V[i*2*H+H : (i+1)*2*H]
 		ho, co := out.V[i*2*H:i*2*H+H], out.V[i*2*H+H:(i+1)*2*H]
-		for j := 0; j < H; j++ {
-			ig, fg, gg, og := sigm(p[j]), sigm(p[H+j]), tanh32(p[2*H+j]), sigm(p[3*H+j])
-			cn := fg*cp[j] + ig*gg
-			tc := tanh32(cn)
-			co[j], ho[j] = cn, og*tc
-			s[j], s[H+j], s[2*H+j], s[3*H+j], s[4*H+j] = ig, fg, gg, og, tc
+		for j := range co {
+			co[j] = s[H+j]*cp[j] + s[j]*s[2*H+j]
+		}
+		tc := s[4*H : 5*H]
+		tensor.TanhVec(tc, co)
+		og := s[3*H : 4*H]
+		for j := range ho {
+			ho[j] = og[j] * tc[j]
 		}
 	}
 	t.Record(Record{Op: c, In: [4]*Mat{x, state}, Out: out, Buf: saved})
@@ -276,7 +297,7 @@ func (c *RNN) Step(t *Tape, x, h *Mat) *Mat {
 		tensor.Gemm(false, false, b, H, c.In, 1, x.V, c.In, c.Wx.W, H, 1, out.V, H)
 		tensor.Gemm(false, false, b, H, H, 1, h.V, H, c.Wh.W, H, 1, out.V, H)
 	}
-	Tanh.apply(out.V)
+	tensor.TanhVec(out.V, out.V)
 	t.Record(Record{Op: c, In: [4]*Mat{x, h}, Out: out})
 	return out
 }
