@@ -38,14 +38,9 @@ func (a Activation) String() string {
 
 // Sigmoid32 is the logistic function 1/(1+e^-x), with a relative error
 // below 4e-7 for every float32 x (NaN gives NaN). Arguments beyond ±87 are
-// clamped, where σ is 0 or 1 to float32 precision anyway.
-func Sigmoid32(x float32) float32 {
-	if x != x {
-		return x
-	}
-	x = min(max(x, -87), 87)
-	return 1 / (1 + expCore(-x))
-}
+// clamped, where σ is 0 or 1 to float32 precision anyway. It is the scalar
+// form of tensor.SigmoidVec, which the layers use.
+func Sigmoid32(x float32) float32 { return tensor.Sigmoid32(x) }
 
 // apply computes v = a(v) in place.
 func (a Activation) apply(v []float32) {
@@ -53,13 +48,9 @@ func (a Activation) apply(v []float32) {
 	case ReLU:
 		tensor.ReLU(v, v)
 	case Tanh:
-		for i, x := range v {
-			v[i] = tanhFast(x)
-		}
+		tensor.TanhVec(v, v)
 	case Sigmoid:
-		for i, x := range v {
-			v[i] = Sigmoid32(x)
-		}
+		tensor.SigmoidVec(v, v)
 	}
 }
 

@@ -44,7 +44,3 @@ func uniformInit(w []float32, limit float64, rng *rand.Rand) {
 
 // glorot returns the Glorot-uniform limit for a fan-in×fan-out matrix.
 func glorot(in, out int) float64 { return math.Sqrt(6 / float64(in+out)) }
-
-func sigm(x float32) float32 { return Sigmoid32(x) }
-
-func tanh32(x float32) float32 { return tanhFast(x) }

@@ -12,3 +12,7 @@ func SigmoidVec(dst, src []float32) { vecmath.Sigmoid(dst, src) }
 // TanhVec computes dst[i] = tanh(src[i]) for every i < len(src), with an
 // absolute error below 3e-7 (NaN gives NaN). dst is as for SigmoidVec.
 func TanhVec(dst, src []float32) { vecmath.Tanh(dst, src) }
+
+// Sigmoid32 is SigmoidVec for one value (same algorithm; the vector kernel
+// may differ in the last bit).
+func Sigmoid32(x float32) float32 { return vecmath.Sigmoid32(x) }

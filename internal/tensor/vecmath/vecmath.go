@@ -22,7 +22,7 @@ func Sigmoid(dst, src []float32) {
 	dst = dst[:len(src)]
 	if !useVecAsm {
 		for i, x := range src {
-			dst[i] = sigmoid32(x)
+			dst[i] = Sigmoid32(x)
 		}
 		return
 	}
@@ -60,9 +60,10 @@ func Tanh(dst, src []float32) {
 	}
 }
 
-// sigmoid32 is the scalar fallback of Sigmoid, the algorithm of
-// nn.Sigmoid32.
-func sigmoid32(x float32) float32 {
+// Sigmoid32 is the scalar form of Sigmoid and its pure-Go fallback: the
+// same algorithm (the AVX2 kernel fuses multiply-adds, so results may differ
+// in the last bit).
+func Sigmoid32(x float32) float32 {
 	if x != x {
 		return x
 	}
@@ -70,7 +71,7 @@ func sigmoid32(x float32) float32 {
 	return 1 / (1 + expCore32(-x))
 }
 
-// tanh32 is the scalar fallback of Tanh, the algorithm of nn.tanhFast:
+// tanh32 is the scalar fallback of Tanh, the same algorithm as the AVX2 kernel:
 // the odd Taylor series for |x| < 0.1, else (e−1)/(e+1) with e = e^{2x} and
 // x clamped to [−9, 9], where tanh is ±1 to float32 precision.
 func tanh32(x float32) float32 {
@@ -86,7 +87,7 @@ func tanh32(x float32) float32 {
 	return (e - 1) / (e + 1)
 }
 
-// expCore32 returns e^x for x in [-87, 87] (nn.expCore): n = round(x·log2e)
+// expCore32 returns e^x for x in [-87, 87]: n = round(x·log2e)
 // by adding and subtracting 1.5·2²³, r = x − n·ln2Hi − n·ln2Lo, e^r by a
 // degree-7 Taylor polynomial, then n added to the exponent bits.
 func expCore32(x float32) float32 {
