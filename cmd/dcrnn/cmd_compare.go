@@ -27,12 +27,8 @@ func init() {
 func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("compare", "--schema S --data F --split 0.5,0.25,0.25 --models a,b,... --seeds N --out DIR [--sweep rho=0,0.5,1]", stderr)
 	schemaPath := fs.String("schema", "", "schema file (YAML, see DESIGN §2)")
-	dataPath := fs.String("data", "", "one data file to split into train/valid/test with --split")
-	splitSpec := fs.String("split", "", "train,valid,test ratios for --data, e.g. 0.5,0.25,0.25 (the test part is required)")
-	splitSeed := fs.Uint64("seed", 1, "seed of the split (the same for every model; model seeds are 1..--seeds)")
-	trainPath := fs.String("train", "", "training file (instead of --data)")
-	validPath := fs.String("valid", "", "validation file (with --train)")
-	testPath := fs.String("test", "", "test file (with --train)")
+	src := addSourceFlags(fs, "train,valid,test ratios for --data, e.g. 0.5,0.25,0.25 (the test part is required)",
+		"seed of the split (the same for every model; model seeds are 1..--seeds)", "test file (with --train)")
 	models := fs.String("models", strings.Join(model.Names(), ","), "comma-separated models to compare: "+strings.Join(model.Names(), ","))
 	seeds := fs.Int("seeds", 3, "seeds per model (1..N)")
 	out := fs.String("out", "", "report directory (report.md, report.json, *.png)")
@@ -90,20 +86,20 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errors.New("compare: the config sets seed; compare trains every model with seeds 1..--seeds (use --seeds)")
 	}
 	var job train.Job
-	if err := setSources(&job, *dataPath, *splitSpec, *splitSeed, *trainPath, *validPath, *testPath); err != nil {
-		return errors.New(strings.Replace(err.Error(), "train:", "compare:", 1)) // the same checks as train
+	if err := src.set("compare", &job); err != nil {
+		return err
 	}
 	if job.Test == nil {
 		return errors.New("compare: a test part is required: --split with three ratios (e.g. 0.5,0.25,0.25) or --test F")
 	}
-	data := *dataPath
+	data := *src.data
 	if data == "" {
-		data = fmt.Sprintf("train %s, valid %s, test %s", *trainPath, *validPath, *testPath)
+		data = fmt.Sprintf("train %s, valid %s, test %s", *src.train, *src.valid, *src.test)
 	}
 	opt := compare.Options{Schema: schema, Train: job.Train, Valid: job.Valid, Test: job.Test, Models: names, Seeds: *seeds,
 		Config: cfg, Sweep: rhos, GateRows: *gateRows, BadRows: br, Logger: newLogger(stderr), Progress: trainProgress(stderr),
 		Meta: compare.Meta{Command: commandLine(args), Date: time.Now().UTC().Format("2006-01-02 15:04 UTC"),
-			Schema: *schemaPath, Data: data, Split: *splitSpec, SplitSeed: *splitSeed,
+			Schema: *schemaPath, Data: data, Split: *src.split, SplitSeed: *src.seed,
 			Threads: tensor.Threads(), CPUs: runtime.NumCPU(), LoadBefore: loadAverage()}}
 	rep, err := compare.Compare(ctx, opt)
 	if err != nil {

@@ -63,7 +63,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, name := range []string{"dcrnn", "shared_bottom"} {
 		cfg := train.Config{Epochs: *epochs, Seed: *seed}
 		job := train.Job{Schema: schema, Model: name, Config: cfg, Progress: trainProgress(stderr)}
-		if err := setSources(&job, filepath.Join(dir, "data.csv"), "0.8,0.1,0.1", *seed, "", "", ""); err != nil {
+		if err := setSources("demo", &job, filepath.Join(dir, "data.csv"), "0.8,0.1,0.1", *seed, "", "", ""); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "training %s ...\n", name)

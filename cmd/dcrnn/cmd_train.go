@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -21,12 +22,8 @@ func init() {
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("train", "--schema S (--data F --split 0.8,0.1,0.1 | --train F --valid F [--test F]) [--model dcrnn] --out M.dcrnn", stderr)
 	schemaPath := fs.String("schema", "", "schema file (YAML, see DESIGN §2)")
-	dataPath := fs.String("data", "", "one data file to split into train/valid/test with --split")
-	splitSpec := fs.String("split", "", "ratios for --data, e.g. 0.8,0.1,0.1 (train,valid,test) or 0.9,0.1 (train,valid)")
-	seed := fs.Uint64("seed", 1, "seed of the split (and of training unless the config sets seed)")
-	trainPath := fs.String("train", "", "training file (instead of --data)")
-	validPath := fs.String("valid", "", "validation file (with --train)")
-	testPath := fs.String("test", "", "test file (optional, with --train)")
+	src := addSourceFlags(fs, "ratios for --data, e.g. 0.8,0.1,0.1 (train,valid,test) or 0.9,0.1 (train,valid)",
+		"seed of the split (and of training unless the config sets seed)", "test file (optional, with --train)")
 	modelName := fs.String("model", "dcrnn", "model: "+strings.Join(model.Names(), "|"))
 	configPath := fs.String("config", "", "config file (YAML) with model and training keys")
 	var sets multiFlag
@@ -59,11 +56,11 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if cfg.Seed == 0 {
-		cfg.Seed = *seed
+		cfg.Seed = *src.seed
 	}
 	job := train.Job{Schema: schema, Model: *modelName, Config: cfg, BadRows: br, Logger: newLogger(stderr), Progress: trainProgress(stderr),
 		CheckpointDir: *ckDir, CheckpointEvery: *ckEvery, Resume: *resume}
-	if err := setSources(&job, *dataPath, *splitSpec, *seed, *trainPath, *validPath, *testPath); err != nil {
+	if err := src.set("train", &job); err != nil {
 		return err
 	}
 	res, err := train.Run(ctx, job)
@@ -73,21 +70,44 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return finishTraining(res, job, *out, *metricsOut, stdout)
 }
 
-// setSources fills the train/valid/test sources of job from the flags.
-func setSources(job *train.Job, dataPath, splitSpec string, seed uint64, trainPath, validPath, testPath string) error {
+// sourceFlags name the data of a training run: --data with --split and
+// --seed, or --train, --valid and optionally --test.
+type sourceFlags struct {
+	data, split, train, valid, test *string
+	seed                            *uint64
+}
+
+func addSourceFlags(fs *flag.FlagSet, splitHelp, seedHelp, testHelp string) *sourceFlags {
+	return &sourceFlags{
+		data:  fs.String("data", "", "one data file to split into train/valid/test with --split"),
+		split: fs.String("split", "", splitHelp),
+		seed:  fs.Uint64("seed", 1, seedHelp),
+		train: fs.String("train", "", "training file (instead of --data)"),
+		valid: fs.String("valid", "", "validation file (with --train)"),
+		test:  fs.String("test", "", testHelp),
+	}
+}
+
+// set fills the sources of job; errors start with the command name.
+func (s *sourceFlags) set(cmd string, job *train.Job) error {
+	return setSources(cmd, job, *s.data, *s.split, *s.seed, *s.train, *s.valid, *s.test)
+}
+
+// setSources fills the train/valid/test sources of job.
+func setSources(cmd string, job *train.Job, dataPath, splitSpec string, seed uint64, trainPath, validPath, testPath string) error {
 	switch {
 	case dataPath != "" && trainPath != "":
-		return errors.New("train: give either --data with --split, or --train and --valid, not both")
+		return fmt.Errorf("%s: give either --data with --split, or --train and --valid, not both", cmd)
 	case dataPath != "":
 		if splitSpec == "" {
-			return errors.New("train: --data needs --split (e.g. --split 0.8,0.1,0.1)")
+			return fmt.Errorf("%s: --data needs --split (e.g. --split 0.8,0.1,0.1)", cmd)
 		}
 		ratios, err := data.ParseRatios(splitSpec)
 		if err != nil {
 			return err
 		}
 		if len(ratios) < 2 {
-			return errors.New("train: --split needs at least a training and a validation part")
+			return fmt.Errorf("%s: --split needs at least a training and a validation part", cmd)
 		}
 		sp := data.Splitter{Ratios: ratios, Seed: seed}
 		part := func(k int) func(int64) bool { return func(r int64) bool { return sp.Part(r) == k } }
@@ -98,7 +118,7 @@ func setSources(job *train.Job, dataPath, splitSpec string, seed uint64, trainPa
 		}
 	case trainPath != "":
 		if validPath == "" {
-			return errors.New("train: --train needs --valid (early stopping uses it)")
+			return fmt.Errorf("%s: --train needs --valid (early stopping uses it)", cmd)
 		}
 		job.Train = train.Source{Path: trainPath, Name: "train"}
 		job.Valid = train.Source{Path: validPath, Name: "valid"}
@@ -106,7 +126,7 @@ func setSources(job *train.Job, dataPath, splitSpec string, seed uint64, trainPa
 			job.Test = &train.Source{Path: testPath, Name: "test"}
 		}
 	default:
-		return errors.New("train: give --data F --split R, or --train F --valid F")
+		return fmt.Errorf("%s: give --data F --split R, or --train F --valid F", cmd)
 	}
 	return nil
 }
