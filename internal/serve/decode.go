@@ -228,18 +228,8 @@ func (d *decoder) members(member func(key string) error) error {
 		if err := member(key); err != nil {
 			return err
 		}
-		d.ws()
-		if d.pos >= len(d.b) {
-			return d.syntax("expected ',' or '}', found end of input")
-		}
-		switch d.b[d.pos] {
-		case ',':
-			d.pos++
-		case '}':
-			d.pos++
-			return nil
-		default:
-			return d.syntax("expected ',' or '}' after an object member, found %s", d.found())
+		if done, err := d.sep('}', "an object member"); done || err != nil {
+			return err
 		}
 	}
 }
@@ -322,18 +312,8 @@ func (d *decoder) rowList(r *request, key string) error {
 		if err := d.members(func(k string) error { return d.value(m, k, key, i) }); err != nil {
 			return err
 		}
-		d.ws()
-		if d.pos >= len(d.b) {
-			return d.syntax("expected ',' or ']', found end of input")
-		}
-		switch d.b[d.pos] {
-		case ',':
-			d.pos++
-		case ']':
-			d.pos++
-			return nil
-		default:
-			return d.syntax("expected ',' or ']' after a list element, found %s", d.found())
+		if done, err := d.sep(']', "a list element"); done || err != nil {
+			return err
 		}
 	}
 }
@@ -389,19 +369,13 @@ func (d *decoder) value(m map[string]any, key, list string, row int) error {
 				Message: fmt.Sprintf("feature %q: a list may hold only strings, numbers and nulls, got a nested list or object", key)}
 		}
 		vals = append(vals, e)
-		d.ws()
-		if d.pos >= len(d.b) {
-			return d.syntax("expected ',' or ']', found end of input")
+		done, err := d.sep(']', "a list element")
+		if err != nil {
+			return err
 		}
-		switch d.b[d.pos] {
-		case ',':
-			d.pos++
-		case ']':
-			d.pos++
+		if done {
 			m[key] = vals
 			return nil
-		default:
-			return d.syntax("expected ',' or ']' after a list element, found %s", d.found())
 		}
 	}
 }
@@ -676,20 +650,32 @@ func (d *decoder) skipDepth(depth int) error {
 		if err := d.skipDepth(depth + 1); err != nil {
 			return err
 		}
-		d.ws()
-		if d.pos >= len(d.b) {
-			return d.syntax("expected ',' or %q, found end of input", closer)
-		}
-		switch d.b[d.pos] {
-		case ',':
-			d.pos++
-		case closer:
-			d.pos++
-			return nil
-		default:
-			return d.syntax("expected ',' or %q, found %s", closer, d.found())
+		if done, err := d.sep(closer, ""); done || err != nil {
+			return err
 		}
 	}
+}
+
+// sep consumes the ',' or the closer that follows an object member or a list
+// element and reports whether it was the closer; what names the item for the
+// error message ("" to leave it out).
+func (d *decoder) sep(closer byte, what string) (done bool, err error) {
+	d.ws()
+	if d.pos >= len(d.b) {
+		return false, d.syntax("expected ',' or %q, found end of input", closer)
+	}
+	switch d.b[d.pos] {
+	case ',':
+		d.pos++
+		return false, nil
+	case closer:
+		d.pos++
+		return true, nil
+	}
+	if what != "" {
+		return false, d.syntax("expected ',' or %q after %s, found %s", closer, what, d.found())
+	}
+	return false, d.syntax("expected ',' or %q, found %s", closer, d.found())
 }
 
 // numberEnd moves pos past a (valid) number literal.
