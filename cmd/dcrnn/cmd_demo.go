@@ -1,19 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/dcrnn/dcrnn/internal/data"
 	"github.com/dcrnn/dcrnn/internal/feature"
-	"github.com/dcrnn/dcrnn/internal/metric"
 	"github.com/dcrnn/dcrnn/internal/train"
 )
 
@@ -80,7 +76,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 		}
 	}
-	o, err := testOracle(dir, data.Splitter{Ratios: []float64{0.8, 0.1, 0.1}, Seed: *seed}, 2)
+	sp := data.Splitter{Ratios: []float64{0.8, 0.1, 0.1}, Seed: *seed}
+	o, err := data.ReadSynthOracle(dir, func(r int64) bool { return sp.Part(r) == 2 })
 	if err != nil {
 		return err
 	}
@@ -89,60 +86,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, r := range table {
 		fmt.Fprintf(stdout, "  %-14s %9.4f %9.4f %9.4f %10d %9.1f\n", r.name, r.click, r.cvr, r.ctcvr, r.params, r.secs)
 	}
-	fmt.Fprintf(stdout, "  %-14s %9.4f %9.4f %9.4f\n", "oracle", o[0], o[1], o[2])
+	fmt.Fprintf(stdout, "  %-14s %9.4f %9.4f %9.4f\n", "oracle", o.ClickAUC, o.ConversionAUCClicked, o.CTCVRAUC)
 	fmt.Fprintf(stdout, "(CVR AUC is measured on clicked impressions only; demo took %.0fs)\n", time.Since(start).Seconds())
 	return nil
-}
-
-// testOracle returns the AUCs that the true probabilities (truth.csv) reach
-// on one part of the split of data.csv: click, CVR on clicked rows, CTCVR.
-func testOracle(dir string, sp data.Splitter, part int) ([3]float64, error) {
-	var out [3]float64
-	df, err := os.Open(filepath.Join(dir, "data.csv"))
-	if err != nil {
-		return out, err
-	}
-	defer df.Close()
-	tf, err := os.Open(filepath.Join(dir, "truth.csv"))
-	if err != nil {
-		return out, err
-	}
-	defer tf.Close()
-	ds, ts := bufio.NewScanner(df), bufio.NewScanner(tf)
-	ds.Scan() // headers
-	ts.Scan()
-	var pc, yc, pj, yv, pv, yvc []float32
-	for row := int64(0); ds.Scan() && ts.Scan(); row++ {
-		if sp.Part(row) != part {
-			continue
-		}
-		d, t := strings.SplitN(ds.Text(), ",", 3), strings.Split(ts.Text(), ",")
-		if len(d) < 3 || len(t) != 3 {
-			return out, fmt.Errorf("demo: %s: row %d: unexpected truth or data line", dir, row)
-		}
-		var p [3]float32
-		for i := range p {
-			v, err := strconv.ParseFloat(t[i], 32)
-			if err != nil {
-				return out, fmt.Errorf("demo: truth.csv row %d: %w", row, err)
-			}
-			p[i] = float32(v)
-		}
-		click, conv := float32(0), float32(0)
-		if d[0] == "1" {
-			click = 1
-		}
-		if d[1] == "1" {
-			conv = 1
-		}
-		pc, yc = append(pc, p[0]), append(yc, click)
-		pj, yv = append(pj, p[2]), append(yv, conv)
-		if click == 1 {
-			pv, yvc = append(pv, p[1]), append(yvc, conv)
-		}
-	}
-	if err := ds.Err(); err != nil {
-		return out, err
-	}
-	return [3]float64{metric.AUC(pc, yc), metric.AUC(pv, yvc), metric.AUC(pj, yv)}, nil
 }

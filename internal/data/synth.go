@@ -566,23 +566,84 @@ func GenerateSynth(ctx context.Context, cfg SynthConfig, data, truth io.Writer) 
 		}
 	}
 	if withTruth {
-		var cpv, cconv []float32
-		for i := range click {
-			if click[i] == 1 {
-				cpv, cconv = append(cpv, pv[i]), append(cconv, conv[i])
-			}
-		}
-		ctcvr := metric.AUC(pcv, conv)
-		st.Oracle = &SynthOracle{
-			ClickAUC:             metric.AUC(pc, click),
-			ClickLogLoss:         metric.LogLoss(pc, click),
-			ConversionAUC:        ctcvr,
-			ConversionAUCClicked: metric.AUC(cpv, cconv),
-			CTCVRAUC:             ctcvr,
-			CTCVRLogLoss:         metric.LogLoss(pcv, conv),
-		}
+		st.Oracle = synthOracle(pc, pv, pcv, click, conv)
 	}
 	return st, nil
+}
+
+// synthOracle computes the oracle metrics of true probabilities p_click
+// (pc), p_cvr (pv) and p_ctcvr (pcv) against the sampled labels.
+func synthOracle(pc, pv, pcv, click, conv []float32) *SynthOracle {
+	var cpv, cconv []float32
+	for i := range click {
+		if click[i] == 1 {
+			cpv, cconv = append(cpv, pv[i]), append(cconv, conv[i])
+		}
+	}
+	ctcvr := metric.AUC(pcv, conv)
+	return &SynthOracle{
+		ClickAUC:             metric.AUC(pc, click),
+		ClickLogLoss:         metric.LogLoss(pc, click),
+		ConversionAUC:        ctcvr,
+		ConversionAUCClicked: metric.AUC(cpv, cconv),
+		CTCVRAUC:             ctcvr,
+		CTCVRLogLoss:         metric.LogLoss(pcv, conv),
+	}
+}
+
+// ReadSynthOracle computes the oracle metrics on the rows of a generated
+// directory (data.csv and truth.csv, as written by WriteSynthDir with truth)
+// that keep accepts, given the 0-based data row index — for example the test
+// part of a split, to compare a model with the oracle on the same rows.
+func ReadSynthOracle(dir string, keep func(row int64) bool) (*SynthOracle, error) {
+	df, err := os.Open(filepath.Join(dir, "data.csv"))
+	if err != nil {
+		return nil, fmt.Errorf("synth: %w", err)
+	}
+	defer df.Close()
+	tf, err := os.Open(filepath.Join(dir, "truth.csv"))
+	if err != nil {
+		return nil, fmt.Errorf("synth: %w", err)
+	}
+	defer tf.Close()
+	ds, ts := bufio.NewScanner(df), bufio.NewScanner(tf)
+	ds.Scan() // headers
+	ts.Scan()
+	var pc, pv, pcv, click, conv []float32
+	row := int64(0)
+	for ; ds.Scan(); row++ {
+		if !ts.Scan() {
+			return nil, fmt.Errorf("synth: %s: truth.csv ends at row %d, before data.csv", dir, row)
+		}
+		if keep != nil && !keep(row) {
+			continue
+		}
+		d, t := strings.SplitN(ds.Text(), ",", 3), strings.Split(ts.Text(), ",")
+		if len(d) < 3 || len(t) != 3 {
+			return nil, fmt.Errorf("synth: %s: row %d: not a generated data/truth line", dir, row)
+		}
+		var p [3]float32
+		for i := range p {
+			v, err := strconv.ParseFloat(t[i], 32)
+			if err != nil {
+				return nil, fmt.Errorf("synth: %s: truth.csv row %d: %w", dir, row, err)
+			}
+			p[i] = float32(v)
+		}
+		pc, pv, pcv = append(pc, p[0]), append(pv, p[1]), append(pcv, p[2])
+		click, conv = append(click, float32(btoi(d[0] == "1"))), append(conv, float32(btoi(d[1] == "1")))
+	}
+	if err := ds.Err(); err != nil {
+		return nil, fmt.Errorf("synth: %s: %w", dir, err)
+	}
+	return synthOracle(pc, pv, pcv, click, conv), nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // synJSONNum renders NaN (an undefined AUC) as null.
