@@ -18,9 +18,11 @@
 // training rows to an id 1..V, in order of decreasing count (ties by value);
 // every other value, including values unseen in training, maps to the OOV id
 // 0. The empty value is an ordinary value (it gets an id when frequent). A
-// field without min_count gets DefaultMinCount(rows): the smallest of 2, 3,
-// 5, 10, 20, 50, 100 that is at least √rows/1000, so ids seen once always go
-// to OOV (2 up to ~10M rows, 10 at Criteo's 45M rows). A field with
+// field without min_count gets DefaultMinCount(rows, positives): the smallest
+// of 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000 that is at least √rows/1000 and
+// at least 5/p, p the positive rate of the most frequent task, so ids seen
+// once always go to OOV and a kept id is expected to carry 5 positives (100
+// impressions at a 5% CTR). A field with
 // hash_buckets = B maps a value v to 1 + Hash64(v) % B, Hash64 being 64-bit
 // FNV-1a of the value's bytes (stable across runs, machines and versions);
 // id 0 is unused there. A multi_categorical cell is split on its separator

@@ -10,16 +10,42 @@ import (
 )
 
 // minCountLadder holds the values DefaultMinCount picks from.
-var minCountLadder = []int{2, 3, 5, 10, 20, 50, 100}
+var minCountLadder = []int{2, 3, 5, 10, 20, 50, 100, 200, 500, 1000}
+
+// MinCountPositives is the number of positives of the most frequent task an
+// id is expected to carry before DefaultMinCount gives it its own embedding
+// row.
+const MinCountPositives = 5
 
 // DefaultMinCount returns the min_count of a categorical field that does not
-// set one, chosen from the number of training rows: the smallest value of the
-// ladder 2, 3, 5, 10, 20, 50, 100 that is at least √rows / 1000. So ids seen
-// once always share the OOV row (a single impression teaches an embedding
-// nothing but its own label), up to about 10M rows the threshold is 2, 45M
-// rows (Criteo) give 10, 1B rows give 50.
-func DefaultMinCount(rows int64) int {
+// set one, chosen from the training rows and the positives of each task on
+// them: the smallest value of the ladder 2, 3, 5, 10, 20, 50, 100, 200, 500,
+// 1000 that is at least both
+//
+//   - √rows / 1000: ids seen once always share the OOV row (a single
+//     impression teaches an embedding nothing but its own label); 45M rows
+//     (Criteo) give at least 10, 1B rows 50; and
+//   - MinCountPositives / p, p being the positive rate of the most frequent
+//     task: an id seen fewer times is expected to carry fewer than 5 positives
+//     of any task, too few to learn from and enough to memorise (at a 5% CTR
+//     this is 100 impressions; at Census's 43% "Never married" rate, 20).
+//
+// With no positives (or no tasks) only the first bound applies. The ladder
+// tops out at 1000.
+//
+// Why: rare ids are the main source of over-fitting in click logs. On the
+// synthetic funnel (5% CTR, 200k rows) a network that keeps every id seen
+// twice reaches its best validation AUC after two epochs and 0.03 lower test
+// click AUC than with 100; on Census the change is within seed noise.
+func DefaultMinCount(rows int64, positives []int64) int {
 	need := math.Sqrt(float64(rows)) / 1000
+	var most int64
+	for _, p := range positives {
+		most = max(most, p)
+	}
+	if most > 0 && rows > 0 {
+		need = math.Max(need, MinCountPositives*float64(rows)/float64(most))
+	}
 	for _, c := range minCountLadder {
 		if float64(c) >= need {
 			return c
@@ -285,11 +311,11 @@ func (f *Fitter) Add(rec [][]byte) error {
 }
 
 // minCount returns the threshold of a vocabulary field.
-func (ff *fitField) minCount(rows int64) int {
+func (ff *fitField) minCount(rows int64, positives []int64) int {
 	if ff.pf.def.MinCount != nil {
 		return *ff.pf.def.MinCount
 	}
-	return DefaultMinCount(rows)
+	return DefaultMinCount(rows, positives)
 }
 
 // Finish freezes the statistics into a Pipeline. It refuses (ErrLeakage) a
@@ -309,7 +335,7 @@ func (f *Fitter) Finish() (*Pipeline, error) {
 		pf := ff.pf
 		switch pf.op {
 		case opVocab, opMulti:
-			pf.minCount = ff.minCount(f.rows)
+			pf.minCount = ff.minCount(f.rows, f.pos)
 			pf.vocabList = ff.keptValues(pf.minCount)
 		case opNumeric, opBucket:
 			st := NumericStats{Count: ff.n, Min: 0, Max: 0}
@@ -466,7 +492,7 @@ func (f *Fitter) Leaks() []string {
 				stats := map[int64]idStat{}
 				switch ff.pf.op {
 				case opVocab:
-					mc := ff.minCount(f.rows)
+					mc := ff.minCount(f.rows, f.pos)
 					ids := map[string]int64{}
 					for j, v := range ff.keptValues(mc) {
 						ids[v] = int64(j + 1)
@@ -550,7 +576,7 @@ type Summary struct {
 
 // Summary describes the rows added so far.
 func (f *Fitter) Summary() Summary {
-	s := Summary{Rows: f.rows, FunnelViolations: f.viol, DefaultMinCount: DefaultMinCount(f.rows), Leaks: f.Leaks()}
+	s := Summary{Rows: f.rows, FunnelViolations: f.viol, DefaultMinCount: DefaultMinCount(f.rows, f.pos), Leaks: f.Leaks()}
 	for t, tk := range f.tasks {
 		ts := TaskSummary{Name: tk.name, Label: tk.label, Positives: f.pos[t]}
 		if tk.after >= 0 {
@@ -565,7 +591,7 @@ func (f *Fitter) Summary() Summary {
 		case opVocab, opMulti:
 			fs.Distinct = len(ff.counts)
 			fs.Missing = ff.empty
-			fs.MinCount = ff.minCount(f.rows)
+			fs.MinCount = ff.minCount(f.rows, f.pos)
 			fs.Default = ff.pf.def.MinCount == nil
 			total := f.rows
 			if ff.pf.op == opMulti {

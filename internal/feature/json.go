@@ -33,9 +33,6 @@ func (p *Pipeline) MarshalJSON() ([]byte, error) {
 			st := f.stats
 			fj.Stats = &st
 		}
-		if (f.op == opVocab || f.op == opMulti) && fj.Vocab == nil {
-			fj.Vocab = []string{}
-		}
 		j.Fields = append(j.Fields, fj)
 	}
 	return json.Marshal(j)
@@ -84,7 +81,9 @@ func UnmarshalPipeline(b []byte) (*Pipeline, error) {
 			pf.op = opNumeric
 		}
 		isNum := pf.op == opNumeric || pf.op == opBucket
-		if isNum != (fj.Stats != nil) || ((pf.op == opVocab || pf.op == opMulti) != (fj.Vocab != nil)) {
+		// A vocabulary field may have no kept value (every value rarer than
+		// min_count): its empty list is omitted from the JSON.
+		if isNum != (fj.Stats != nil) || (fj.Vocab != nil && pf.op != opVocab && pf.op != opMulti) {
 			return nil, fmt.Errorf("feature: read pipeline: field %q: fitted state does not match its type %s: %w", fd.Name, fd.Type, ErrSchema)
 		}
 		if isNum {

@@ -13,10 +13,10 @@ import (
 const testSchema = `
 format: {type: csv, header: true}
 fields:
-  - {name: u, type: categorical}
+  - {name: u, type: categorical, min_count: 2}
   - {name: c, type: categorical, min_count: 1}
   - {name: x, type: numeric}
-  - {name: tags, type: multi_categorical}
+  - {name: tags, type: multi_categorical, min_count: 2}
   - {name: h, type: categorical, hash_buckets: 10}
   - {name: age, type: numeric, buckets: [18, 30]}
   - {name: w, type: numeric, transform: log1p, normalize: none, missing: zero}
@@ -70,7 +70,7 @@ func fitTest(t *testing.T, schema string, cols []string, rows [][]string) *Pipel
 func TestPipelineTransform(t *testing.T) {
 	p := fitTest(t, testSchema, testColumns, testRows)
 	wantSpecs := []FieldSpec{
-		{"u", Categorical, 2},         // a kept (3 rows); b, c seen once -> OOV at default min_count 2
+		{"u", Categorical, 2},         // a kept (3 rows); b, c seen once -> OOV at min_count 2
 		{"c", Categorical, 3},         // p, q (min_count 1)
 		{"x", Numeric, 0},             //
 		{"tags", MultiCategorical, 3}, // t1 (3), t2 (2); t3 once -> OOV
@@ -143,10 +143,53 @@ func TestHash64Stable(t *testing.T) {
 }
 
 func TestDefaultMinCount(t *testing.T) {
-	for rows, want := range map[int64]int{0: 2, 100: 2, 99762: 2, 9_000_000: 3, 45_000_000: 10, 1_000_000_000: 50, 1 << 60: 100} {
-		if got := DefaultMinCount(rows); got != want {
-			t.Errorf("DefaultMinCount(%d) = %d, want %d", rows, got, want)
+	tests := []struct {
+		rows      int64
+		positives []int64
+		want      int
+	}{
+		// Without positives only √rows/1000 counts.
+		{0, nil, 2}, {100, nil, 2}, {99762, nil, 2}, {9_000_000, nil, 3},
+		{45_000_000, nil, 10}, {1_000_000_000, nil, 50}, {1 << 60, nil, 1000},
+		{160_000, []int64{0, 0}, 2},
+		// 5% CTR: 5/0.05 = 100 impressions; the rarer conversion task does not count.
+		{160_000, []int64{8000, 800}, 100},
+		// Census-like: 43% positives on the second task: 5/0.429 = 11.7 -> 20.
+		{49_881, []int64{3_100, 21_400}, 20},
+		// Criteo-like: 25.6% CTR gives 19.5 -> 20, above √rows/1000 = 6.7.
+		{45_000_000, []int64{11_520_000}, 20},
+		// All rows positive: 5 impressions.
+		{100, []int64{100}, 5},
+		// One positive in 1000 rows: 5000, capped at the top of the ladder.
+		{1000, []int64{1}, 1000},
+	}
+	for _, tt := range tests {
+		if got := DefaultMinCount(tt.rows, tt.positives); got != tt.want {
+			t.Errorf("DefaultMinCount(%d, %v) = %d, want %d", tt.rows, tt.positives, got, tt.want)
 		}
+	}
+}
+
+// TestDefaultMinCountApplied checks that a field without min_count gets
+// DefaultMinCount of the training rows and their positives (5 rows, 2 click
+// positives: 5/0.4 = 12.5 -> 20, so "a", seen 3 times, goes to OOV too), and
+// that a vocabulary left empty survives the JSON round trip.
+func TestDefaultMinCountApplied(t *testing.T) {
+	schema := strings.Replace(testSchema, "{name: u, type: categorical, min_count: 2}", "{name: u, type: categorical}", 1)
+	p := fitTest(t, schema, testColumns, testRows)
+	if got := p.Fields()[0]; got != (FieldSpec{"u", Categorical, 1}) {
+		t.Fatalf("field u = %+v, want an empty vocabulary (size 1: OOV only)", got)
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := UnmarshalPipeline(b)
+	if err != nil {
+		t.Fatalf("round trip of an empty vocabulary: %v", err)
+	}
+	if !reflect.DeepEqual(q.Fields(), p.Fields()) {
+		t.Errorf("after round trip Fields() = %+v, want %+v", q.Fields(), p.Fields())
 	}
 }
 
