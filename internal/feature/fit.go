@@ -55,7 +55,7 @@ func DefaultMinCount(rows int64, positives []int64) int {
 }
 
 // InspectMinCounts are the thresholds at which Summary reports OOV rates.
-var InspectMinCounts = []int{1, 2, 5, 10, 20}
+var InspectMinCounts = []int{1, 2, 5, 10, 20, 50, 100}
 
 // Leakage-check constants (see the package doc).
 const (
