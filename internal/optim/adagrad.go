@@ -83,12 +83,11 @@ func adagradLoop(k *adagradConsts, w, g, sum []float32, zero bool) {
 //
 // The accumulators (one float per element) are allocated up front.
 type Adagrad struct {
+	clock
 	cfg    AdagradConfig
-	lr     float64
 	params []*nn.Param
 	sum    [][]float32
 	off    []int
-	step   int64
 
 	k   adagradConsts
 	run func(lo, hi int)
@@ -109,7 +108,7 @@ func NewAdagrad(params []*nn.Param, cfg AdagradConfig) (*Adagrad, error) {
 	if err := checkNames("adagrad", names, nilAt); err != nil {
 		return nil, err
 	}
-	a := &Adagrad{cfg: cfg, lr: cfg.LR, params: params, sum: make([][]float32, len(params)), off: make([]int, len(params)+1)}
+	a := &Adagrad{clock: clock{lr: cfg.LR}, cfg: cfg, params: params, sum: make([][]float32, len(params)), off: make([]int, len(params)+1)}
 	for i, p := range params {
 		a.off[i+1] = a.off[i] + len(p.W)
 	}
@@ -127,15 +126,6 @@ func fill(s []float32, v float32) {
 		s[i] = v
 	}
 }
-
-// LR returns the current learning rate.
-func (a *Adagrad) LR() float64 { return a.lr }
-
-// SetLR sets the learning rate of the following Steps.
-func (a *Adagrad) SetLR(lr float64) { a.lr = lr }
-
-// Steps returns how many Steps have been applied.
-func (a *Adagrad) Steps() int64 { return a.step }
 
 // Step applies one Adagrad update to every parameter and zeroes its gradient.
 func (a *Adagrad) Step() {
@@ -185,12 +175,11 @@ func (a *Adagrad) SetState(ts []Tensor) error {
 // weight decay; untouched rows keep their values and accumulators bit for bit.
 // The accumulators (Rows×Cols float32 per table) are allocated up front.
 type SparseAdagrad struct {
+	clock
 	cfg    AdagradConfig
-	lr     float64
 	tables []*nn.SparseParam
 	sum    [][]float32
 	off    []int
-	step   int64
 
 	k   adagradConsts
 	run func(lo, hi int)
@@ -212,7 +201,7 @@ func NewSparseAdagrad(tables []*nn.SparseParam, cfg AdagradConfig) (*SparseAdagr
 	if err := checkNames("sparse adagrad", names, nilAt); err != nil {
 		return nil, err
 	}
-	s := &SparseAdagrad{cfg: cfg, lr: cfg.LR, tables: tables, sum: make([][]float32, len(tables)), off: make([]int, len(tables)+1)}
+	s := &SparseAdagrad{clock: clock{lr: cfg.LR}, cfg: cfg, tables: tables, sum: make([][]float32, len(tables)), off: make([]int, len(tables)+1)}
 	for i, p := range tables {
 		s.sum[i] = make([]float32, p.Rows*p.Cols)
 		fill(s.sum[i], float32(cfg.InitialAccumulator))
@@ -220,15 +209,6 @@ func NewSparseAdagrad(tables []*nn.SparseParam, cfg AdagradConfig) (*SparseAdagr
 	s.run = s.chunk
 	return s, nil
 }
-
-// LR returns the current learning rate.
-func (s *SparseAdagrad) LR() float64 { return s.lr }
-
-// SetLR sets the learning rate of the following Steps.
-func (s *SparseAdagrad) SetLR(lr float64) { s.lr = lr }
-
-// Steps returns how many Steps have been applied.
-func (s *SparseAdagrad) Steps() int64 { return s.step }
 
 // Step updates the touched rows of every table and resets the tables'
 // gradients (SparseParam.ZeroGrad).

@@ -78,12 +78,11 @@ func (c AdamConfig) check(what string) error {
 // gradient is zero (its moments decay). Moments are allocated up front, two
 // floats per element.
 type Adam struct {
+	clock
 	cfg    AdamConfig
-	lr     float64
 	params []*nn.Param
 	m, v   [][]float32 // per parameter, same length as W
 	off    []int       // off[i] = first flat element of params[i]; off[len] = total
-	step   int64
 
 	k   adamConsts
 	run func(lo, hi int) // a.chunk, bound once so Step does not allocate
@@ -112,7 +111,7 @@ func NewAdam(params []*nn.Param, cfg AdamConfig) (*Adam, error) {
 	if err := checkNames("adam", names, nilAt); err != nil {
 		return nil, err
 	}
-	a := &Adam{cfg: cfg, lr: cfg.LR, params: params, off: make([]int, len(params)+1)}
+	a := &Adam{clock: clock{lr: cfg.LR}, cfg: cfg, params: params, off: make([]int, len(params)+1)}
 	for i, p := range params {
 		a.off[i+1] = a.off[i] + len(p.W)
 	}
@@ -127,15 +126,6 @@ func NewAdam(params []*nn.Param, cfg AdamConfig) (*Adam, error) {
 	a.run = a.chunk
 	return a, nil
 }
-
-// LR returns the current learning rate.
-func (a *Adam) LR() float64 { return a.lr }
-
-// SetLR sets the learning rate of the following Steps.
-func (a *Adam) SetLR(lr float64) { a.lr = lr }
-
-// Steps returns how many Steps have been applied.
-func (a *Adam) Steps() int64 { return a.step }
 
 // Step applies one Adam update to every parameter and zeroes its gradient.
 func (a *Adam) Step() {

@@ -115,6 +115,23 @@ func ParseDecayMode(s string) (DecayMode, error) {
 // sqrt32 is a single-precision square root (the compiler emits SQRTSS).
 func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }
 
+// clock is what every optimizer keeps besides its moments: the learning rate
+// of the next Step and the number of Steps applied. Embedding it provides the
+// LR, SetLR and Steps methods of Optimizer.
+type clock struct {
+	lr   float64
+	step int64
+}
+
+// LR returns the current learning rate.
+func (c *clock) LR() float64 { return c.lr }
+
+// SetLR sets the learning rate of the following Steps.
+func (c *clock) SetLR(lr float64) { c.lr = lr }
+
+// Steps returns how many Steps have been applied.
+func (c *clock) Steps() int64 { return c.step }
+
 func checkLR(what string, lr float64) error {
 	if !(lr >= 0) || math.IsInf(lr, 0) {
 		return fmt.Errorf("%w: %s: learning rate %v: want a finite value ≥ 0", ErrConfig, what, lr)

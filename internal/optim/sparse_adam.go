@@ -63,8 +63,8 @@ func (c SparseAdamConfig) check(what string) error {
 // (Rows×2×Cols float32, so a row's m and v are adjacent in memory) and one
 // int32 step count per row. For a 100,000×16 table that is 12.8 MB + 0.4 MB.
 type SparseAdam struct {
+	clock
 	cfg    SparseAdamConfig
-	lr     float64
 	tables []*nn.SparseParam
 	mv     [][]float32 // per table, Rows×2×Cols: row r holds m then v
 	t      [][]int32   // per table, per row step counts
@@ -72,7 +72,6 @@ type SparseAdam struct {
 	// bcCapped: bc was cut at maxBiasTable before the factor reached 1.
 	bcCapped bool
 	off      []int // off[i] = first flat touched row of tables[i] in this Step
-	step     int64
 
 	k   sparseAdamConsts
 	run func(lo, hi int)
@@ -102,7 +101,7 @@ func NewSparseAdam(tables []*nn.SparseParam, cfg SparseAdamConfig) (*SparseAdam,
 		return nil, err
 	}
 	s := &SparseAdam{
-		cfg: cfg, lr: cfg.LR, tables: tables,
+		clock: clock{lr: cfg.LR}, cfg: cfg, tables: tables,
 		mv:  make([][]float32, len(tables)),
 		t:   make([][]int32, len(tables)),
 		off: make([]int, len(tables)+1),
@@ -153,15 +152,6 @@ func (s *SparseAdam) factor(t int32) float64 {
 	}
 	return biasFactor(s.cfg.Beta1, s.cfg.Beta2, int64(t))
 }
-
-// LR returns the current learning rate.
-func (s *SparseAdam) LR() float64 { return s.lr }
-
-// SetLR sets the learning rate of the following Steps.
-func (s *SparseAdam) SetLR(lr float64) { s.lr = lr }
-
-// Steps returns how many Steps have been applied.
-func (s *SparseAdam) Steps() int64 { return s.step }
 
 // Step updates the touched rows of every table and resets the tables'
 // gradients (SparseParam.ZeroGrad).
