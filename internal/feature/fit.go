@@ -310,12 +310,13 @@ func (f *Fitter) Add(rec [][]byte) error {
 	return nil
 }
 
-// minCount returns the threshold of a vocabulary field.
-func (ff *fitField) minCount(rows int64, positives []int64) int {
+// minCount returns the threshold of vocabulary field ff: its own min_count,
+// else DefaultMinCount of the rows and positives added so far.
+func (f *Fitter) minCount(ff *fitField) int {
 	if ff.pf.def.MinCount != nil {
 		return *ff.pf.def.MinCount
 	}
-	return DefaultMinCount(rows, positives)
+	return DefaultMinCount(f.rows, f.pos)
 }
 
 // Finish freezes the statistics into a Pipeline. It refuses (ErrLeakage) a
@@ -335,7 +336,7 @@ func (f *Fitter) Finish() (*Pipeline, error) {
 		pf := ff.pf
 		switch pf.op {
 		case opVocab, opMulti:
-			pf.minCount = ff.minCount(f.rows, f.pos)
+			pf.minCount = f.minCount(ff)
 			pf.vocabList = ff.keptValues(pf.minCount)
 		case opNumeric, opBucket:
 			st := NumericStats{Count: ff.n, Min: 0, Max: 0}
@@ -492,7 +493,7 @@ func (f *Fitter) Leaks() []string {
 				stats := map[int64]idStat{}
 				switch ff.pf.op {
 				case opVocab:
-					mc := ff.minCount(f.rows, f.pos)
+					mc := f.minCount(ff)
 					ids := map[string]int64{}
 					for j, v := range ff.keptValues(mc) {
 						ids[v] = int64(j + 1)
@@ -591,7 +592,7 @@ func (f *Fitter) Summary() Summary {
 		case opVocab, opMulti:
 			fs.Distinct = len(ff.counts)
 			fs.Missing = ff.empty
-			fs.MinCount = ff.minCount(f.rows, f.pos)
+			fs.MinCount = f.minCount(ff)
 			fs.Default = ff.pf.def.MinCount == nil
 			total := f.rows
 			if ff.pf.op == opMulti {
