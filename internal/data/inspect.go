@@ -87,7 +87,7 @@ func (r *Report) Write(w io.Writer) error {
 		}
 		break
 	}
-	fmt.Fprintf(&b, "\ndefault min_count for %s rows: %d (smallest of 2,3,5,10,20,50,100,200,500,1000 >= sqrt(rows)/1000 and >= %d/p, p the rate of the most frequent label)\n", Count(s.Rows), s.DefaultMinCount, feature.MinCountPositives)
+	fmt.Fprintf(&b, "\ndefault min_count for %s rows: %d (%s)\n", Count(s.Rows), s.DefaultMinCount, feature.DefaultMinCountRule())
 	fmt.Fprintf(&b, "\nfields:\n")
 	tw = tabwriter.NewWriter(&b, 2, 4, 2, ' ', 0)
 	head := "  field\ttype\tdistinct\tmissing"

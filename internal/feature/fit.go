@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -52,6 +53,16 @@ func DefaultMinCount(rows int64, positives []int64) int {
 		}
 	}
 	return minCountLadder[len(minCountLadder)-1]
+}
+
+// DefaultMinCountRule states the rule of DefaultMinCount in one line, for
+// reports.
+func DefaultMinCountRule() string {
+	steps := make([]string, len(minCountLadder))
+	for i, c := range minCountLadder {
+		steps[i] = strconv.Itoa(c)
+	}
+	return fmt.Sprintf("smallest of %s >= sqrt(rows)/1000 and >= %d/p, p the rate of the most frequent label", strings.Join(steps, ","), MinCountPositives)
 }
 
 // InspectMinCounts are the thresholds at which Summary reports OOV rates.
