@@ -10,6 +10,7 @@ import (
 
 	"github.com/dcrnn/dcrnn/internal/data"
 	"github.com/dcrnn/dcrnn/internal/feature"
+	"github.com/dcrnn/dcrnn/internal/model"
 	"github.com/dcrnn/dcrnn/internal/train"
 )
 
@@ -71,7 +72,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		table = append(table, row{name, float64(t.Tasks["click"].AUC), float64(*t.Tasks["conversion"].AUCClicked),
 			float64(t.Funnel["ctcvr"].AUC), res.Info.Seconds, t.Params, t.Rows})
 		if *keep != "" {
-			if _, err := saveTrained(res, filepath.Join(dir, name+".dcrnn")); err != nil {
+			if _, err := model.Save(filepath.Join(dir, name+".dcrnn"), res.Trained); err != nil {
 				return err
 			}
 		}

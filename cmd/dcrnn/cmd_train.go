@@ -144,11 +144,7 @@ func finishTraining(res *train.Result, job train.Job, out, metricsOut string, st
 	if _, err := model.Save(out, tr); err != nil {
 		return err
 	}
-	var names []string
-	for _, t := range tr.Spec.Tasks {
-		names = append(names, t.Name)
-	}
-	printReport(stdout, rep, names)
+	printReport(stdout, rep, taskNames(tr))
 	fmt.Fprintf(stdout, "trained %d epochs (best %d) in %.1fs, %.0f samples/s; %d parameters; model written to %s (checksum %s)\n",
 		info.Epochs, info.BestEpoch, info.Seconds, info.SamplesPerSecond, rep.Params, out, tr.Checksum[:12])
 	if metricsOut != "" {
@@ -157,9 +153,4 @@ func finishTraining(res *train.Result, job train.Job, out, metricsOut string, st
 		}
 	}
 	return nil
-}
-
-// saveTrained writes the trained model of res to path.
-func saveTrained(res *train.Result, path string) (string, error) {
-	return model.Save(path, res.Trained)
 }

@@ -198,9 +198,6 @@ func NewWorkload(o Options) (*Workload, error) {
 	default:
 		return nil, fmt.Errorf("%w %q (want one of %v)", ErrWorkload, o.Workload, Workloads)
 	}
-	if !registered(name) {
-		return nil, fmt.Errorf("%w: workload %s: model %s not available yet", ErrWorkload, o.Workload, name)
-	}
 	m, err := model.New(name, cfg, spec, o.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("bench: workload %s: %w", o.Workload, err)
@@ -223,15 +220,6 @@ func NewWorkload(o Options) (*Workload, error) {
 		w.probs = append(w.probs, make([]float32, o.Batch))
 	}
 	return w, nil
-}
-
-func registered(name string) bool {
-	for _, n := range model.Names() {
-		if n == name {
-			return true
-		}
-	}
-	return false
 }
 
 // SyntheticBatches returns n batches of rows rows: fields categorical fields
