@@ -482,18 +482,41 @@ func (p *Pipeline) TransformRecord(rec []string, b *Batch) error {
 // group_by, ignored fields nor columns of the training file are returned as
 // unknown (sorted); they are not an error. On error b is unchanged.
 func (p *Pipeline) TransformMap(m map[string]any, b *Batch) (unknown []string, err error) {
+	return p.UnknownKeys(m), p.TransformMapWith(m, nil, b)
+}
+
+// UnknownKeys returns, sorted, the keys of m that are neither features,
+// labels, group_by, ignored fields nor columns of the training file (nil when
+// there are none).
+func (p *Pipeline) UnknownKeys(m map[string]any) []string {
+	var unknown []string
 	for k := range m {
 		if !p.known[k] {
 			unknown = append(unknown, k)
 		}
 	}
 	sort.Strings(unknown)
+	return unknown
+}
+
+// TransformMapWith is TransformMap for an item m whose missing keys are
+// looked up in fallback (the shared context of a request; nil for none), so
+// that m's own value wins, without merging the maps and without listing
+// unknown keys (see UnknownKeys). On error b is unchanged.
+func (p *Pipeline) TransformMapWith(m, fallback map[string]any, b *Batch) error {
+	get := func(k string) (any, bool) {
+		v, ok := m[k]
+		if !ok && fallback != nil {
+			v, ok = fallback[k]
+		}
+		return v, ok
+	}
 	n := b.N
 	var nb [64]byte
 	for i := range p.fields {
 		f := &p.fields[i]
 		d := &b.Fields[i]
-		raw, present := m[f.def.Name]
+		raw, present := get(f.def.Name)
 		switch f.op {
 		case opNumeric, opBucket:
 			x, missing, ok := 0.0, false, true
@@ -513,7 +536,7 @@ func (p *Pipeline) TransformMap(m map[string]any, b *Batch) (unknown []string, e
 			}
 			if !ok {
 				p.rollback(b, n)
-				return unknown, &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a finite number, a numeric string or null", Err: ErrBadRow}
+				return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a finite number, a numeric string or null", Err: ErrBadRow}
 			}
 			f.putNumber(x, missing, d)
 		case opMulti:
@@ -522,7 +545,7 @@ func (p *Pipeline) TransformMap(m map[string]any, b *Batch) (unknown []string, e
 					v, ok := cellBytes(e, nb[:0])
 					if !ok {
 						p.rollback(b, n)
-						return unknown, &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a list of strings or numbers", Err: ErrBadRow}
+						return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a list of strings or numbers", Err: ErrBadRow}
 					}
 					if v = trim(v); len(v) > 0 {
 						d.IDs = append(d.IDs, f.vocab[string(v)])
@@ -534,14 +557,14 @@ func (p *Pipeline) TransformMap(m map[string]any, b *Batch) (unknown []string, e
 			v, ok := cellBytes(raw, nb[:0])
 			if !ok {
 				p.rollback(b, n)
-				return unknown, &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a string, a number or a list", Err: ErrBadRow}
+				return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a string, a number or a list", Err: ErrBadRow}
 			}
 			f.putMulti(trim(v), d)
 		default:
 			v, ok := cellBytes(raw, nb[:0])
 			if !ok {
 				p.rollback(b, n)
-				return unknown, &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a string or a number", Err: ErrBadRow}
+				return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a string or a number", Err: ErrBadRow}
 			}
 			d.IDs = append(d.IDs, f.lookup(trim(v)))
 		}
@@ -549,11 +572,12 @@ func (p *Pipeline) TransformMap(m map[string]any, b *Batch) (unknown []string, e
 	var ybuf [MaxTasks]float32
 	p.commit(b, ybuf[:len(p.tasks)], nil)
 	if b.Group != nil && p.schema.GroupBy != "" {
-		if v, ok := cellBytes(m[p.schema.GroupBy], nb[:0]); ok {
+		g, _ := get(p.schema.GroupBy)
+		if v, ok := cellBytes(g, nb[:0]); ok {
 			b.Group[b.N-1] = GroupKey(trim(v))
 		}
 	}
-	return unknown, nil
+	return nil
 }
 
 // cellBytes renders a JSON scalar as the bytes a file cell would hold.

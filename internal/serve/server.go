@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/debug"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -606,13 +605,16 @@ func (s *Server) score(ld *loaded, sc *scorer, req *request) *RequestError {
 		list = "items"
 	}
 	if req.context != nil {
+		// The context is checked once here, so that its errors name
+		// context.KEY; each item then reads it as its fallback.
 		sc.ctx.Reset()
-		unknown, err := p.TransformMap(req.context, sc.ctx)
-		if err != nil {
+		if err := p.TransformMapWith(req.context, nil, sc.ctx); err != nil {
 			return fieldError(err, "context", -1)
 		}
-		if s.opt.Strict && len(unknown) > 0 {
-			return unknownError("context", -1, unknown)
+		if s.opt.Strict {
+			if unknown := p.UnknownKeys(req.context); len(unknown) > 0 {
+				return unknownError("context", -1, unknown)
+			}
 		}
 	}
 	rows := req.Rows()
@@ -622,19 +624,14 @@ func (s *Server) score(ld *loaded, sc *scorer, req *request) *RequestError {
 		sc.batch.Reset()
 		for i := start; i < end; i++ {
 			m := rows[i]
-			if req.context != nil {
-				for k, v := range req.context { // an item's own value wins
-					if _, ok := m[k]; !ok {
-						m[k] = v
-					}
+			if s.opt.Strict {
+				if unknown := p.UnknownKeys(m); len(unknown) > 0 {
+					return unknownError(list, i, unknown)
 				}
 			}
-			unknown, err := p.TransformMap(m, sc.batch)
-			if err != nil {
+			// An item's own value wins over the context's.
+			if err := p.TransformMapWith(m, req.context, sc.batch); err != nil {
 				return fieldError(err, list, i)
-			}
-			if s.opt.Strict && len(unknown) > 0 {
-				return unknownError(list, i, unknown)
 			}
 		}
 		probs := sc.probs
@@ -677,8 +674,8 @@ func describe(v string) string {
 	return strconv.Quote(v)
 }
 
+// unknownError reports the first of the sorted unknown keys of a row.
 func unknownError(list string, row int, unknown []string) *RequestError {
-	sort.Strings(unknown)
 	where := list
 	if row >= 0 {
 		where = list + "[" + strconv.Itoa(row) + "]"
