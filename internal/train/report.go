@@ -85,7 +85,6 @@ type scorer struct {
 	spec    model.Spec
 	tasks   []metric.Binary
 	clicked metric.Binary // later funnel task: CVR on rows where the earlier step happened
-	ctcvr   metric.Binary
 	fa, fb  int
 	funnel  bool
 	cs, cl  []float32
@@ -114,7 +113,6 @@ func (s *scorer) add(b *feature.Batch, probs [][]float32, ctcvr []float32) {
 			}
 		}
 		s.clicked.Add(s.cs, s.cl, nil)
-		s.ctcvr.Add(ctcvr[:b.N], b.Labels[s.fb][:b.N], nil)
 	}
 }
 
@@ -129,14 +127,13 @@ func (s *scorer) report(name, split string, params int) *Report {
 			tm.GAUC = &g
 		}
 		if s.funnel && t == s.fb {
+			// The later task is scored on p_ctcvr over all rows (see add), so
+			// its summary is the funnel's ctcvr too.
 			c := Num(s.clicked.Summary().AUC)
 			tm.AUCClicked = &c
+			r.Funnel = map[string]FunnelMetrics{"ctcvr": {AUC: Num(m.AUC), LogLoss: Num(m.LogLoss)}}
 		}
 		r.Tasks[task.Name] = tm
-	}
-	if s.funnel {
-		m := s.ctcvr.Summary()
-		r.Funnel = map[string]FunnelMetrics{"ctcvr": {AUC: Num(m.AUC), LogLoss: Num(m.LogLoss)}}
 	}
 	return r
 }
