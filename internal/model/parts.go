@@ -16,40 +16,22 @@ type tower struct {
 }
 
 func newTower(prefix string, in int, sizes []int, dropout float64, rng *rand.Rand) (*tower, error) {
-	tw := &tower{}
-	width := in
-	if len(sizes) > 0 {
-		body, err := nn.NewMLP(prefix, append([]int{in}, sizes...), nn.ReLU, nn.ReLU, float32(dropout), rng)
-		if err != nil {
-			return nil, err
-		}
-		tw.body = body
-		width = sizes[len(sizes)-1]
+	body, err := mlpOrNil(prefix, in, sizes, dropout, rng)
+	if err != nil {
+		return nil, err
 	}
-	tw.out = nn.NewLinear(prefix+".out", width, 1, nn.Identity, rng)
-	return tw, nil
+	return &tower{body: body, out: nn.NewLinear(prefix+".out", mlpOut(body, in), 1, nn.Identity, rng)}, nil
 }
 
 // width is the size of the last hidden layer (the input width without one).
 func (tw *tower) width() int { return tw.out.In }
 
 // hidden runs the hidden layers (with dropout after the last one).
-func (tw *tower) hidden(t *nn.Tape, x *nn.Mat) *nn.Mat {
-	if tw.body == nil {
-		return x
-	}
-	return nn.Dropout(t, tw.body.Forward(t, x), tw.body.Dropout)
-}
+func (tw *tower) hidden(t *nn.Tape, x *nn.Mat) *nn.Mat { return runMLP(t, tw.body, x) }
 
 func (tw *tower) logit(t *nn.Tape, h *nn.Mat) *nn.Mat { return tw.out.Forward(t, h) }
 
-func (tw *tower) params() []*nn.Param {
-	var ps []*nn.Param
-	if tw.body != nil {
-		ps = tw.body.Params()
-	}
-	return append(ps, tw.out.Params()...)
-}
+func (tw *tower) params() []*nn.Param { return append(mlpParams(tw.body), tw.out.Params()...) }
 
 // mlpOrNil builds an MLP with ReLU on every layer from in through sizes, or
 // returns nil when sizes is empty (the identity).
