@@ -71,7 +71,7 @@ func Save(path string, tr *Trained) (string, error) {
 	if tr.Info != nil {
 		f.Meta["info"] = string(tr.Info)
 	}
-	for _, p := range tr.allParams() {
+	for _, p := range tr.DenseParams() {
 		f.Tensors = append(f.Tensors, modelfile.Tensor{Name: p.Name, Shape: []int{p.Rows, p.Cols}, Data: p.W})
 	}
 	for _, p := range tr.Model.SparseParams() {
@@ -85,7 +85,10 @@ func Save(path string, tr *Trained) (string, error) {
 	return sum, nil
 }
 
-func (tr *Trained) allParams() []*nn.Param {
+// DenseParams returns the dense parameters of the model and then of its
+// objective (the uncertainty weights, when used), the order the optimizer
+// and the model file use.
+func (tr *Trained) DenseParams() []*nn.Param {
 	ps := tr.Model.Params()
 	if tr.Objective != nil {
 		ps = append(ps, tr.Objective.Params()...)
@@ -138,7 +141,7 @@ func Load(path string) (*Trained, error) {
 		delete(byName, name)
 		return nil
 	}
-	for _, q := range tr.allParams() {
+	for _, q := range tr.DenseParams() {
 		if err := take(q.Name, q.Rows, q.Cols, q.W); err != nil {
 			return nil, err
 		}

@@ -103,7 +103,7 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 	if name, ok := strings.CutPrefix(cfg.Metric, "auc:"); ok && !slices.ContainsFunc(tr.Spec.Tasks, func(t model.Task) bool { return t.Name == name }) {
 		return nil, fmt.Errorf("config: metric %q: the schema has no task %q", cfg.Metric, name)
 	}
-	dense := append(tr.Model.Params(), tr.Objective.Params()...)
+	dense := tr.DenseParams()
 	sparse := tr.Model.SparseParams()
 	adam, err := optim.NewAdam(dense, optim.AdamConfig{LR: cfg.LR, WeightDecay: cfg.WeightDecay})
 	if err != nil {
@@ -138,12 +138,12 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 		}
 		log.Info("resumed from checkpoint", "dir", j.CheckpointDir, "epoch", st.epoch, "steps_in_epoch", st.stepInEpoch, "step", st.step)
 	}
+	shuffle := 0 // 0 or 1 in the config: file order
+	if *cfg.Shuffle > 1 {
+		shuffle = *cfg.Shuffle
+	}
 	for ; st.epoch <= cfg.Epochs && !st.stopped; st.epoch++ {
 		epoch := st.epoch
-		shuffle := 0
-		if *cfg.Shuffle > 1 {
-			shuffle = *cfg.Shuffle
-		}
 		bt, err := data.NewBatcher(p, j.Train.Path, data.BatchOptions{BatchSize: cfg.BatchSize, ShuffleBuffer: shuffle,
 			Seed: cfg.Seed*1000003 + uint64(epoch), BadRows: j.BadRows, Filter: j.Train.Filter, RequireLabels: true})
 		if err != nil {
@@ -202,11 +202,7 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 				}
 			}
 			if j.Progress != nil {
-				var epochRows int64
-				if st.fullEpochRows > 0 {
-					epochRows = st.fullEpochRows
-				}
-				j.Progress(Progress{Epoch: epoch, Epochs: cfg.Epochs, Step: st.step, Rows: st.rows, EpochRows: epochRows,
+				j.Progress(Progress{Epoch: epoch, Epochs: cfg.Epochs, Step: st.step, Rows: st.rows, EpochRows: st.fullEpochRows,
 					Loss: st.lossSum / float64(st.rows), SamplesPerSecond: float64(st.trainRows) / (st.trainDur + time.Since(t0)).Seconds()})
 			}
 		}
