@@ -504,16 +504,21 @@ func (f *Fitter) Leaks() []string {
 				stats := map[int64]idStat{}
 				switch ff.pf.op {
 				case opVocab:
-					mc := f.minCount(ff)
-					ids := map[string]int64{}
-					for j, v := range ff.keptValues(mc) {
-						ids[v] = int64(j + 1)
-					}
-					for v, c := range ff.counts {
-						s := stats[ids[v]]
+					// A kept value is its own id, every other value shares
+					// the OOV id 0; which kept value gets which id does not
+					// matter here, so no vocabulary order is built.
+					mc := int64(f.minCount(ff))
+					var kept int64
+					for _, c := range ff.counts {
+						id := int64(0)
+						if c[0] >= mc {
+							kept++
+							id = kept
+						}
+						s := stats[id]
 						s.n += c[0]
 						s.pos += c[1+t]
-						stats[ids[v]] = s
+						stats[id] = s
 					}
 				case opHash:
 					for id, n := range ff.hashN {
