@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -126,7 +127,7 @@ func NewReader(r io.Reader, name string, opt ReaderOptions) (*Reader, error) {
 		for _, c := range rec {
 			rd.columns = append(rd.columns, string(c))
 		}
-		if opt.Columns != nil && !equal(opt.Columns, rd.columns) {
+		if opt.Columns != nil && !slices.Equal(opt.Columns, rd.columns) {
 			return nil, &RowError{File: name, Line: rd.start, Err: fmt.Errorf("header %q differs from the schema's format.columns %q", rd.columns, opt.Columns)}
 		}
 	} else {
@@ -136,18 +137,6 @@ func NewReader(r io.Reader, name string, opt ReaderOptions) (*Reader, error) {
 		rd.columns = append([]string(nil), opt.Columns...)
 	}
 	return rd, nil
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Name returns the file name used in errors.

@@ -631,7 +631,7 @@ func ReadSynthOracle(dir string, keep func(row int64) bool) (*SynthOracle, error
 			p[i] = float32(v)
 		}
 		pc, pv, pcv = append(pc, p[0]), append(pv, p[1]), append(pcv, p[2])
-		click, conv = append(click, float32(btoi(d[0] == "1"))), append(conv, float32(btoi(d[1] == "1")))
+		click, conv = append(click, synBit(d[0] == "1")), append(conv, synBit(d[1] == "1"))
 	}
 	if err := ds.Err(); err != nil {
 		return nil, fmt.Errorf("synth: %s: %w", dir, err)
@@ -639,12 +639,6 @@ func ReadSynthOracle(dir string, keep func(row int64) bool) (*SynthOracle, error
 	return synthOracle(pc, pv, pcv, click, conv), nil
 }
 
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
 
 // synJSONNum renders NaN (an undefined AUC) as null.
 type synJSONNum float64
