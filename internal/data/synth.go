@@ -639,7 +639,6 @@ func ReadSynthOracle(dir string, keep func(row int64) bool) (*SynthOracle, error
 	return synthOracle(pc, pv, pcv, click, conv), nil
 }
 
-
 // synJSONNum renders NaN (an undefined AUC) as null.
 type synJSONNum float64
 
