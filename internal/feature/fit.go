@@ -121,23 +121,16 @@ func NewFitter(s *Schema, columns []string) (*Fitter, error) {
 		if fd.Type == TypeIgnore {
 			continue
 		}
-		ff := fitField{pf: pfield{def: fd, col: lay.field[i]}}
-		switch {
-		case fd.Type == TypeMultiCategorical:
-			ff.pf.op = opMulti
+		ff := fitField{pf: pfield{def: fd, col: lay.field[i], op: opFor(fd)}}
+		switch ff.pf.op {
+		case opMulti, opVocab:
 			ff.counts = map[string][]int64{}
-		case fd.Type == TypeCategorical && fd.HashBuckets > 0:
-			ff.pf.op = opHash
+		case opHash:
 			ff.pf.hashN = uint64(fd.HashBuckets)
 			ff.hashN = make([]int64, fd.HashBuckets+1)
 			ff.hashPos = make([]int64, (fd.HashBuckets+1)*T)
-		case fd.Type == TypeCategorical:
-			ff.pf.op = opVocab
-			ff.counts = map[string][]int64{}
 		default:
-			ff.pf.op = opNumeric
-			if fd.Buckets != nil {
-				ff.pf.op = opBucket
+			if ff.pf.op == opBucket {
 				ff.bucketN = make([]int64, len(fd.Buckets)+2)
 				ff.bucketPos = make([]int64, (len(fd.Buckets)+2)*T)
 			}
@@ -350,13 +343,7 @@ func (f *Fitter) Finish() (*Pipeline, error) {
 			pf.minCount = f.minCount(ff)
 			pf.vocabList = ff.keptValues(pf.minCount)
 		case opNumeric, opBucket:
-			st := NumericStats{Count: ff.n, Min: 0, Max: 0}
-			if ff.n > 0 {
-				st.Mean = ff.sum / float64(ff.n)
-				st.Std = math.Sqrt(math.Max(0, ff.sumsq/float64(ff.n)-st.Mean*st.Mean))
-				st.Min, st.Max = ff.tmin, ff.tmax
-				st.RawMean = ff.rawSum / float64(ff.n)
-			}
+			st := ff.numericStats()
 			for _, v := range []float64{st.Mean, st.Std, st.Min, st.Max, st.RawMean} {
 				if math.IsNaN(v) || math.IsInf(v, 0) {
 					return nil, fmt.Errorf("feature: fit: field %q: values too large for statistics (try transform: log1p): %w", pf.def.Name, ErrBadRow)
@@ -390,6 +377,19 @@ func (ff *fitField) keptValues(minCount int) []string {
 		return kept[a] < kept[b]
 	})
 	return kept
+}
+
+// numericStats returns the statistics of a numeric field from its sums
+// (all zero but Count when no value was seen).
+func (ff *fitField) numericStats() NumericStats {
+	st := NumericStats{Count: ff.n}
+	if ff.n > 0 {
+		st.Mean = ff.sum / float64(ff.n)
+		st.Std = math.Sqrt(math.Max(0, ff.sumsq/float64(ff.n)-st.Mean*st.Mean))
+		st.Min, st.Max = ff.tmin, ff.tmax
+		st.RawMean = ff.rawSum / float64(ff.n)
+	}
+	return st
 }
 
 // finish derives the transform state (maps, spec, normalization) from the
@@ -653,14 +653,7 @@ func (f *Fitter) Summary() Summary {
 			fs.Missing = ff.missingN
 		}
 		if ff.pf.op == opNumeric || ff.pf.op == opBucket {
-			st := NumericStats{Count: ff.n}
-			if ff.n > 0 {
-				st.Mean = ff.sum / float64(ff.n)
-				st.Std = math.Sqrt(math.Max(0, ff.sumsq/float64(ff.n)-st.Mean*st.Mean))
-				st.Min, st.Max = ff.tmin, ff.tmax
-				st.RawMean = ff.rawSum / float64(ff.n)
-			}
-			fs.Stats = st
+			fs.Stats = ff.numericStats()
 		}
 		s.Fields = append(s.Fields, fs)
 	}

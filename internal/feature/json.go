@@ -67,19 +67,7 @@ func UnmarshalPipeline(b []byte) (*Pipeline, error) {
 		}
 		fj := j.Fields[k]
 		k++
-		pf := pfield{def: fd, col: lay.field[i], minCount: fj.MinCount, vocabList: fj.Vocab}
-		switch {
-		case fd.Type == TypeMultiCategorical:
-			pf.op = opMulti
-		case fd.Type == TypeCategorical && fd.HashBuckets > 0:
-			pf.op = opHash
-		case fd.Type == TypeCategorical:
-			pf.op = opVocab
-		case fd.Buckets != nil:
-			pf.op = opBucket
-		default:
-			pf.op = opNumeric
-		}
+		pf := pfield{def: fd, col: lay.field[i], op: opFor(fd), minCount: fj.MinCount, vocabList: fj.Vocab}
 		isNum := pf.op == opNumeric || pf.op == opBucket
 		// A vocabulary field may have no kept value (every value rarer than
 		// min_count): its empty list is omitted from the JSON.

@@ -23,6 +23,21 @@ const (
 	opBucket
 )
 
+// opFor returns the transform of a (non-ignored) schema field.
+func opFor(fd Field) op {
+	switch {
+	case fd.Type == TypeMultiCategorical:
+		return opMulti
+	case fd.Type == TypeCategorical && fd.HashBuckets > 0:
+		return opHash
+	case fd.Type == TypeCategorical:
+		return opVocab
+	case fd.Buckets != nil:
+		return opBucket
+	}
+	return opNumeric
+}
+
 // pfield is one fitted feature field.
 type pfield struct {
 	def  Field
