@@ -122,12 +122,7 @@ func newDCRNN(cfg *Config, spec Spec, rng *rand.Rand) (Model, error) {
 // Forward implements Model.
 func (m *DCRNN) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
 	x0 := m.emb.Forward(t, b)
-	var deep *nn.Mat
-	if m.deep != nil {
-		deep = runMLP(t, m.deep, x0)
-	} else {
-		deep = x0
-	}
+	deep := runMLP(t, m.deep, x0) // x0 itself without a deep branch
 	var u *nn.Mat
 	if m.inProj != nil {
 		u = m.inProj.Forward(t, x0)
@@ -138,10 +133,8 @@ func (m *DCRNN) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
 		s = t.ZeroMat(b.N, m.sharedCell.StateSize())
 	}
 	p := make([]*nn.Mat, nt)
-	if m.taskCell != nil {
-		for i, c := range m.taskCell {
-			p[i] = t.ZeroMat(b.N, c.StateSize())
-		}
+	for i, c := range m.taskCell {
+		p[i] = t.ZeroMat(b.N, c.StateSize())
 	}
 	for l := 0; l < m.steps; l++ {
 		v := u

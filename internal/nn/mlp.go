@@ -53,22 +53,13 @@ func (m *MLP) Params() []*Param {
 	return ps
 }
 
-// Forward runs x [B×In] through the stack and returns [B×Out].
+// Forward runs x [B×In] through the stack and returns [B×Out], with dropout
+// after every layer but the last.
 func (m *MLP) Forward(t *Tape, x *Mat) *Mat {
-	return m.ForwardHidden(t, x, nil)
-}
-
-// ForwardHidden is Forward that also stores, when hidden is non-nil, the
-// output of each hidden layer (after dropout) in hidden[k] (len(hidden) must
-// be len(Layers)-1): towers use it to pass their last hidden layer on.
-func (m *MLP) ForwardHidden(t *Tape, x *Mat, hidden []*Mat) *Mat {
 	for k, l := range m.Layers {
 		x = l.Forward(t, x)
 		if k+1 < len(m.Layers) {
 			x = Dropout(t, x, m.Dropout)
-			if hidden != nil {
-				hidden[k] = x
-			}
 		}
 	}
 	return x
