@@ -38,6 +38,11 @@ var (
 	ErrCorrupt = errors.New("modelfile: corrupt model file")
 	// ErrVersion: the file has a format_version this build does not read.
 	ErrVersion = errors.New("modelfile: unsupported format version")
+	// ErrNotRegular: the path names a directory, named pipe, device or
+	// socket, not a regular file; it was not read.
+	ErrNotRegular = errors.New("not a regular file")
+	// ErrTooLarge: the file is larger than the caller's limit; it was not read.
+	ErrTooLarge = errors.New("model file too large")
 )
 
 // DType is a safetensors element type. The zero value means F32.

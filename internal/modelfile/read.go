@@ -14,42 +14,140 @@ import (
 )
 
 // Read reads and fully validates the model file at path (see Decode) and
-// returns its content and checksum. The tensors share one buffer holding the
-// file's bytes, so reading costs one allocation of the file size plus the
-// header. Errors name the path and wrap ErrNotModelFile, ErrCorrupt or
-// ErrVersion when the content is at fault.
-func Read(path string) (*File, string, error) {
-	fh, err := os.Open(path)
+// returns its content and checksum; it is ReadLimited without a size limit.
+func Read(path string) (*File, string, error) { return ReadLimited(path, 0) }
+
+// ReadLimited reads and fully validates the model file at path (see Decode)
+// and returns its content and checksum. It reads in bounded steps, so a
+// file that is not a model file costs at most its first bytes:
+//
+//  1. the path must name a regular file: a directory, named pipe (FIFO),
+//     device or socket is refused with ErrNotRegular before it is opened,
+//     and the file is opened non-blocking, so a FIFO swapped in after the
+//     check cannot hang the reader;
+//  2. a file larger than maxBytes (when maxBytes > 0) is refused with
+//     ErrTooLarge before any byte is read;
+//  3. the 8-byte header length must fit in the file and in MaxHeaderSize,
+//     then the header is read and checked, and the data section it
+//     declares (the tensors' offsets) must end exactly at the end of the
+//     file; only then is the data section read, checksummed and decoded.
+//
+// The tensors share one buffer holding the data section, so reading costs
+// one allocation of the file size plus the header. Errors name the path and
+// wrap ErrNotModelFile, ErrCorrupt or ErrVersion when the content is at
+// fault.
+func ReadLimited(path string, maxBytes int64) (*File, string, error) {
+	fh, size, err := openRegular(path)
 	if err != nil {
-		return nil, "", fmt.Errorf("modelfile: %w", err)
-	}
-	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, "", fmt.Errorf("modelfile: %w", err)
-	}
-	size := st.Size()
-	if size < 0 || size > int64(maxInt-8) {
-		return nil, "", fmt.Errorf("modelfile: %s: %w", path, corrupt("file size %d out of range", size))
-	}
-	// Back the bytes with uint64s so the data section (8-byte aligned in
-	// the file) is aligned in memory and tensors can alias it.
-	words := make([]uint64, (size+7)/8)
-	var b []byte
-	if size > 0 {
-		b = unsafe.Slice((*byte)(unsafe.Pointer(&words[0])), int(size))
-	}
-	if _, err := io.ReadFull(fh, b); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			err = corrupt("file shrank while being read: %v", err)
-		}
 		return nil, "", fmt.Errorf("modelfile: %s: %w", path, err)
 	}
-	f, sum, err := decode(b, true)
+	defer fh.Close()
+	if maxBytes > 0 && size > maxBytes {
+		return nil, "", fmt.Errorf("modelfile: %s: %w: %d bytes, the limit is %d", path, ErrTooLarge, size, maxBytes)
+	}
+	f, sum, err := readFrom(fh, size)
 	if err != nil {
 		return nil, "", fmt.Errorf("modelfile: %s: %w", path, err)
 	}
 	return f, sum, nil
+}
+
+// openRegular opens path for reading if it is a regular file (a symbolic
+// link to one is fine) and returns its size.
+func openRegular(path string) (*os.File, int64, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, 0, notRegular(st.Mode())
+	}
+	fh, err := openNonBlocking(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	st2, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, 0, err
+	}
+	if !st2.Mode().IsRegular() || !os.SameFile(st, st2) {
+		fh.Close()
+		if !st2.Mode().IsRegular() {
+			return nil, 0, notRegular(st2.Mode())
+		}
+		return nil, 0, fmt.Errorf("%w: the file was replaced while being opened", ErrNotRegular)
+	}
+	size := st2.Size()
+	if size < 0 || size > int64(maxInt-8) {
+		return nil, 0, corrupt("file size %d out of range", size)
+	}
+	return fh, size, nil
+}
+
+func notRegular(m os.FileMode) error {
+	kind := "not a regular file"
+	switch {
+	case m.IsDir():
+		kind = "a directory"
+	case m&os.ModeNamedPipe != 0:
+		kind = "a named pipe (FIFO)"
+	case m&os.ModeDevice != 0:
+		kind = "a device"
+	case m&os.ModeSocket != 0:
+		kind = "a socket"
+	}
+	return fmt.Errorf("%w: it is %s", ErrNotRegular, kind)
+}
+
+// readFrom reads a model file of size bytes from r in the bounded steps
+// ReadLimited describes.
+func readFrom(r io.Reader, size int64) (*File, string, error) {
+	shrank := func(err error) error {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return corrupt("file shrank while being read: %v", err)
+		}
+		return err
+	}
+	if size < 9 {
+		return nil, "", notModel("%d bytes is too short for a model file", size)
+	}
+	var pre [9]byte
+	if _, err := io.ReadFull(r, pre[:]); err != nil {
+		return nil, "", shrank(err)
+	}
+	if pre[8] != '{' {
+		return nil, "", notModel("no safetensors JSON header at byte 8")
+	}
+	n64 := binary.LittleEndian.Uint64(pre[:8])
+	if n64 > uint64(size-8) {
+		return nil, "", corrupt("header length %d runs past the end of the %d-byte file: file truncated?", n64, size)
+	}
+	if n64 > MaxHeaderSize {
+		return nil, "", corrupt("header length %d exceeds the limit of %d bytes", n64, MaxHeaderSize)
+	}
+	n := int(n64)
+	header := make([]byte, n)
+	header[0] = '{'
+	if _, err := io.ReadFull(r, header[1:]); err != nil {
+		return nil, "", shrank(err)
+	}
+	dataLen := int(size) - 8 - n
+	meta, ents, err := parseHeader(header, dataLen)
+	if err != nil {
+		return nil, "", err
+	}
+	// Back the data with uint64s so it is 8-byte aligned in memory (as in
+	// the file) and tensors can alias it.
+	words := make([]uint64, (dataLen+7)/8)
+	var data []byte
+	if dataLen > 0 {
+		data = unsafe.Slice((*byte)(unsafe.Pointer(&words[0])), dataLen)
+	}
+	if _, err := io.ReadFull(r, data); err != nil {
+		return nil, "", shrank(err)
+	}
+	return finish(meta, ents, data, true)
 }
 
 // Decode parses a model file held in b and returns its content and checksum.
@@ -59,7 +157,7 @@ func Read(path string) (*File, string, error) {
 // byte-for-byte in the canonical form Encode writes, and the checksum. The
 // returned tensors do not share memory with b.
 func Decode(b []byte) (*File, string, error) {
-	f, sum, err := decode(b, false)
+	f, sum, err := decode(b)
 	if err != nil {
 		return nil, "", fmt.Errorf("modelfile: %w", err)
 	}
@@ -73,7 +171,7 @@ type rawInfo struct {
 	DataOffsets *[]uint64 `json:"data_offsets"`
 }
 
-func decode(b []byte, alias bool) (*File, string, error) {
+func decode(b []byte) (*File, string, error) {
 	if len(b) < 9 {
 		return nil, "", notModel("%d bytes is too short for a model file", len(b))
 	}
@@ -84,33 +182,45 @@ func decode(b []byte, alias bool) (*File, string, error) {
 	if n64 > uint64(len(b)-8) {
 		return nil, "", corrupt("header length %d runs past the end of the %d-byte file: file truncated?", n64, len(b))
 	}
-	n := int(n64)
-	if n > MaxHeaderSize {
-		return nil, "", corrupt("header length %d exceeds the limit of %d bytes", n, MaxHeaderSize)
+	if n64 > MaxHeaderSize {
+		return nil, "", corrupt("header length %d exceeds the limit of %d bytes", n64, MaxHeaderSize)
 	}
+	n := int(n64)
 	header, data := b[8:8+n], b[8+n:]
+	meta, ents, err := parseHeader(header, len(data))
+	if err != nil {
+		return nil, "", err
+	}
+	return finish(meta, ents, data, false)
+}
+
+// parseHeader checks a JSON header against a data section of dataLen bytes:
+// format, version, checksum syntax, every tensor entry, that the tensors
+// cover the data section exactly, and the canonical form. It returns the
+// metadata and the entries in storage order.
+func parseHeader(header []byte, dataLen int) (map[string]string, []entry, error) {
 
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(header, &top); err != nil {
-		return nil, "", corrupt("header JSON: %v: file truncated or edited?", err)
+		return nil, nil, corrupt("header JSON: %v: file truncated or edited?", err)
 	}
 	rawMeta, ok := top[keyMetadata]
 	if !ok {
-		return nil, "", notModel("safetensors file without __metadata__, not written by dcrnn")
+		return nil, nil, notModel("safetensors file without __metadata__, not written by dcrnn")
 	}
 	var meta map[string]string
 	if err := json.Unmarshal(rawMeta, &meta); err != nil {
-		return nil, "", corrupt("header __metadata__: %v", err)
+		return nil, nil, corrupt("header __metadata__: %v", err)
 	}
 	if meta[keyFormat] != FormatName {
-		return nil, "", notModel("safetensors file with __metadata__.format %q, want %q", meta[keyFormat], FormatName)
+		return nil, nil, notModel("safetensors file with __metadata__.format %q, want %q", meta[keyFormat], FormatName)
 	}
 	if err := checkVersion(meta); err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	want := meta[keyChecksum]
 	if !isHexSHA256(want) {
-		return nil, "", corrupt("__metadata__.checksum %q is not 64 lowercase hex digits", want)
+		return nil, nil, corrupt("__metadata__.checksum %q is not 64 lowercase hex digits", want)
 	}
 
 	ents := make([]entry, 0, len(top)-1)
@@ -118,9 +228,9 @@ func decode(b []byte, alias bool) (*File, string, error) {
 		if name == keyMetadata {
 			continue
 		}
-		e, err := parseEntry(name, raw, len(data))
+		e, err := parseEntry(name, raw, dataLen)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
 		ents = append(ents, e)
 	}
@@ -128,16 +238,23 @@ func decode(b []byte, alias bool) (*File, string, error) {
 	off := 0
 	for _, e := range ents {
 		if e.begin != off {
-			return nil, "", corrupt("tensor %q: data_offsets [%d %d] should begin at %d, where the previous tensor ends (tensors are stored contiguously, largest dtype first, then by name)", e.name, e.begin, e.end, off)
+			return nil, nil, corrupt("tensor %q: data_offsets [%d %d] should begin at %d, where the previous tensor ends (tensors are stored contiguously, largest dtype first, then by name)", e.name, e.begin, e.end, off)
 		}
 		off = e.end
 	}
-	if off != len(data) {
-		return nil, "", corrupt("data section has %d bytes, tensors cover %d", len(data), off)
+	if off != dataLen {
+		return nil, nil, corrupt("data section has %d bytes, tensors cover %d", dataLen, off)
 	}
 	if canon := appendHeader(nil, meta, ents); !bytes.Equal(canon, header) {
-		return nil, "", corrupt("header is not in canonical form at byte %d: edited or corrupted", 8+mismatchAt(canon, header))
+		return nil, nil, corrupt("header is not in canonical form at byte %d: edited or corrupted", 8+mismatchAt(canon, header))
 	}
+	return meta, ents, nil
+}
+
+// finish verifies the checksum of data and builds the File; alias lets the
+// tensors share data's memory.
+func finish(meta map[string]string, ents []entry, data []byte, alias bool) (*File, string, error) {
+	want := meta[keyChecksum]
 	if got := checksum(meta, ents, [][]byte{data}); got != want {
 		return nil, "", corrupt("checksum mismatch: header says %s, content hashes to %s: file corrupted", want, got)
 	}
