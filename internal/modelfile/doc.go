@@ -12,6 +12,10 @@
 // refused, and nothing of it is returned. The error wraps ErrCorrupt (or
 // ErrNotModelFile / ErrVersion when the damage hits the format name or
 // version, which are checked first so that a newer file is reported as such).
+// Reading is bounded (ReadLimited): only regular files are opened, an
+// optional size limit is checked first, and the header and the data size it
+// declares are checked against the file size before the data is read, so a
+// file that is not a model costs its first bytes, not its size.
 //
 // # Layout, byte by byte
 //
