@@ -98,9 +98,16 @@ func (tr *Trained) DenseParams() []*nn.Param {
 
 // Load reads a model file: the format is checked by package modelfile, then
 // the model is rebuilt from its config and pipeline and every weight is
-// copied in by name with its shape checked. Nothing is half-loaded.
-func Load(path string) (*Trained, error) {
-	f, sum, err := modelfile.Read(path)
+// copied in by name with its shape checked. Nothing is half-loaded. It is
+// LoadLimited without a size limit.
+func Load(path string) (*Trained, error) { return LoadLimited(path, 0) }
+
+// LoadLimited is Load for a file of at most maxBytes bytes (no limit when
+// maxBytes ≤ 0): a larger file is refused with modelfile.ErrTooLarge before
+// it is read. Non-regular files (directories, named pipes, devices) are
+// refused with modelfile.ErrNotRegular.
+func LoadLimited(path string, maxBytes int64) (*Trained, error) {
+	f, sum, err := modelfile.ReadLimited(path, maxBytes)
 	if err != nil {
 		return nil, err
 	}
