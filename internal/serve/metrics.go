@@ -14,9 +14,11 @@ type metrics struct {
 	loadedAt  prometheus.Gauge
 	reloads   *prometheus.CounterVec // by result: success or failure
 	panics    prometheus.Counter
+	rejected  *prometheus.CounterVec // by limit: connections, inflight, body_memory
+	conns     prometheus.GaugeFunc
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, conns func() float64) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dcrnn_serve_requests_total", Help: "HTTP requests by handler and status code.",
@@ -44,13 +46,22 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dcrnn_serve_panics_total", Help: "Handler panics turned into 500 responses.",
 		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dcrnn_serve_rejected_total", Help: "Connections or requests refused with 503 by a limit (connections, inflight, body_memory).",
+		}, []string{"limit"}),
+		conns: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "dcrnn_serve_open_connections", Help: "Open connections of the serving listener.",
+		}, conns),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.rows, m.inFlight, m.modelInfo, m.loadedAt, m.reloads, m.panics} {
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.rows, m.inFlight, m.modelInfo, m.loadedAt, m.reloads, m.panics, m.rejected, m.conns} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
+	for _, l := range []string{"connections", "inflight", "body_memory"} {
+		m.rejected.WithLabelValues(l)
+	}
 	return m, nil
 }

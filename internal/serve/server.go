@@ -1,8 +1,8 @@
 package serve
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +11,8 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -54,6 +56,41 @@ type Options struct {
 	// ChunkRows is the most rows passed to one Predict call (default 512);
 	// a larger request is scored in chunks so the scratch memory stays bounded.
 	ChunkRows int
+	// AdminToken, when set, is the bearer token every admin request must
+	// carry (Authorization: Bearer TOKEN), compared in constant time, and it
+	// turns the admin endpoints on in Handler. Without it Handler answers
+	// them 404 and only AdminHandler serves them (for a separate listener on
+	// a loopback address).
+	AdminToken string
+	// AllowReloadPath lets POST /v1/admin/reload name a file ({"path":
+	// ...}); it must lie under ModelDir. By default a reload re-reads the
+	// file given to New.
+	AllowReloadPath bool
+	// ModelDir is the directory reload paths must lie under (default: the
+	// directory of the file given to New).
+	ModelDir string
+	// AllowSchemaChange lets a reload install a model whose fields or tasks
+	// (names, types, order, funnel) differ from the served model's.
+	AllowSchemaChange bool
+	// MaxModelBytes is the largest model file a reload reads (default: 4×
+	// the file being served, at least 64 MiB); larger files are refused
+	// before any byte is read.
+	MaxModelBytes int64
+	// ReloadTimeout bounds one reload (default 60 s); a reload that takes
+	// longer is abandoned and answered 503, and later reloads go ahead.
+	ReloadTimeout time.Duration
+	// MaxConnections caps the open connections of Serve's listener (default
+	// 4096); a connection over the cap gets 503 + Retry-After and is closed.
+	MaxConnections int
+	// MaxInFlight caps the requests being decoded and scored at once (a
+	// predict request counts once its body has arrived, so slow clients do
+	// not hold slots) and the admin requests (default 256); more get 503 +
+	// Retry-After at once. Health, readiness and metrics are not counted.
+	MaxInFlight int
+	// MaxBodyMemory caps the bytes of request bodies held in memory by all
+	// requests together (default 256 MiB); a request that would pass it gets
+	// 503 + Retry-After. Body buffers grow only as bytes arrive.
+	MaxBodyMemory int64
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
 	// Registry receives the Prometheus metrics and is served on /metrics
@@ -89,6 +126,18 @@ func (o *Options) defaults() {
 	if o.ChunkRows <= 0 {
 		o.ChunkRows = 512
 	}
+	if o.ReloadTimeout <= 0 {
+		o.ReloadTimeout = 60 * time.Second
+	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = 4096
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 256
+	}
+	if o.MaxBodyMemory <= 0 {
+		o.MaxBodyMemory = 256 << 20
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -111,23 +160,33 @@ type ModelInfo struct {
 // file atomically on Reload. Create it with New; serve with Serve or mount
 // Handler.
 type Server struct {
-	opt      Options
-	log      *slog.Logger
-	m        *metrics
-	cur      atomic.Pointer[loaded]
-	reloadMu sync.Mutex // serializes reloads
-	path     string     // file of the current model, guarded by reloadMu
-	draining atomic.Bool
-	sem      chan struct{}
-	reqs     sync.Pool // *reqState
-	nlog     atomic.Uint64
-	handler  http.Handler
+	opt        Options
+	log        *slog.Logger
+	m          *metrics
+	cur        atomic.Pointer[loaded]
+	path       string // the file given to New, which reloads without a path read
+	modelDir   string // absolute, symbolic links resolved
+	tokenSum   []byte // SHA-256 of AdminToken, nil when none
+	reloadSlot chan struct{}
+	stuck      atomic.Int32 // timed-out loads still running
+	draining   atomic.Bool
+	sem        chan struct{} // scoring workers
+	inflight   chan struct{} // requests in flight (MaxInFlight)
+	budget     bodyBudget
+	bigFreed   atomic.Int64 // unix ns of the last dropped big buffer, 0 once trimmed
+	conns      atomic.Int64 // open connections of Serve's listener
+	reqs       sync.Pool    // *reqState
+	nlog       atomic.Uint64
+	handler    http.Handler
+	admin      http.Handler
+	loadFn     func(path string, maxBytes int64) (*loaded, error) // s.load; tests slow it down
 }
 
 // loaded is one loaded model with its per-model scratch pool.
 type loaded struct {
 	tr      *model.Trained
 	info    ModelInfo
+	size    int64    // bytes of the model file
 	prefix  []byte   // {"model":{...},"predictions":[
 	keys    [][]byte // "task": per task
 	funnel  bool
@@ -147,26 +206,47 @@ type scorer struct {
 
 // reqState is the model-independent scratch of one request.
 type reqState struct {
-	body []byte
-	req  request
-	out  []byte
+	body     []byte
+	reserved int64 // bytes of body taken from the body-memory budget
+	req      request
+	out      []byte
 }
 
 // New loads the model file at path and returns a server for it.
 func New(path string, opt Options) (*Server, error) {
 	opt.defaults()
-	m, err := newMetrics(opt.Registry)
+	s := &Server{opt: opt, log: opt.Logger, path: path, sem: make(chan struct{}, opt.Workers),
+		inflight: make(chan struct{}, opt.MaxInFlight), reloadSlot: make(chan struct{}, 1)}
+	m, err := newMetrics(opt.Registry, func() float64 { return float64(s.conns.Load()) })
 	if err != nil {
 		return nil, fmt.Errorf("serve: metrics: %w", err)
 	}
-	s := &Server{opt: opt, log: opt.Logger, m: m, sem: make(chan struct{}, opt.Workers)}
+	s.m = m
+	s.budget.limit = opt.MaxBodyMemory
+	s.loadFn = s.load
 	s.reqs.New = func() any { return &reqState{} }
-	ld, err := s.load(path)
+	if opt.AdminToken != "" {
+		sum := sha256.Sum256([]byte(opt.AdminToken))
+		s.tokenSum = sum[:]
+	}
+	dir := opt.ModelDir
+	if dir == "" {
+		dir = filepath.Dir(path)
+	}
+	if dir, err = filepath.Abs(dir); err == nil {
+		dir, err = filepath.EvalSymlinks(dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("serve: model directory: %w", err)
+	}
+	s.modelDir = dir
+	ld, err := s.load(path, opt.MaxModelBytes)
 	if err != nil {
 		return nil, err
 	}
-	s.install(ld, path)
-	s.handler = s.routes()
+	s.install(ld)
+	s.handler = s.routes(opt.AdminToken != "")
+	s.admin = s.routes(true)
 	return s, nil
 }
 
@@ -174,7 +254,7 @@ func New(path string, opt Options) (*Server, error) {
 func (s *Server) Model() ModelInfo { return s.cur.Load().info }
 
 // load reads, checks and warms up a model file; nothing is installed.
-func (s *Server) load(path string) (ld *loaded, err error) {
+func (s *Server) load(path string, maxBytes int64) (ld *loaded, err error) {
 	defer func() { // a model file is input too: never let it take the server down
 		if r := recover(); r != nil {
 			ld, err = nil, fmt.Errorf("serve: load %s: internal error: %v", path, r)
@@ -184,11 +264,14 @@ func (s *Server) load(path string) (ld *loaded, err error) {
 	if path == "" {
 		return nil, errors.New("serve: no model file given")
 	}
-	tr, err := model.Load(path)
+	tr, err := model.LoadLimited(path, maxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("serve: load: %w", err)
 	}
 	ld = &loaded{tr: tr, chunk: s.opt.ChunkRows}
+	if st, err := os.Stat(path); err == nil {
+		ld.size = st.Size()
+	}
 	ld.info = ModelInfo{Name: tr.Name, Checksum: tr.Checksum, Path: path, LoadedAt: time.Now()}
 	hdr, _ := json.Marshal(struct {
 		Name     string `json:"name"`
@@ -238,9 +321,8 @@ func (sc *scorer) grow(tasks, n int) {
 }
 
 // install swaps ld in; requests in flight keep the model they started with.
-func (s *Server) install(ld *loaded, path string) *loaded {
+func (s *Server) install(ld *loaded) *loaded {
 	old := s.cur.Swap(ld)
-	s.path = path
 	if old != nil {
 		s.m.modelInfo.DeleteLabelValues(old.info.Name, old.info.Checksum)
 	}
@@ -249,40 +331,25 @@ func (s *Server) install(ld *loaded, path string) *loaded {
 	return old
 }
 
-// Reload loads the model file at path (the current file when path is "")
-// and, once it is fully read, checked and warmed up, swaps it in atomically.
-// Requests in flight finish on the old model. On error the old model keeps
-// serving and the error says why.
-func (s *Server) Reload(path string) (ModelInfo, error) {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	if path == "" {
-		path = s.path
-	}
-	start := time.Now()
-	ld, err := s.load(path)
-	if err != nil {
-		s.m.reloads.WithLabelValues("failure").Inc()
-		cur := s.cur.Load().info
-		s.log.Error("model reload failed; still serving the previous model", "path", path, "err", err,
-			"model", cur.Name, "checksum", cur.Checksum)
-		return cur, err
-	}
-	old := s.install(ld, path)
-	s.m.reloads.WithLabelValues("success").Inc()
-	s.log.Info("model reloaded", "path", path, "model", ld.info.Name, "checksum", ld.info.Checksum,
-		"previous_checksum", old.info.Checksum, "seconds", time.Since(start).Seconds())
-	return ld.info, nil
-}
-
-// Handler returns the HTTP handler: POST /v1/predict, POST /v1/admin/reload,
-// GET /v1/model, /healthz, /readyz and /metrics.
+// Handler returns the HTTP handler: POST /v1/predict, GET /v1/model,
+// /healthz, /readyz, /metrics, and POST /v1/admin/reload when AdminToken is
+// set (answered 404 otherwise).
 func (s *Server) Handler() http.Handler { return s.handler }
 
-func (s *Server) routes() http.Handler {
+// AdminHandler returns the handler of a separate admin listener: the routes
+// of Handler with the admin endpoints on (behind AdminToken when it is set).
+// Without a token it answers admin requests only for a loopback Host, so
+// serve it on a loopback address.
+func (s *Server) AdminHandler() http.Handler { return s.admin }
+
+func (s *Server) routes(admin bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/predict", s.wrap("predict", http.HandlerFunc(s.predict)))
-	mux.Handle("/v1/admin/reload", s.wrap("reload", http.HandlerFunc(s.reload)))
+	if admin {
+		mux.Handle("/v1/admin/", s.wrap("reload", s.limitInFlight(s.adminAuth(s.adminRoute))))
+	} else {
+		mux.Handle("/v1/admin/", s.wrap("reload", http.HandlerFunc(adminOff)))
+	}
 	mux.Handle("/v1/model", s.wrap("model", http.HandlerFunc(s.modelInfo)))
 	mux.Handle("/healthz", s.wrap("healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -290,18 +357,34 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/readyz", s.wrap("readyz", http.HandlerFunc(s.readyz)))
 	mux.Handle("/metrics", promhttp.HandlerFor(s.opt.Registry, promhttp.HandlerOpts{}))
 	mux.Handle("/", s.wrap("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, reqErr(http.StatusNotFound, CodeNotFound, "", -1, "no such endpoint %s %s (have POST /v1/predict, POST /v1/admin/reload, GET /v1/model, /healthz, /readyz, /metrics)", r.Method, r.URL.Path))
+		writeError(w, reqErr(http.StatusNotFound, CodeNotFound, "", -1, "no such endpoint %s %s (have POST /v1/predict, GET /v1/model, /healthz, /readyz, /metrics, and POST /v1/admin/reload where the admin API is on)", r.Method, r.URL.Path))
 	})))
 	return mux
 }
 
-// Serve serves HTTP on ln until ctx is cancelled, then shuts down
+// Serve serves Handler on ln until ctx is cancelled, then shuts down
 // gracefully: /readyz turns 503, no new connection is accepted, and the
 // requests in flight are drained (up to DrainTimeout). It returns nil after
-// a clean drain.
+// a clean drain. At most MaxConnections connections are open at once.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	stop := make(chan struct{})
+	defer close(stop)
+	go s.trimMemory(stop)
+	ln = newLimitListener(ln, s.opt.MaxConnections, func() { s.m.rejected.WithLabelValues("connections").Inc() }, &s.conns)
+	return s.serveHTTP(ctx, ln, s.handler, "serving")
+}
+
+// ServeAdmin serves AdminHandler on ln (a separate admin listener) until ctx
+// is cancelled, like Serve.
+func (s *Server) ServeAdmin(ctx context.Context, ln net.Listener) error {
+	ln = newLimitListener(ln, maxRejecting, func() { s.m.rejected.WithLabelValues("connections").Inc() }, new(atomic.Int64))
+	return s.serveHTTP(ctx, ln, s.admin, "serving the admin API")
+}
+
+func (s *Server) serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, what string) error {
 	srv := &http.Server{
-		Handler:           s.handler,
+		Handler:           h,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ReadTimeout:       s.opt.ReadTimeout,
 		ReadHeaderTimeout: s.opt.ReadTimeout,
 		WriteTimeout:      s.opt.WriteTimeout,
@@ -310,8 +393,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("serving", "addr", ln.Addr().String(), "model", s.Model().Name, "checksum", s.Model().Checksum,
-		"path", s.Model().Path, "max_rows", s.opt.MaxRows, "max_body_bytes", s.opt.MaxBodyBytes, "strict", s.opt.Strict, "workers", s.opt.Workers)
+	s.log.Info(what, "addr", ln.Addr().String(), "model", s.Model().Name, "checksum", s.Model().Checksum,
+		"path", s.Model().Path, "max_rows", s.opt.MaxRows, "max_body_bytes", s.opt.MaxBodyBytes, "strict", s.opt.Strict, "workers", s.opt.Workers,
+		"max_connections", s.opt.MaxConnections, "max_inflight", s.opt.MaxInFlight, "max_body_memory", s.opt.MaxBodyMemory)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -344,6 +428,9 @@ func (w *statusWriter) WriteHeader(code int) {
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection's deadlines.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
@@ -473,42 +560,19 @@ func (s *Server) modelInfo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"model": s.Model()})
 }
 
-// reload handles POST /v1/admin/reload with an optional {"path": "..."}.
-func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		writeError(w, reqErr(http.StatusMethodNotAllowed, CodeMethod, "", -1, "use POST for /v1/admin/reload"))
+// adminRoute dispatches the admin endpoints.
+func (s *Server) adminRoute(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/v1/admin/reload" {
+		s.reload(w, r)
 		return
 	}
-	var body struct {
-		Path string `json:"path"`
-	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
-	if err != nil {
-		writeError(w, bodyError(err, 64<<10))
-		return
-	}
-	if len(trimSpace(raw)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil {
-			writeError(w, reqErr(http.StatusBadRequest, CodeBadRequest, "", -1, "reload body: expected {\"path\": \"FILE\"} or nothing: %v", err))
-			return
-		}
-	}
-	prev := s.Model()
-	info, err := s.Reload(body.Path)
-	if err != nil {
-		logOf(r).err = err.Error()
-		writeJSON(w, http.StatusInternalServerError, map[string]any{
-			"error": errorDetail{Code: CodeReloadFailed, Message: err.Error()},
-			"model": info,
-		})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"model": info, "previous": prev})
+	writeError(w, reqErr(http.StatusNotFound, CodeNotFound, "", -1, "no such admin endpoint %s (have POST /v1/admin/reload)", r.URL.Path))
 }
 
 func bodyError(err error, limit int64) *RequestError {
+	if errors.Is(err, errBodyBudget{}) {
+		return &RequestError{Status: http.StatusServiceUnavailable, Code: CodeOverloaded, Row: -1, Message: err.Error() + "; retry shortly"}
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return reqErr(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "", -1, "request body larger than %d bytes (--max-body-bytes)", limit)
@@ -534,12 +598,26 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 	}
 	st := s.reqs.Get().(*reqState)
 	defer s.reqs.Put(st)
-	var err error
-	st.body, err = readBody(st.body[:0], http.MaxBytesReader(w, r.Body, s.opt.MaxBodyBytes), r.ContentLength)
-	if err != nil {
+	defer s.releaseBody(st)
+	if err := s.readBody(st, http.MaxBytesReader(w, r.Body, s.opt.MaxBodyBytes), s.opt.MaxBodyBytes); err != nil {
+		if errors.Is(err, errBodyBudget{}) {
+			s.m.rejected.WithLabelValues("body_memory").Inc()
+			w.Header().Set("Retry-After", retryAfter)
+			// Read the rest without keeping it (up to the body limit, within
+			// the read timeout), so the client reads the 503 instead of a
+			// connection reset.
+			io.Copy(io.Discard, r.Body)
+		}
 		fail(bodyError(err, s.opt.MaxBodyBytes))
 		return
 	}
+	// In flight from here: a slow client's body does not hold a slot.
+	if !s.enterInFlight() {
+		li.err = "too many requests in flight"
+		overloaded(w, "%d requests are in flight, the limit (--max-inflight); retry shortly", cap(s.inflight))
+		return
+	}
+	defer s.leaveInFlight()
 	if err := decodeRequest(st.body, &st.req, s.opt.MaxRows); err != nil {
 		fail(err.(*RequestError))
 		return
@@ -571,29 +649,6 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Length", strconv.Itoa(len(st.out)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(st.out)
-}
-
-// readBody appends the whole body to buf, sized from Content-Length when known.
-func readBody(buf []byte, r io.Reader, length int64) ([]byte, error) {
-	if length > 0 && int64(cap(buf)) < length+1 {
-		buf = make([]byte, 0, length+1)
-	}
-	if cap(buf) < 512 {
-		buf = make([]byte, 0, 4096)
-	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		m, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+m]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }
 
 // score transforms the request's rows with the model's pipeline and runs

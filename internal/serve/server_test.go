@@ -451,7 +451,7 @@ func TestHealthReadyModel(t *testing.T) {
 // the model it names.
 func TestReloadUnderLoad(t *testing.T) {
 	f := newFixture(t)
-	ts := startServer(t, f.pathA, Options{})
+	ts := startServer(t, f.pathA, Options{AdminToken: testToken, AllowReloadPath: true})
 	rows := testRows()
 	body := mustJSON(t, map[string]any{"rows": rows})
 	want := map[string][][]float32{f.trA.Checksum: offline(t, f.trA, rows), f.trB.Checksum: offline(t, f.trB, rows)}
@@ -516,7 +516,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 	}
 	reload := func(body string) map[string]any {
-		code, b := post(t, ts.url+"/v1/admin/reload", []byte(body))
+		code, b := adminPost(t, ts.url+"/v1/admin/reload", testToken, body)
 		var r map[string]any
 		json.Unmarshal(b, &r)
 		if code != 200 {
@@ -530,12 +530,8 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Errorf("reload response %v", r)
 	}
 	waitFor(count() + 20)
-	// SIGHUP reloads the current path: overwrite it with model A's file.
-	a, _ := os.ReadFile(f.pathA)
-	if err := os.WriteFile(f.pathB+".tmp", a, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	os.Rename(f.pathB+".tmp", f.pathB)
+	// SIGHUP (Reload("")) re-reads the file the server was started with,
+	// not the path the last HTTP reload named.
 	if info, err := ts.srv.Reload(""); err != nil || info.Checksum != f.trA.Checksum {
 		t.Errorf("Reload(\"\") = %+v, %v", info, err)
 	}
@@ -581,7 +577,7 @@ func grep(s, sub string) string {
 
 func TestFailedReloadKeepsModel(t *testing.T) {
 	f := newFixture(t)
-	ts := startServer(t, f.pathA, Options{})
+	ts := startServer(t, f.pathA, Options{AdminToken: testToken, AllowReloadPath: true})
 	a, _ := os.ReadFile(f.pathA)
 	corrupt := filepath.Join(f.dir, "corrupt.dcrnn")
 	os.WriteFile(corrupt, a[:len(a)/2], 0o644)
@@ -591,14 +587,17 @@ func TestFailedReloadKeepsModel(t *testing.T) {
 	os.WriteFile(bad, flipped, 0o644)
 	rows := testRows()
 	want := offline(t, f.trA, rows)
+	// The caller's mistakes are 4xx: a missing file 404, a file that is not
+	// a valid model 422.
+	wantStatus := []int{404, 422, 422}
 	for i, path := range []string{filepath.Join(f.dir, "missing.dcrnn"), corrupt, bad} {
-		code, b := post(t, ts.url+"/v1/admin/reload", mustJSON(t, map[string]string{"path": path}))
+		code, b := adminPost(t, ts.url+"/v1/admin/reload", testToken, string(mustJSON(t, map[string]string{"path": path})))
 		var r struct {
 			Error errorDetail `json:"error"`
 			Model ModelInfo   `json:"model"`
 		}
 		json.Unmarshal(b, &r)
-		if code != 500 || r.Error.Code != CodeReloadFailed || !strings.Contains(r.Error.Message, filepath.Base(path)) ||
+		if code != wantStatus[i] || r.Error.Code != CodeReloadFailed || !strings.Contains(r.Error.Message, filepath.Base(path)) ||
 			r.Model.Checksum != f.trA.Checksum {
 			t.Errorf("reload %s: status %d %s", path, code, b)
 		}
@@ -615,7 +614,7 @@ func TestFailedReloadKeepsModel(t *testing.T) {
 		}
 	}
 	for _, body := range []string{`{"path": 3}`, `{"file": "x"}`, `[`} {
-		code, b := post(t, ts.url+"/v1/admin/reload", []byte(body))
+		code, b := adminPost(t, ts.url+"/v1/admin/reload", testToken, body)
 		if code != 400 {
 			t.Errorf("reload body %s: status %d %s", body, code, b)
 		}
