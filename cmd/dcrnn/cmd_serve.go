@@ -22,7 +22,7 @@ func init() {
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", "--model M.dcrnn [--addr 127.0.0.1:8080] [flags]", stderr)
-	modelPath := fs.String("model", "", "model file to serve (required); SIGHUP or POST /v1/admin/reload reloads it")
+	modelPath := fs.String("model", "", "model file to serve (required); SIGHUP (or POST /v1/admin/reload where the admin API is on) re-reads it")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address HOST:PORT (port 0 picks a free port, printed on start)")
 	maxBody := fs.Int64("max-body-bytes", 8<<20, "largest request body; larger ones get 413")
 	maxRows := fs.Int("max-rows", 1000, "most rows (or items) per predict request; more get 413")
@@ -33,6 +33,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logSample := fs.Int("log-sample", 100, "log one request in N (1: all, -1: none); errors ≥ 500 and reloads are always logged")
 	logFormat := fs.String("log-format", "text", "log format on stderr: text or json")
 	workers := fs.Int("workers", 0, "requests scored at the same time (default GOMAXPROCS)")
+	tokenFile := fs.String("admin-token-file", "", "turn on POST /v1/admin/reload on --addr, for requests with the header 'Authorization: Bearer TOKEN', TOKEN being this file's content (≥ 16 characters); without this flag or --admin-addr the admin API is off (SIGHUP still reloads)")
+	adminAddr := fs.String("admin-addr", "", "serve the admin API on its own listener HOST:PORT instead (a loopback address unless --admin-token-file is given too)")
+	allowPath := fs.Bool("allow-reload-path", false, "let POST /v1/admin/reload name a file {\"path\": ...} under --model-dir; by default reloads re-read --model")
+	modelDir := fs.String("model-dir", "", "directory reload paths must lie under (default: the directory of --model)")
+	allowSchema := fs.Bool("allow-schema-change", false, "let a reload install a model whose fields or tasks differ from the served model's")
+	maxModel := fs.Int64("max-model-bytes", 0, "largest model file a reload reads (default: 4× the served file, at least 64 MiB)")
+	reloadTimeout := fs.Duration("reload-timeout", 0, "time one reload may take before it is abandoned with a 503 (default 60s)")
+	maxConns := fs.Int("max-connections", 0, "most open connections on --addr; more get 503 + Retry-After (default 4096)")
+	maxInflight := fs.Int("max-inflight", 0, "most requests decoded and scored at once; more get 503 + Retry-After (default 256)")
+	maxBodyMem := fs.Int64("max-body-memory", 0, "most bytes of request bodies held in memory by all requests together; beyond, 503 + Retry-After (default 256 MiB)")
 	applyThreads := threadsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -55,12 +65,32 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	default:
 		return fmt.Errorf("serve: --log-format: want text or json, got %q", *logFormat)
 	}
+	var token string
+	if *tokenFile != "" {
+		var warning string
+		var err error
+		if token, warning, err = serve.ReadTokenFile(*tokenFile); err != nil {
+			return err
+		}
+		if warning != "" {
+			log.Warn(warning)
+		}
+	}
+	if *adminAddr != "" && token == "" && !loopbackAddr(*adminAddr) {
+		return fmt.Errorf("serve: --admin-addr %s is not a loopback address: give --admin-token-file too, or use 127.0.0.1:PORT", *adminAddr)
+	}
+	if *allowPath && token == "" && *adminAddr == "" {
+		return fmt.Errorf("serve: --allow-reload-path needs the admin API on (--admin-token-file or --admin-addr)")
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := serve.New(*modelPath, serve.Options{
 		MaxBodyBytes: *maxBody, MaxRows: *maxRows, Strict: *strict,
 		ReadTimeout: *readTimeout, WriteTimeout: *writeTimeout, DrainTimeout: *drainTimeout,
 		LogSample: *logSample, Workers: *workers, Logger: log, Registry: reg,
+		AdminToken: token, AllowReloadPath: *allowPath, ModelDir: *modelDir, AllowSchemaChange: *allowSchema,
+		MaxModelBytes: *maxModel, ReloadTimeout: *reloadTimeout,
+		MaxConnections: *maxConns, MaxInFlight: *maxInflight, MaxBodyMemory: *maxBodyMem,
 	})
 	if err != nil {
 		return err
@@ -69,7 +99,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	var adminLn net.Listener
+	if *adminAddr != "" {
+		if adminLn, err = net.Listen("tcp", *adminAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("serve: --admin-addr: %w", err)
+		}
+	}
 	fmt.Fprintf(stdout, "dcrnn serve: listening on http://%s (model %s, checksum %s)\n", ln.Addr(), srv.Model().Name, srv.Model().Checksum)
+	switch {
+	case adminLn != nil:
+		fmt.Fprintf(stdout, "dcrnn serve: admin API on http://%s\n", adminLn.Addr())
+	case token != "":
+		fmt.Fprintf(stdout, "dcrnn serve: admin API on http://%s (bearer token)\n", ln.Addr())
+	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -84,5 +127,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 	}()
-	return srv.Serve(ctx, ln)
+	if adminLn == nil {
+		return srv.Serve(ctx, ln)
+	}
+	adminErr := make(chan error, 1)
+	go func() { adminErr <- srv.ServeAdmin(ctx, adminLn) }()
+	err = srv.Serve(ctx, ln)
+	if aerr := <-adminErr; err == nil {
+		err = aerr
+	}
+	return err
+}
+
+// loopbackAddr reports whether HOST:PORT names a loopback address.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

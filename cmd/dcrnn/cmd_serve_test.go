@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -132,5 +133,110 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.Rename(to+".tmp", to); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// startServe runs `dcrnn serve ARGS` in process and returns the URLs it
+// printed (the serving address first, then the admin one if any).
+func startServe(t *testing.T, args ...string) []string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	var stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-sample", "-1"}, args...), pw, &stderr)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+	br := bufio.NewReader(pr)
+	var urls []string
+	want := 1
+	if slices.Contains(args, "--admin-addr") {
+		want = 2
+	}
+	for len(urls) < want {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("start lines: %v (stderr %s)", err, stderr.String())
+		}
+		if i := strings.Index(line, "http://"); i >= 0 {
+			urls = append(urls, strings.Fields(line[i:])[0])
+		}
+	}
+	go io.Copy(io.Discard, br)
+	return urls
+}
+
+func reloadStatus(t *testing.T, url, token, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url+"/v1/admin/reload", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// The admin flags as an operator uses them: off by default, a token on the
+// serving address, or a separate loopback listener.
+func TestServeAdminFlags(t *testing.T) {
+	dir, _ := serveModels(t)
+	m0 := filepath.Join(dir, "m0.dcrnn")
+	const token = "0123456789abcdef0123"
+	tokenFile := filepath.Join(dir, "token")
+	os.WriteFile(tokenFile, []byte(token+"\n"), 0o600)
+
+	off := startServe(t, "--model", m0)
+	if got := reloadStatus(t, off[0], token, ""); got != 404 {
+		t.Errorf("default: admin reload status %d, want 404 (off)", got)
+	}
+
+	tok := startServe(t, "--model", m0, "--admin-token-file", tokenFile, "--allow-reload-path")
+	if got := reloadStatus(t, tok[0], "", ""); got != 401 {
+		t.Errorf("token: reload without it: %d, want 401", got)
+	}
+	if got := reloadStatus(t, tok[0], token, `{"path": "m1.dcrnn"}`); got != 200 {
+		t.Errorf("token: reload of m1.dcrnn: %d, want 200", got)
+	}
+
+	sep := startServe(t, "--model", m0, "--admin-addr", "127.0.0.1:0")
+	if len(sep) != 2 {
+		t.Fatalf("urls %v", sep)
+	}
+	if got := reloadStatus(t, sep[0], "", ""); got != 404 {
+		t.Errorf("admin listener: reload on the serving address: %d, want 404", got)
+	}
+	if got := reloadStatus(t, sep[1], "", ""); got != 200 {
+		t.Errorf("admin listener: reload there: %d, want 200", got)
+	}
+	if got := reloadStatus(t, sep[1], "", `{"path": "m1.dcrnn"}`); got != 403 {
+		t.Errorf("admin listener without --allow-reload-path: reload with a path: %d, want 403", got)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--admin-addr", "0.0.0.0:0"}, "not a loopback address"},
+		{[]string{"--allow-reload-path"}, "needs the admin API on"},
+		{[]string{"--admin-token-file", filepath.Join(dir, "missing")}, "admin token file"},
+	} {
+		err := run(context.Background(), append([]string{"serve", "--model", m0, "--addr", "127.0.0.1:0"}, c.args...), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: err %v, want %q", c.args, err, c.want)
+		}
 	}
 }
