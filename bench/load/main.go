@@ -27,6 +27,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,9 @@ type config struct {
 	warmup      time.Duration
 	rate        float64
 	reloadEvery time.Duration
+	adminURL    string
+	tokenFile   string
+	token       string // read from tokenFile
 	jsonOut     bool
 }
 
@@ -69,12 +73,21 @@ func run(args []string) error {
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured warm-up before it")
 	fs.Float64Var(&c.rate, "rate", 0, "open loop: requests per second on a fixed schedule (0: closed loop)")
 	fs.DurationVar(&c.reloadEvery, "reload-every", 0, "POST /v1/admin/reload this often during the run (0: never)")
+	fs.StringVar(&c.adminURL, "admin-url", "", "base URL of the admin API for -reload-every (default: -url)")
+	fs.StringVar(&c.tokenFile, "admin-token-file", "", "file holding the server's admin bearer token, for -reload-every")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if c.data == "" {
 		return errors.New("-data is required")
+	}
+	if c.tokenFile != "" {
+		b, err := os.ReadFile(c.tokenFile)
+		if err != nil {
+			return err
+		}
+		c.token = strings.TrimSpace(string(b))
 	}
 	if c.items < 1 || c.concurrency < 1 || c.bodies < 1 || c.duration <= 0 {
 		return errors.New("-items, -concurrency, -bodies and -duration must be positive")
@@ -299,6 +312,10 @@ func drive(c config, bodies [][]byte) *Report {
 		}()
 	}
 	var reloads, reloadErrs atomic.Int64
+	adminURL, token := c.adminURL, c.token
+	if adminURL == "" {
+		adminURL = c.url
+	}
 	if c.reloadEvery > 0 {
 		wg.Add(1)
 		go func() {
@@ -310,7 +327,12 @@ func drive(c config, bodies [][]byte) *Report {
 				case <-stop:
 					return
 				case <-t.C:
-					resp, err := client.Post(c.url+"/v1/admin/reload", "application/json", nil)
+					req, _ := http.NewRequest("POST", adminURL+"/v1/admin/reload", nil)
+					req.Header.Set("Content-Type", "application/json")
+					if token != "" {
+						req.Header.Set("Authorization", "Bearer "+token)
+					}
+					resp, err := client.Do(req)
 					if err == nil {
 						io.Copy(io.Discard, resp.Body)
 						resp.Body.Close()
