@@ -337,7 +337,8 @@ func (s *Server) reload(w http.ResponseWriter, r *http.Request) {
 	// server's write timeout.
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opt.ReloadTimeout + 5*time.Second))
 	prev := s.Model()
-	info, err := s.reloadCtx(r.Context(), path)
+	// A client that goes away does not abandon the reload it asked for.
+	info, err := s.reloadCtx(context.WithoutCancel(r.Context()), path)
 	if err != nil {
 		re := classifyLoad(err)
 		li.err = re.Msg
