@@ -41,7 +41,7 @@ func Create(path string) (*File, error) {
 		return nil, errors.New("atomicfile: create: empty path")
 	}
 	dir, base := filepath.Dir(path), filepath.Base(path)
-	removeStale(dir, base)
+	RemoveStale(dir, func(b string) bool { return b == base })
 	ownMu.Lock()
 	tmp, err := os.CreateTemp(dir, "."+base+".tmp-"+strconv.Itoa(pid)+"-*")
 	if err == nil {

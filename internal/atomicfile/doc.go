@@ -57,6 +57,10 @@
 // Nothing else is touched. Removal is best effort: a file that cannot be
 // listed or removed does not fail the Create.
 //
+// A writer whose names are not written again (numbered checkpoints) calls
+// RemoveStale, which applies the same rules to every name it matches in a
+// directory.
+//
 // # Several files
 //
 // A Group commits several files together (the parts of a split, the files

@@ -111,29 +111,3 @@ func TestKilledWriter(t *testing.T) {
 		t.Errorf("mode %v, want 0644", st.Mode().Perm())
 	}
 }
-
-// TestStaleDeadPID: a temporary file of a process that no longer exists is
-// removed by the next Create however recent it is; one of a live process
-// (here the parent of the test binary, go test or a shell) is kept.
-func TestStaleDeadPID(t *testing.T) {
-	dir := t.TempDir()
-	// A PID above any pid_max (2^22 on Linux, 99999 on the BSDs and macOS).
-	dead := ".m.dcrnn.tmp-999999999-1"
-	// A process that exited: its PID is free (until the system reuses it).
-	child := exec.Command(os.Args[0], "-test.run=^$")
-	if err := child.Run(); err != nil {
-		t.Fatal(err)
-	}
-	exited := ".m.dcrnn.tmp-" + strconv.Itoa(child.Process.Pid) + "-2"
-	live := ".m.dcrnn.tmp-" + strconv.Itoa(os.Getppid()) + "-3"
-	for _, n := range []string{dead, exited, live} {
-		touch(t, filepath.Join(dir, n), 0)
-	}
-	if syscall.Kill(child.Process.Pid, 0) != syscall.ESRCH {
-		t.Skipf("PID %d was reused already", child.Process.Pid)
-	}
-	if err := WriteFile(filepath.Join(dir, "m.dcrnn"), []byte("m")); err != nil {
-		t.Fatal(err)
-	}
-	wantNames(t, dir, "m.dcrnn", live)
-}

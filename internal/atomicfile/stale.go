@@ -12,10 +12,12 @@ import (
 // must have been left alone before it is removed.
 const legacyAge = time.Minute
 
-// removeStale removes in dir the leftovers of crashed writers of dir/base:
-// temporary files of dead processes and old files with the names the
-// earlier writers used. It is best effort and never fails.
-func removeStale(dir, base string) {
+// RemoveStale removes in dir the leftovers of crashed writers, by the
+// rules Create applies to one path (see the package documentation), of
+// every destination name for which match returns true. It is for
+// directories whose writers do not write the same names again, such as
+// numbered checkpoints. It is best effort and never fails.
+func RemoveStale(dir string, match func(base string) bool) {
 	d, err := os.Open(dir)
 	if err != nil {
 		return
@@ -28,7 +30,14 @@ func removeStale(dir, base string) {
 			continue
 		}
 		name := e.Name()
-		p, legacy := parseTemp(name, base)
+		p, legacy := 0, false
+		for _, base := range tempBases(name) {
+			if match(base) {
+				if p, legacy = parseTemp(name, base); p > 0 || legacy {
+					break
+				}
+			}
+		}
 		switch {
 		case p > 0 && p == pid:
 			ownMu.Lock()
@@ -46,6 +55,22 @@ func removeStale(dir, base string) {
 			}
 		}
 	}
+}
+
+// tempBases returns the destination names name may be a temporary file of:
+// BASE of .BASE.tmp-* (up to the last ".tmp-") and of .tmp-BASE-* (up to
+// the last "-"). parseTemp decides.
+func tempBases(name string) []string {
+	var bases []string
+	if i := strings.LastIndex(name, ".tmp-"); i > 1 && name[0] == '.' {
+		bases = append(bases, name[1:i])
+	}
+	if rest, ok := strings.CutPrefix(name, ".tmp-"); ok {
+		if i := strings.LastIndex(rest, "-"); i > 0 {
+			bases = append(bases, rest[:i])
+		}
+	}
+	return bases
 }
 
 // parseTemp tells whether name is a temporary file for base: it returns the
