@@ -12,7 +12,7 @@
 //
 // in path's directory (BASE = filepath.Base(path), PID = the writer's process
 // id, RANDOM from os.CreateTemp), so the rename stays on one file system.
-// Writes are buffered (256 KiB; a larger write goes straight to the file),
+// Writes are buffered (256 KiB; a write larger than that mostly bypasses it),
 // so a write error may surface at a later Write or at Commit.
 //
 // Commit flushes the buffer, sets the mode to Mode (0644, whatever the umask
