@@ -1,15 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
+	"github.com/dcrnn/dcrnn/internal/atomicfile"
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
 	"github.com/dcrnn/dcrnn/internal/train"
@@ -72,32 +72,28 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(*out), ".tmp-"+filepath.Base(*out)+"-*")
+	// The predictions and --inputs-out are committed together at the end.
+	var files atomicfile.Group
+	defer files.Abort()
+	w, err := files.Create(*out)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
-	w := bufio.NewWriterSize(f, 1<<20)
 	names := taskNames(tr)
 	_, _, funnel := tr.Spec.Funnel()
-	for i, n := range names {
-		if i > 0 {
-			w.WriteByte(',')
-		}
-		w.WriteString(n)
-	}
+	line := []byte(strings.Join(names, ","))
 	if funnel {
-		w.WriteString(",ctcvr")
+		line = append(line, ",ctcvr"...)
 	}
-	w.WriteByte('\n')
+	if _, err := w.Write(append(line, '\n')); err != nil {
+		return err
+	}
 	var inputs *inputsWriter
 	if *inputsOut != "" {
-		if inputs, err = newInputsWriter(*inputsOut, tr.Spec.Fields); err != nil {
+		if inputs, err = newInputsWriter(&files, *inputsOut, tr.Spec.Fields); err != nil {
 			return err
 		}
-		defer inputs.abort()
 	}
-	var line []byte
 	rep, err := train.Evaluate(ctx, tr, train.Source{Path: *dataPath, Name: filepath.Base(*dataPath)}, train.EvalOptions{
 		BatchSize: *batch, BadRows: br,
 		OnBatch: func(b *feature.Batch, probs [][]float32, ctcvr []float32, _ int) error {
@@ -126,23 +122,10 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return nil
 		}})
 	if err != nil {
-		f.Close()
 		return err
 	}
-	if err := w.Flush(); err != nil {
-		f.Close()
+	if err := files.Commit(); err != nil {
 		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), *out); err != nil {
-		return err
-	}
-	if inputs != nil {
-		if err := inputs.commit(); err != nil {
-			return err
-		}
 	}
 	fmt.Fprintf(stdout, "wrote %d predictions to %s", rep.Rows, *out)
 	if rep.BadRows > 0 {

@@ -32,7 +32,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	metricsOut := fs.String("metrics-out", "", "write the test (or validation) metrics as JSON here")
 	ckDir := fs.String("checkpoint-dir", "", "write checkpoints (weights, optimizer state, data position, RNG) here at every epoch end")
 	ckEvery := fs.Int("checkpoint-every", 0, "also checkpoint every N steps (with --checkpoint-dir)")
-	resume := fs.Bool("resume", false, "continue from the checkpoint in --checkpoint-dir (same flags as the interrupted run)")
+	keep := fs.Int("keep-checkpoints", train.DefaultKeepCheckpoints, "keep the newest `K` checkpoints in --checkpoint-dir (checkpoint-STEP.dcrnn, STEP = global step), removing older ones after each write; --resume falls back to an older one if the newest is damaged")
+	resume := fs.Bool("resume", false, "continue from the newest usable checkpoint in --checkpoint-dir (same flags as the interrupted run)")
 	df := addDataFlags(fs)
 	br, err := df.parse(fs, args)
 	if err != nil {
@@ -43,6 +44,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *ckEvery < 0 {
 		return errors.New("train: --checkpoint-every must be ≥ 0")
+	}
+	if *keep < 1 {
+		return errors.New("train: --keep-checkpoints must be ≥ 1")
 	}
 	if *schemaPath == "" || *out == "" {
 		return errors.New("train: --schema and --out are required (see dcrnn train --help)")
@@ -59,7 +63,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.Seed = *src.seed
 	}
 	job := train.Job{Schema: schema, Model: *modelName, Config: cfg, BadRows: br, Logger: newLogger(stderr), Progress: trainProgress(stderr),
-		CheckpointDir: *ckDir, CheckpointEvery: *ckEvery, Resume: *resume}
+		CheckpointDir: *ckDir, CheckpointEvery: *ckEvery, KeepCheckpoints: *keep, Resume: *resume}
 	if err := src.set("train", &job); err != nil {
 		return err
 	}

@@ -119,6 +119,7 @@ func TestTrainBadInput(t *testing.T) {
 		{[]string{"train", "--schema", schema, "--data", bad, "--split", "0.8,0.2", "--out", "x"}, "bad.csv:6"},
 		{[]string{"eval", "--model", corrupt, "--data", data}, "corrupt.dcrnn"},
 		{[]string{"train", "--resume", "--schema", schema, "--data", data, "--split", "0.8,0.2", "--out", "x"}, "checkpoint-dir"},
+		{[]string{"train", "--checkpoint-dir", dir, "--keep-checkpoints", "0", "--schema", schema, "--data", data, "--split", "0.8,0.2", "--out", "x"}, "keep-checkpoints"},
 	} {
 		out, err := runCmd(t, c.args...)
 		if err == nil {

@@ -1,13 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
+	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 
+	"github.com/dcrnn/dcrnn/internal/atomicfile"
 	"github.com/dcrnn/dcrnn/internal/feature"
 )
 
@@ -23,22 +22,21 @@ import (
 // empty), or the value of a numeric field after its transform and
 // normalization, written so that parsing it as a float64 gives the float32
 // exactly (a non-finite value is written as the string "NaN", "+Inf" or
-// "-Inf", since JSON has no such numbers). The file is written to a temporary
-// name and renamed by commit, so a failed run leaves no partial file.
+// "-Inf", since JSON has no such numbers). The file is one of the predict
+// command's atomicfile.Group, committed together with the predictions, so a
+// failed run leaves no partial file.
 type inputsWriter struct {
-	path   string
-	f      *os.File
-	w      *bufio.Writer
+	w      io.Writer
 	fields []feature.FieldSpec
 	line   []byte
 }
 
-func newInputsWriter(path string, fields []feature.FieldSpec) (*inputsWriter, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+func newInputsWriter(files *atomicfile.Group, path string, fields []feature.FieldSpec) (*inputsWriter, error) {
+	f, err := files.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("predict: --inputs-out: %w", err)
 	}
-	return &inputsWriter{path: path, f: f, w: bufio.NewWriterSize(f, 1<<20), fields: fields}, nil
+	return &inputsWriter{w: f, fields: fields}, nil
 }
 
 // write appends one line per row of b.
@@ -89,27 +87,4 @@ func (iw *inputsWriter) write(b *feature.Batch) error {
 		}
 	}
 	return nil
-}
-
-// commit flushes and renames the file into place.
-func (iw *inputsWriter) commit() error {
-	if err := iw.w.Flush(); err != nil {
-		return fmt.Errorf("predict: --inputs-out: %w", err)
-	}
-	if err := iw.f.Close(); err != nil {
-		return fmt.Errorf("predict: --inputs-out: %w", err)
-	}
-	if err := os.Rename(iw.f.Name(), iw.path); err != nil {
-		return fmt.Errorf("predict: --inputs-out: %w", err)
-	}
-	iw.f = nil
-	return nil
-}
-
-// abort removes the temporary file unless commit succeeded.
-func (iw *inputsWriter) abort() {
-	if iw.f != nil {
-		iw.f.Close()
-		os.Remove(iw.f.Name())
-	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image/color"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -399,7 +398,7 @@ func saveStacked(path string, panels []*plot.Plot, heights []vg.Length, w vg.Len
 	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&buf); err != nil {
 		return fmt.Errorf("compare: %s: %w", path, err)
 	}
-	return writeFileAtomic(path, buf.Bytes())
+	return writeFile(path, buf.Bytes())
 }
 
 // savePanels lays the panels out cols per row, each w×h, and writes a PNG
@@ -435,7 +434,7 @@ func savePanels(path string, panels []*plot.Plot, cols int, w, h vg.Length) erro
 	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&buf); err != nil {
 		return fmt.Errorf("compare: %s: %w", path, err)
 	}
-	return writeFileAtomic(path, buf.Bytes())
+	return writeFile(path, buf.Bytes())
 }
 
 // precisionTicks label four to ten round values (steps 1, 2 or 5 times a
@@ -532,31 +531,4 @@ func trimZeros(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
-}
-
-// writeFileAtomic writes b to a temporary file in path's directory and
-// renames it into place.
-func writeFileAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("compare: %w", err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("compare: %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("compare: %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("compare: %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("compare: %s: %w", path, err)
-	}
-	return nil
 }

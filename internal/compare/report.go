@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/dcrnn/dcrnn/internal/atomicfile"
 )
 
 // Report file names inside the report directory.
@@ -26,7 +28,7 @@ func WriteDir(dir string, rep *Report) error {
 	if err != nil {
 		return fmt.Errorf("compare: report.json: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, JSONFile), append(b, '\n')); err != nil {
+	if err := writeFile(filepath.Join(dir, JSONFile), append(b, '\n')); err != nil {
 		return err
 	}
 	plots, err := writePlots(dir, rep)
@@ -35,7 +37,15 @@ func WriteDir(dir string, rep *Report) error {
 	}
 	var md strings.Builder
 	WriteMarkdown(&md, rep, plots)
-	return writeFileAtomic(filepath.Join(dir, MarkdownFile), []byte(md.String()))
+	return writeFile(filepath.Join(dir, MarkdownFile), []byte(md.String()))
+}
+
+// writeFile writes b to path atomically (mode 0644).
+func writeFile(path string, b []byte) error {
+	if err := atomicfile.WriteFile(path, b); err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	return nil
 }
 
 // WriteMarkdown writes the report as Markdown; plots lists the plot files

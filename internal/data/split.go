@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/dcrnn/dcrnn/internal/atomicfile"
 )
 
 // ErrRatios marks an invalid --split / --ratios specification.
@@ -294,9 +296,10 @@ func (g *splitGzipFile) Close() error {
 
 // SplitFile splits the data file in (plain or gzip) into outDir/train.csv,
 // valid.csv and test.csv (as many as s.Ratios has parts; see PartNames) with
-// SplitLines. The outputs are plain text, written to temporary files in
-// outDir, synced and renamed into place only when everything succeeded, so a
-// failed split leaves no partial file behind. outDir is created if needed.
+// SplitLines. The outputs are plain text (mode 0644), written as one
+// atomicfile.Group: every part is complete and synced before any is renamed
+// into place, so a failed split leaves no partial file behind. outDir is
+// created if needed.
 func SplitFile(ctx context.Context, in, outDir string, s Splitter, opt SplitOptions) (SplitResult, error) {
 	src, err := openSplitInput(in)
 	if err != nil {
@@ -307,49 +310,25 @@ func SplitFile(ctx context.Context, in, outDir string, s Splitter, opt SplitOpti
 		return SplitResult{}, fmt.Errorf("split: %w", err)
 	}
 	names := PartNames(max(1, len(s.Ratios)))
-	tmps := make([]*os.File, len(names))
-	bufs := make([]*bufio.Writer, len(names))
+	var files atomicfile.Group
+	defer files.Abort()
+	paths := make([]string, len(names))
 	ws := make([]io.Writer, len(names))
-	defer func() {
-		for _, t := range tmps {
-			if t != nil {
-				t.Close()
-				os.Remove(t.Name())
-			}
-		}
-	}()
 	for i, n := range names {
-		t, err := os.CreateTemp(outDir, "."+n+".csv.tmp-*")
+		paths[i] = filepath.Join(outDir, n+".csv")
+		f, err := files.Create(paths[i])
 		if err != nil {
 			return SplitResult{}, fmt.Errorf("split: %w", err)
 		}
-		tmps[i] = t
-		if err := t.Chmod(0o644); err != nil { // CreateTemp makes 0600 files
-			return SplitResult{}, fmt.Errorf("split: %w", err)
-		}
-		bufs[i] = bufio.NewWriterSize(t, 1<<16)
-		ws[i] = bufs[i]
+		ws[i] = f
 	}
 	res, err := SplitLines(ctx, src, s, opt, ws)
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", in, err)
 	}
-	for i, n := range names {
-		final := filepath.Join(outDir, n+".csv")
-		if err := bufs[i].Flush(); err != nil {
-			return res, fmt.Errorf("split: write %s: %w", final, err)
-		}
-		if err := tmps[i].Sync(); err != nil {
-			return res, fmt.Errorf("split: sync %s: %w", final, err)
-		}
-		if err := tmps[i].Close(); err != nil {
-			return res, fmt.Errorf("split: close %s: %w", final, err)
-		}
-		if err := os.Rename(tmps[i].Name(), final); err != nil {
-			return res, fmt.Errorf("split: %w", err)
-		}
-		tmps[i] = nil
-		res.Files = append(res.Files, final)
+	if err := files.Commit(); err != nil {
+		return res, fmt.Errorf("split: %w", err)
 	}
+	res.Files = append(res.Files, paths...)
 	return res, nil
 }

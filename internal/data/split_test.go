@@ -274,6 +274,11 @@ func TestSplitFileGzipAtomic(t *testing.T) {
 		if string(b) != plain[i] {
 			t.Errorf("%s differs from the in-memory split", f)
 		}
+		if st, err := os.Stat(f); err != nil {
+			t.Error(err)
+		} else if st.Mode().Perm() != 0o644 {
+			t.Errorf("%s: mode %v, want 0644", f, st.Mode().Perm())
+		}
 	}
 	ents, _ := os.ReadDir(out)
 	if len(ents) != 2 {

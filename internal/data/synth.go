@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/dcrnn/dcrnn/internal/atomicfile"
 	"github.com/dcrnn/dcrnn/internal/metric"
 )
 
@@ -675,8 +676,8 @@ func (s SynthStats) OracleJSON(seed uint64) ([]byte, error) {
 
 // WriteSynthDir generates the synthetic funnel into dir (created if needed):
 // data.csv and schema.yaml, plus truth.csv and oracle.json when truth is set.
-// Every file is written to a temporary file, synced and renamed into place
-// only when all of them are complete.
+// The files (mode 0644) are one atomicfile.Group: each is written to a
+// temporary file, and all are synced before any is renamed into place.
 func WriteSynthDir(ctx context.Context, dir string, cfg SynthConfig, truth bool) (SynthStats, error) {
 	if cfg.Rows < 1 {
 		return SynthStats{}, ErrSynthRows
@@ -684,42 +685,38 @@ func WriteSynthDir(ctx context.Context, dir string, cfg SynthConfig, truth bool)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return SynthStats{}, fmt.Errorf("synth: %w", err)
 	}
-	var files []*synFile
-	defer func() {
-		for _, f := range files {
-			f.abort()
+	var files atomicfile.Group
+	defer files.Abort()
+	open := func(name string) (io.Writer, error) {
+		f, err := files.Create(filepath.Join(dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("synth: %w", err)
 		}
-	}()
-	open := func(name string) (*synFile, error) {
-		f, err := newSynFile(filepath.Join(dir, name))
-		if err == nil {
-			files = append(files, f)
-		}
-		return f, err
+		return f, nil
 	}
-	df, err := open("data.csv")
+	dw, err := open("data.csv")
 	if err != nil {
 		return SynthStats{}, err
 	}
 	var tw io.Writer
 	if truth {
-		tf, err := open("truth.csv")
-		if err != nil {
+		if tw, err = open("truth.csv"); err != nil {
 			return SynthStats{}, err
 		}
-		tw = tf.w
 	}
-	st, err := GenerateSynth(ctx, cfg, df.w, tw)
+	st, err := GenerateSynth(ctx, cfg, dw, tw)
 	if err != nil {
 		return st, err
 	}
-	sf, err := open("schema.yaml")
+	sw, err := open("schema.yaml")
 	if err != nil {
 		return st, err
 	}
-	io.WriteString(sf.w, SynthSchemaYAML)
+	if _, err := io.WriteString(sw, SynthSchemaYAML); err != nil {
+		return st, fmt.Errorf("synth: schema.yaml: %w", err)
+	}
 	if truth {
-		of, err := open("oracle.json")
+		ow, err := open("oracle.json")
 		if err != nil {
 			return st, err
 		}
@@ -727,64 +724,12 @@ func WriteSynthDir(ctx context.Context, dir string, cfg SynthConfig, truth bool)
 		if err != nil {
 			return st, err
 		}
-		of.w.Write(b)
-	}
-	for _, f := range files {
-		if err := f.commit(); err != nil {
-			return st, err
+		if _, err := ow.Write(b); err != nil {
+			return st, fmt.Errorf("synth: oracle.json: %w", err)
 		}
 	}
-	files = nil
+	if err := files.Commit(); err != nil {
+		return st, fmt.Errorf("synth: %w", err)
+	}
 	return st, nil
-}
-
-// synFile is a buffered temporary file renamed into place by commit.
-type synFile struct {
-	final string
-	f     *os.File
-	w     *bufio.Writer
-}
-
-func newSynFile(final string) (*synFile, error) {
-	f, err := os.CreateTemp(filepath.Dir(final), "."+filepath.Base(final)+".tmp-*")
-	if err != nil {
-		return nil, fmt.Errorf("synth: %w", err)
-	}
-	if err := f.Chmod(0o644); err != nil { // CreateTemp makes 0600 files
-		f.Close()
-		os.Remove(f.Name())
-		return nil, fmt.Errorf("synth: %w", err)
-	}
-	return &synFile{final: final, f: f, w: bufio.NewWriterSize(f, 1<<16)}, nil
-}
-
-func (a *synFile) commit() error {
-	if a.f == nil {
-		return nil
-	}
-	err := a.w.Flush()
-	if err == nil {
-		err = a.f.Sync()
-	}
-	if cerr := a.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(a.f.Name(), a.final)
-	}
-	if err != nil {
-		os.Remove(a.f.Name())
-		a.f = nil
-		return fmt.Errorf("synth: write %s: %w", a.final, err)
-	}
-	a.f = nil
-	return nil
-}
-
-func (a *synFile) abort() {
-	if a.f != nil {
-		a.f.Close()
-		os.Remove(a.f.Name())
-		a.f = nil
-	}
 }

@@ -298,6 +298,13 @@ func TestWriteSynthDir(t *testing.T) {
 	if want := []string{"data.csv", "oracle.json", "schema.yaml", "truth.csv"}; !slices.Equal(names, want) {
 		t.Fatalf("files %v, want %v", names, want)
 	}
+	for _, e := range ents {
+		if info, err := e.Info(); err != nil {
+			t.Error(err)
+		} else if info.Mode().Perm() != 0o644 {
+			t.Errorf("%s: mode %v, want 0644", e.Name(), info.Mode().Perm())
+		}
+	}
 	b, _ := os.ReadFile(filepath.Join(dir, "oracle.json"))
 	var doc struct {
 		Rows  int64

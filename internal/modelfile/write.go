@@ -1,13 +1,12 @@
 package modelfile
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
+
+	"github.com/dcrnn/dcrnn/internal/atomicfile"
 )
 
 // Encode writes f to w in the model file format and returns the file's
@@ -64,69 +63,24 @@ func encode(w io.Writer, f *File) (string, error) {
 	return sum, nil
 }
 
-// Write encodes f into the file at path atomically and returns its checksum.
-// It writes a temporary file in the same directory, syncs and closes it,
-// renames it over path and syncs the directory, so path holds either its old
-// content or the complete new file, never a partial one. On error the
-// temporary file is removed and an existing file at path is left untouched.
-// The file is created with mode 0644.
+// Write encodes f into the file at path atomically and returns its checksum:
+// through package atomicfile, so path holds either its old content or the
+// complete new file, never a partial one, and the temporary file of a
+// writer killed mid-way is removed by the next Write to the same path. On
+// error the temporary file is removed and an existing file at path is left
+// untouched. The file gets mode 0644 (atomicfile.Mode).
 func Write(path string, f *File) (string, error) {
-	var sum string
-	err := writeAtomic(path, func(w io.Writer) error {
-		var err error
-		sum, err = encode(w, f)
-		return err
-	})
+	af, err := atomicfile.Create(path)
+	if err != nil {
+		return "", fmt.Errorf("modelfile: %w", err)
+	}
+	defer af.Abort()
+	sum, err := encode(af, f)
 	if err != nil {
 		return "", fmt.Errorf("modelfile: write %s: %w", path, err)
 	}
+	if err := af.Commit(); err != nil {
+		return "", fmt.Errorf("modelfile: %w", err)
+	}
 	return sum, nil
-}
-
-// writeAtomic runs fill on a buffered temporary file next to path and, if
-// everything succeeds, renames it to path.
-func writeAtomic(path string, fill func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err = fill(bw); err != nil {
-		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	// The new file is in place; make the rename itself durable.
-	d, derr := os.Open(dir)
-	if derr != nil {
-		return fmt.Errorf("sync directory: %w", derr)
-	}
-	if derr = d.Sync(); derr != nil {
-		d.Close()
-		return fmt.Errorf("sync directory: %w", derr)
-	}
-	if derr = d.Close(); derr != nil {
-		return fmt.Errorf("sync directory: %w", derr)
-	}
-	return nil
 }

@@ -1,23 +1,41 @@
 package train
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/dcrnn/dcrnn/internal/atomicfile"
 	"github.com/dcrnn/dcrnn/internal/model"
 	"github.com/dcrnn/dcrnn/internal/modelfile"
 	"github.com/dcrnn/dcrnn/internal/nn"
 	"github.com/dcrnn/dcrnn/internal/optim"
 )
 
-// CheckpointFile is the name of the checkpoint inside a checkpoint directory.
+// CheckpointFile is the name of the single checkpoint that versions before
+// numbered checkpoints wrote. A resume still reads it, as the oldest
+// candidate, and it is pruned like a numbered one.
 const CheckpointFile = "checkpoint.dcrnn"
+
+// DefaultKeepCheckpoints is the number of checkpoints a checkpoint directory
+// keeps when Job.KeepCheckpoints is 0.
+const DefaultKeepCheckpoints = 3
+
+// CheckpointName is the file name of the checkpoint written after step
+// training steps in all: checkpoint-000001234.dcrnn (at least 9 digits).
+func CheckpointName(step int) string {
+	return fmt.Sprintf("checkpoint-%09d.dcrnn", step)
+}
 
 // ErrNoCheckpoint is returned by a resume when the directory holds none.
 var ErrNoCheckpoint = errors.New("no checkpoint to resume from")
@@ -27,9 +45,14 @@ var ErrNoCheckpoint = errors.New("no checkpoint to resume from")
 // are the weights ("w."), the best epoch's weights ("best.") and the
 // optimizer state ("opt.dense.", "opt.sparse."), and whose "checkpoint"
 // document holds the counters, the data position and the dropout RNG state.
+// Each is named by its global step (CheckpointName); after every write the
+// directory is pruned to the keep newest (see prune), and a resume loads the
+// newest one that reads and validates.
 type checkpointer struct {
 	dir    string
 	every  int
+	keep   int
+	log    *slog.Logger
 	tr     *model.Trained
 	adam   *optim.Adam
 	sadam  *optim.SparseAdam
@@ -95,10 +118,84 @@ func (c *checkpointer) save(st *state) error {
 	}
 	f.Tensors = appendOptState(f.Tensors, "opt.dense.", c.adam.State())
 	f.Tensors = appendOptState(f.Tensors, "opt.sparse.", c.sadam.State())
-	if _, err := modelfile.Write(filepath.Join(c.dir, CheckpointFile), f); err != nil {
+	if _, err := modelfile.Write(filepath.Join(c.dir, CheckpointName(st.step)), f); err != nil {
 		return fmt.Errorf("train: checkpoint: %w", err)
 	}
+	c.prune(st.step)
 	return nil
+}
+
+// ckptFile is a checkpoint in the directory; step is -1 for CheckpointFile.
+type ckptFile struct {
+	name string
+	step int
+}
+
+// list returns the checkpoints in the directory, oldest first: the legacy
+// CheckpointFile, then the numbered ones by step.
+func (c *checkpointer) list() ([]ckptFile, error) {
+	ents, err := os.ReadDir(c.dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []ckptFile
+	for _, e := range ents {
+		if step, ok := checkpointStep(e.Name()); ok && e.Type().IsRegular() {
+			out = append(out, ckptFile{e.Name(), step})
+		}
+	}
+	slices.SortFunc(out, func(a, b ckptFile) int { return cmp.Compare(a.step, b.step) })
+	return out, nil
+}
+
+// checkpointStep returns the step of a checkpoint file name: n for
+// CheckpointName(n), -1 for CheckpointFile.
+func checkpointStep(name string) (int, bool) {
+	if name == CheckpointFile {
+		return -1, true
+	}
+	num, ok := strings.CutPrefix(name, "checkpoint-")
+	if !ok {
+		return 0, false
+	}
+	if num, ok = strings.CutSuffix(num, ".dcrnn"); !ok || num == "" || strings.Trim(num, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(num)
+	return n, err == nil
+}
+
+// prune keeps the checkpoint of step just written and the keep-1 newest
+// before it, and removes the others: older ones, and newer ones, which are
+// left by a run this one did not resume from (a fresh run into the same
+// directory) or failed to load when it resumed. It also removes the
+// temporary files of checkpoint writes that were killed (each name is
+// written once, so atomicfile.Create would not see them again). A failure
+// to prune is only logged: the new checkpoint is in place.
+func (c *checkpointer) prune(step int) {
+	atomicfile.RemoveStale(c.dir, func(base string) bool {
+		_, ok := checkpointStep(base)
+		return ok
+	})
+	files, err := c.list()
+	if err != nil {
+		c.log.Warn("could not list the checkpoints to prune", "dir", c.dir, "err", err)
+		return
+	}
+	kept := 1 // the one just written
+	for i := len(files) - 1; i >= 0; i-- {
+		f := files[i]
+		switch {
+		case f.step == step:
+			continue
+		case f.step < step && kept < c.keep:
+			kept++
+			continue
+		}
+		if err := os.Remove(filepath.Join(c.dir, f.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			c.log.Warn("could not remove an old checkpoint", "file", f.name, "err", err)
+		}
+	}
 }
 
 func appendOptState(dst []modelfile.Tensor, prefix string, ts []optim.Tensor) []modelfile.Tensor {
@@ -117,15 +214,45 @@ func appendOptState(dst []modelfile.Tensor, prefix string, ts []optim.Tensor) []
 	return dst
 }
 
-// load restores st, the weights and the optimizers from the checkpoint.
-func (c *checkpointer) load(st *state) error {
+// load restores st, the weights and the optimizers from the newest
+// checkpoint that reads and validates, logging a warning for each newer one
+// that does not. It returns the path it loaded.
+func (c *checkpointer) load(st *state) (string, error) {
 	if c.dir == "" {
-		return errors.New("train: --resume needs --checkpoint-dir")
+		return "", errors.New("train: --resume needs --checkpoint-dir")
 	}
-	path := filepath.Join(c.dir, CheckpointFile)
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("train: %s: %w", path, ErrNoCheckpoint)
+	files, err := c.list()
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("train: resume: %w", err)
 	}
+	if len(files) == 0 {
+		return "", fmt.Errorf("train: %s: %w", c.dir, ErrNoCheckpoint)
+	}
+	var first error
+	for i := len(files) - 1; i >= 0; i-- {
+		path := filepath.Join(c.dir, files[i].name)
+		// A checkpoint that fails may have set part of the state; the next
+		// one that loads sets all of it.
+		err := c.loadFile(path, st)
+		if err == nil {
+			return path, nil
+		}
+		if first == nil {
+			first = err
+		}
+		if i > 0 {
+			c.log.Warn("checkpoint unusable, resuming from the previous one", "file", path, "err", err, "previous", files[i-1].name)
+		}
+	}
+	if len(files) > 1 {
+		return "", fmt.Errorf("%w (and the %d older checkpoints in %s failed too)", first, len(files)-1, c.dir)
+	}
+	return "", first
+}
+
+// loadFile restores st, the weights and the optimizers from the checkpoint
+// at path.
+func (c *checkpointer) loadFile(path string, st *state) error {
 	f, _, err := modelfile.Read(path)
 	if err != nil {
 		return fmt.Errorf("train: resume: %w", err)

@@ -39,10 +39,16 @@ type Job struct {
 	Progress func(Progress)
 	// CheckpointDir, when set, receives a checkpoint (weights, optimizer
 	// state, data position, RNG state) at the end of every epoch and every
-	// CheckpointEvery steps, written atomically.
+	// CheckpointEvery steps, written atomically and named by the global step
+	// (CheckpointName).
 	CheckpointDir   string
 	CheckpointEvery int
-	// Resume continues from the checkpoint in CheckpointDir.
+	// KeepCheckpoints is how many checkpoints CheckpointDir keeps: after
+	// each write, all but the newest KeepCheckpoints are removed. 0 means
+	// DefaultKeepCheckpoints.
+	KeepCheckpoints int
+	// Resume continues from the newest checkpoint in CheckpointDir that
+	// reads and validates; a damaged newer one is skipped with a warning.
 	Resume bool
 }
 
@@ -83,6 +89,9 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if j.KeepCheckpoints < 0 {
+		return nil, fmt.Errorf("train: keep checkpoints must be ≥ 0 (0: %d), not %d", DefaultKeepCheckpoints, j.KeepCheckpoints)
 	}
 	log := j.Logger
 	if log == nil {
@@ -131,12 +140,17 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 	pcg := rand.NewPCG(cfg.Seed, 0x7a9e)
 	tape := nn.NewTape(true, cfg.Seed)
 	tape.Rng = rand.New(pcg)
-	ck := &checkpointer{dir: j.CheckpointDir, every: j.CheckpointEvery, tr: tr, adam: adam, sadam: sadam, pcg: pcg, dense: dense, sparse: sparse}
+	keep := j.KeepCheckpoints
+	if keep == 0 {
+		keep = DefaultKeepCheckpoints
+	}
+	ck := &checkpointer{dir: j.CheckpointDir, every: j.CheckpointEvery, keep: keep, log: log, tr: tr, adam: adam, sadam: sadam, pcg: pcg, dense: dense, sparse: sparse}
 	if j.Resume {
-		if err := ck.load(st); err != nil {
+		path, err := ck.load(st)
+		if err != nil {
 			return nil, err
 		}
-		log.Info("resumed from checkpoint", "dir", j.CheckpointDir, "epoch", st.epoch, "steps_in_epoch", st.stepInEpoch, "step", st.step)
+		log.Info("resumed from checkpoint", "file", path, "epoch", st.epoch, "steps_in_epoch", st.stepInEpoch, "step", st.step)
 	}
 	shuffle := 0 // 0 or 1 in the config: file order
 	if *cfg.Shuffle > 1 {
