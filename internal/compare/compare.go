@@ -90,20 +90,20 @@ type Run struct {
 	// Test holds the test metrics of the best (by validation) epoch.
 	Test             *train.Report `json:"test"`
 	Params           int           `json:"params"`
-	TrainSeconds     float64       `json:"train_seconds"`
-	SamplesPerSecond float64       `json:"train_samples_per_second"`
+	TrainSeconds     Num           `json:"train_seconds"`
+	SamplesPerSecond Num           `json:"train_samples_per_second"`
 	Epochs           int           `json:"epochs"`
 	BestEpoch        int           `json:"best_epoch"`
 	// ValidAUC is the mean over tasks of the validation AUC after each epoch.
-	ValidAUC []float64 `json:"valid_auc"`
+	ValidAUC []Num `json:"valid_auc"`
 	// TrainLoss is the mean training loss of each epoch.
-	TrainLoss []float64 `json:"train_loss"`
+	TrainLoss []Num `json:"train_loss"`
 	// ScoreUSPerRow is the wall time of train.Evaluate on the test part
 	// (read, parse, transform, predict, metrics) divided by its rows, in µs.
-	ScoreUSPerRow float64 `json:"score_us_per_row"`
+	ScoreUSPerRow Num `json:"score_us_per_row"`
 	// PredictUSPerRow is the time of the forward passes alone over the test
 	// part, divided by its rows, in µs.
-	PredictUSPerRow float64 `json:"predict_us_per_row"`
+	PredictUSPerRow Num `json:"predict_us_per_row"`
 	// Gates is the gate usage over the test part (MMoE, PLE), else nil.
 	Gates []model.GateUsage `json:"gates,omitempty"`
 	// SharedHidden and PrivateHidden are DCRNN's state sizes H_s and H_p.
@@ -197,7 +197,7 @@ func Compare(ctx context.Context, o Options) (*Report, error) {
 			}
 			r.Rho = j.rho
 			log.Info("compare: trained", "model", j.model, "rho", fmtRho(j.rho), "seed", seed, "test", aucString(r.Test),
-				"epochs", r.Epochs, "best_epoch", r.BestEpoch, "seconds", math.Round(r.TrainSeconds))
+				"epochs", r.Epochs, "best_epoch", r.BestEpoch, "seconds", math.Round(float64(r.TrainSeconds)))
 			runs = append(runs, *r)
 			done[key] = r
 		}
@@ -242,14 +242,14 @@ func runOne(ctx context.Context, o Options, name string, cfg train.Config) (*Run
 	}
 	tr := res.Trained
 	r := &Run{Model: name, Seed: cfg.Seed, Test: res.Test, Params: model.CountParams(tr.Model),
-		TrainSeconds: res.Info.Seconds, SamplesPerSecond: res.Info.SamplesPerSecond,
+		TrainSeconds: Num(res.Info.Seconds), SamplesPerSecond: Num(res.Info.SamplesPerSecond),
 		Epochs: res.Info.Epochs, BestEpoch: res.Info.BestEpoch, TrainRows: res.Stats.Rows, ValidRows: res.Valid.Rows}
 	if name == SweepModel {
 		r.SharedHidden, r.PrivateHidden = tr.Config.SharedHidden, tr.Config.PrivateHidden
 	}
 	for _, e := range res.Epochs {
-		r.ValidAUC = append(r.ValidAUC, meanAUC(e.Valid, tr.Spec))
-		r.TrainLoss = append(r.TrainLoss, e.Loss)
+		r.ValidAUC = append(r.ValidAUC, Num(meanAUC(e.Valid, tr.Spec)))
+		r.TrainLoss = append(r.TrainLoss, Num(e.Loss))
 	}
 	batch := cfg.BatchSize
 	if batch <= 0 {
@@ -261,7 +261,7 @@ func runOne(ctx context.Context, o Options, name string, cfg train.Config) (*Run
 		return nil, err
 	}
 	if rep.Rows > 0 {
-		r.ScoreUSPerRow = float64(time.Since(t0).Microseconds()) / float64(rep.Rows)
+		r.ScoreUSPerRow = Num(float64(time.Since(t0).Microseconds()) / float64(rep.Rows))
 	}
 	if err := predictPass(ctx, o, tr, batch, r); err != nil {
 		return nil, err
@@ -313,7 +313,7 @@ func predictPass(ctx context.Context, o Options, tr *model.Trained, batch int, r
 		}
 	}
 	if rows > 0 {
-		r.PredictUSPerRow = float64(predict.Microseconds()) / float64(rows)
+		r.PredictUSPerRow = Num(float64(predict.Microseconds()) / float64(rows))
 	}
 	if gateRows > 0 {
 		for i := range sums {

@@ -44,9 +44,9 @@ func TestMeanStd(t *testing.T) {
 
 // fakeRun makes a run with the given test AUCs and loglosses for tasks a, b.
 func fakeRun(name string, rho *float64, seed uint64, aucA, aucB, llA, llB, secs, sps float64) Run {
-	return Run{Model: name, Rho: rho, Seed: seed, Params: 1000 + int(seed), TrainSeconds: secs, SamplesPerSecond: sps,
-		ScoreUSPerRow: float64(seed), PredictUSPerRow: 2 * float64(seed), Epochs: int(seed) + 1, BestEpoch: int(seed),
-		ValidAUC: []float64{0.5, 0.6},
+	return Run{Model: name, Rho: rho, Seed: seed, Params: 1000 + int(seed), TrainSeconds: Num(secs), SamplesPerSecond: Num(sps),
+		ScoreUSPerRow: Num(seed), PredictUSPerRow: Num(2 * float64(seed)), Epochs: int(seed) + 1, BestEpoch: int(seed),
+		ValidAUC: []Num{0.5, 0.6},
 		Test: &train.Report{Tasks: map[string]train.TaskMetrics{
 			"a": {AUC: train.Num(aucA), LogLoss: train.Num(llA)},
 			"b": {AUC: train.Num(aucB), LogLoss: train.Num(llB)},
@@ -84,11 +84,11 @@ func TestSummarize(t *testing.T) {
 	near("x b auc_std", float64(x.Tasks["b"].AUCStd), math.Sqrt((0.0001+0.0001+0.0004)/2)) // deviations -0.01 -0.01 +0.02
 	near("x a logloss_mean", float64(x.Tasks["a"].LogLossMean), 0.2)
 	near("x b logloss_mean", float64(x.Tasks["b"].LogLossMean), 0.4)
-	near("x train_seconds_mean", x.TrainSecondsMean, 20)
-	near("x train_samples_per_second", x.TrainSamplesPerSecond, 200)
-	near("x score_us_per_row", x.ScoreUSPerRow, 2)
-	near("x predict_us_per_row", x.PredictUSPerRow, 4)
-	near("x epochs_mean", x.EpochsMean, 3)
+	near("x train_seconds_mean", float64(x.TrainSecondsMean), 20)
+	near("x train_samples_per_second", float64(x.TrainSamplesPerSecond), 200)
+	near("x score_us_per_row", float64(x.ScoreUSPerRow), 2)
+	near("x predict_us_per_row", float64(x.PredictUSPerRow), 4)
+	near("x epochs_mean", float64(x.EpochsMean), 3)
 	if x.Params != 1001 {
 		t.Errorf("x params = %d, want the first seed's 1001", x.Params)
 	}
@@ -116,7 +116,7 @@ func TestSummarize(t *testing.T) {
 	near("rho 0 a auc_mean", float64(s0.Tasks["a"].AUCMean), 0.82)
 	near("rho 0 a auc_std", float64(s0.Tasks["a"].AUCStd), math.Sqrt(0.0002)) // deviations ±0.01, n-1 = 1
 	near("rho 0 b auc_mean", float64(s0.Tasks["b"].AUCMean), 0.73)
-	near("rho 0 train_seconds_mean", s0.TrainSecondsMean, 10)
+	near("rho 0 train_seconds_mean", float64(s0.TrainSecondsMean), 10)
 	near("rho 1 a auc_mean", float64(rep.Sweep[1].Tasks["a"].AUCMean), 0.85)
 	if _, ok := rep.Models["dcrnn"]; ok {
 		t.Errorf("sweep runs leaked into the model table")
@@ -353,5 +353,29 @@ func TestHumanCount(t *testing.T) {
 		if got := humanCount(n); got != want {
 			t.Errorf("humanCount(%v) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// A metric that is undefined (a validation part without positives) or
+// infinite (a run too fast to time) is written as null and read back as
+// NaN; the report used to fail with "json: unsupported value: NaN".
+func TestReportWithUndefinedMetrics(t *testing.T) {
+	r := fakeRun("esmm", nil, 1, 0.7, math.NaN(), 0.3, 0.4, 0, math.Inf(1))
+	r.ValidAUC = []Num{Num(math.NaN()), 0.6}
+	r.TrainLoss = []Num{Num(math.NaN())}
+	rep := Summarize([]Run{r}, []string{"esmm"}, nil, []string{"a", "b"})
+	dir := t.TempDir()
+	if err := WriteDir(dir, rep); err != nil {
+		t.Fatalf("WriteDir: %v", err)
+	}
+	back, err := ReadReport(filepath.Join(dir, JSONFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := back.Runs[0]
+	if !math.IsNaN(float64(got.ValidAUC[0])) || got.ValidAUC[1] != 0.6 || !math.IsNaN(float64(got.SamplesPerSecond)) ||
+		!math.IsNaN(float64(back.Models["esmm"].Tasks["b"].AUCMean)) || back.Models["esmm"].Tasks["a"].AUCMean != 0.7 {
+		t.Errorf("read back: valid %v, samples/s %v, b auc %v, a auc %v", got.ValidAUC, got.SamplesPerSecond,
+			back.Models["esmm"].Tasks["b"].AUCMean, back.Models["esmm"].Tasks["a"].AUCMean)
 	}
 }

@@ -301,7 +301,7 @@ func sweepPanels(rep *Report) ([]*plot.Plot, error) {
 	}
 	panels = append(panels, p)
 	p, err = cost(fmt.Sprintf("DCRNN cost: training time vs rho (mean, %d seeds)", rep.Seeds), "training seconds (all epochs)", color10(2),
-		func(sp SweepPoint) float64 { return sp.TrainSecondsMean }, nil)
+		func(sp SweepPoint) float64 { return float64(sp.TrainSecondsMean) }, nil)
 	if err != nil {
 		return nil, err
 	}

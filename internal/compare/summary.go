@@ -47,11 +47,11 @@ type Summary struct {
 	// Params is the number of trainable scalars (embeddings included) of
 	// the first seed's model (the same for every seed).
 	Params                int      `json:"params"`
-	TrainSecondsMean      float64  `json:"train_seconds_mean"`
-	TrainSamplesPerSecond float64  `json:"train_samples_per_second"` // mean over seeds
-	ScoreUSPerRow         float64  `json:"score_us_per_row"`         // mean over seeds
-	PredictUSPerRow       float64  `json:"predict_us_per_row"`       // mean over seeds
-	EpochsMean            float64  `json:"epochs_mean"`
+	TrainSecondsMean      Num      `json:"train_seconds_mean"`
+	TrainSamplesPerSecond Num      `json:"train_samples_per_second"` // mean over seeds
+	ScoreUSPerRow         Num      `json:"score_us_per_row"`         // mean over seeds
+	PredictUSPerRow       Num      `json:"predict_us_per_row"`       // mean over seeds
+	EpochsMean            Num      `json:"epochs_mean"`
 	BestEpochs            []int    `json:"best_epochs"` // per seed
 	Seeds                 []uint64 `json:"seeds"`
 	// ValidAUC is, per seed, the mean validation AUC over tasks after each epoch.
@@ -109,24 +109,21 @@ func summarize(runs []Run, tasks []string) *Summary {
 	s := &Summary{Tasks: map[string]TaskSummary{}, Params: runs[0].Params}
 	var secs, sps, score, pred, epochs []float64
 	for _, r := range runs {
-		secs = append(secs, r.TrainSeconds)
-		sps = append(sps, r.SamplesPerSecond)
-		score = append(score, r.ScoreUSPerRow)
-		pred = append(pred, r.PredictUSPerRow)
+		secs = append(secs, float64(r.TrainSeconds))
+		sps = append(sps, float64(r.SamplesPerSecond))
+		score = append(score, float64(r.ScoreUSPerRow))
+		pred = append(pred, float64(r.PredictUSPerRow))
 		epochs = append(epochs, float64(r.Epochs))
 		s.BestEpochs = append(s.BestEpochs, r.BestEpoch)
 		s.Seeds = append(s.Seeds, r.Seed)
-		curve := make([]Num, len(r.ValidAUC))
-		for i, v := range r.ValidAUC {
-			curve[i] = Num(v)
-		}
-		s.ValidAUC = append(s.ValidAUC, curve)
+		s.ValidAUC = append(s.ValidAUC, slices.Clone(r.ValidAUC))
 	}
-	s.TrainSecondsMean, _ = MeanStd(secs)
-	s.TrainSamplesPerSecond, _ = MeanStd(sps)
-	s.ScoreUSPerRow, _ = MeanStd(score)
-	s.PredictUSPerRow, _ = MeanStd(pred)
-	s.EpochsMean, _ = MeanStd(epochs)
+	mean := func(x []float64) Num { m, _ := MeanStd(x); return Num(m) }
+	s.TrainSecondsMean = mean(secs)
+	s.TrainSamplesPerSecond = mean(sps)
+	s.ScoreUSPerRow = mean(score)
+	s.PredictUSPerRow = mean(pred)
+	s.EpochsMean = mean(epochs)
 	for _, t := range tasks {
 		var aucs, lls, clicked []float64
 		for _, r := range runs {

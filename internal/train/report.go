@@ -28,6 +28,21 @@ func (n Num) MarshalJSON() ([]byte, error) {
 	return strconv.AppendFloat(nil, f, 'g', -1, 64), nil
 }
 
+// UnmarshalJSON implements json.Unmarshaler: null reads back as NaN, so an
+// undefined metric stays undefined through a file.
+func (n *Num) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*n = Num(math.NaN())
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("metric value %s: %w", b, err)
+	}
+	*n = Num(f)
+	return nil
+}
+
 // TaskMetrics are the metrics of one task (DESIGN §3).
 type TaskMetrics struct {
 	AUC         Num  `json:"auc"`
