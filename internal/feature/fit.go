@@ -189,18 +189,29 @@ func (f *Fitter) Add(rec [][]byte) error {
 		}
 		violation = true
 	}
-	// Parse every number first so that a bad row changes nothing.
+	// Parse every number first so that a bad row changes nothing: within
+	// ±MaxAbsRaw and, without normalisation, with a model input (known
+	// already) within ±MaxAbsInput.
 	for i := range f.fields {
 		ff := &f.fields[i]
 		if ff.pf.op != opNumeric && ff.pf.op != opBucket {
 			continue
 		}
 		v := trim(rec[ff.pf.col])
-		x, missing, ok := parseNumber(v, ff.pf.missing)
-		if !ok {
-			return &FieldError{Column: ff.pf.col, Name: ff.pf.def.Name, Value: string(v), Expected: fmt.Sprintf("a number (or a missing value %q)", ff.pf.missing), Err: ErrBadRow}
+		x, st := parseNumber(v, ff.pf.missing)
+		if st > numMissing {
+			return ff.pf.badNumber(ff.pf.col, string(v), st, 0)
 		}
-		f.xs[i], f.miss[i] = x, missing
+		if st == numOK && ff.pf.op == opNumeric && ff.pf.def.Normalize == "none" {
+			z := x
+			if ff.pf.def.Transform == "log1p" {
+				z = signedLog1p(x)
+			}
+			if !inputOK(z) {
+				return ff.pf.badNumber(ff.pf.col, string(v), numInput, z)
+			}
+		}
+		f.xs[i], f.miss[i] = x, st == numMissing
 	}
 	if violation {
 		f.viol++
@@ -429,7 +440,7 @@ func (pf *pfield) finish() error {
 		case "zero":
 			pf.fill = 0
 		default:
-			fmt.Sscan(pf.def.Missing, &pf.fill) // validated by the schema
+			pf.fill, _ = parseNumber([]byte(pf.def.Missing), nil) // validated by the schema
 		}
 		pf.shift, pf.scale = 0, 1
 		switch pf.def.Normalize {
@@ -443,6 +454,11 @@ func (pf *pfield) finish() error {
 			if st.Max > st.Min {
 				pf.scale = 1 / (st.Max - st.Min)
 			}
+		}
+		// Missing cells all get the fill's model input: check it once here.
+		if z := pf.input(pf.fill); !inputOK(z) {
+			return fmt.Errorf("feature: field %q: the missing fill %g gives the model input z = %.4g (after %s), beyond ±%s (try missing: mean): %w",
+				pf.def.Name, pf.fill, z, transformName(pf.def), maxAbsInputText, ErrSchema)
 		}
 	}
 	return nil

@@ -265,18 +265,6 @@ func contains(list []string, v []byte) bool {
 	return false
 }
 
-// parseNumber parses a trimmed numeric cell. missing reports a missing value.
-func parseNumber(v []byte, missingValues []string) (x float64, missing, ok bool) {
-	if contains(missingValues, v) {
-		return 0, true, true
-	}
-	x, err := strconv.ParseFloat(bstr(v), 64)
-	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
-		return 0, false, false
-	}
-	return x, false, true
-}
-
 func signedLog1p(x float64) float64 {
 	if x < 0 {
 		return -math.Log1p(-x)
@@ -305,23 +293,26 @@ func (f *pfield) lookup(v []byte) int32 {
 	return f.vocab[string(v)] // 0 (OOV) when absent
 }
 
-// putNumber appends one numeric value (or bucket id) to d.
-func (f *pfield) putNumber(x float64, missing bool, d *FieldData) {
+// putNumber appends one numeric value (or bucket id) to d. For a
+// value-embedded field whose model input z would be beyond ±MaxAbsInput it
+// appends nothing and reports false (with z).
+func (f *pfield) putNumber(x float64, missing bool, d *FieldData) (z float64, ok bool) {
 	if f.op == opBucket {
 		if missing {
 			d.IDs = append(d.IDs, 0)
 		} else {
 			d.IDs = append(d.IDs, bucketOf(f.def.Buckets, x))
 		}
-		return
+		return 0, true
 	}
 	if missing {
-		x = f.fill
+		x = f.fill // its model input was checked by finish
 	}
-	if f.log {
-		x = signedLog1p(x)
+	if z = f.input(x); !inputOK(z) {
+		return z, false
 	}
-	d.Values = append(d.Values, float32((x-f.shift)*f.scale))
+	d.Values = append(d.Values, float32(z))
+	return z, true
 }
 
 // putMulti appends the ids of a multi-valued cell and closes the row.
@@ -409,9 +400,10 @@ func parseLabels(tasks []ptask, lay *layout, rec [][]byte, ys []float32) error {
 }
 
 // TransformRow appends one raw record (cells in Columns order, as returned by
-// the data reader) to b as row b.N. On error (an unparsable number, a bad
-// label, a funnel violation) b is left unchanged and the error is a
-// *FieldError wrapping ErrBadRow or ErrFunnelViolation.
+// the data reader) to b as row b.N. On error (an unparsable number, one
+// beyond MaxAbsRaw or whose model input is beyond MaxAbsInput, a bad label, a
+// funnel violation) b is left unchanged and the error is a *FieldError
+// wrapping ErrBadRow or ErrFunnelViolation.
 func (p *Pipeline) TransformRow(rec [][]byte, b *Batch) error {
 	if len(rec) != len(p.lay.columns) {
 		return &FieldError{Column: -1, Value: fmt.Sprintf("%d columns", len(rec)), Expected: fmt.Sprintf("%d columns", len(p.lay.columns)), Err: ErrBadRow}
@@ -432,12 +424,15 @@ func (p *Pipeline) TransformRow(rec [][]byte, b *Batch) error {
 		case opMulti:
 			f.putMulti(v, d)
 		default:
-			x, missing, ok := parseNumber(v, f.missing)
-			if !ok {
+			x, st := parseNumber(v, f.missing)
+			if st > numMissing {
 				p.rollback(b, n)
-				return &FieldError{Column: f.col, Name: f.def.Name, Value: string(v), Expected: "a number (or a missing value " + fmt.Sprintf("%q", f.missing) + ")", Err: ErrBadRow}
+				return f.badNumber(f.col, string(v), st, 0)
 			}
-			f.putNumber(x, missing, d)
+			if z, ok := f.putNumber(x, st == numMissing, d); !ok {
+				p.rollback(b, n)
+				return f.badNumber(f.col, string(v), numInput, z)
+			}
 		}
 	}
 	p.commit(b, ys, rec)
@@ -534,26 +529,33 @@ func (p *Pipeline) TransformMapWith(m, fallback map[string]any, b *Batch) error 
 		raw, present := get(f.def.Name)
 		switch f.op {
 		case opNumeric, opBucket:
-			x, missing, ok := 0.0, false, true
+			x, st := 0.0, numOK
 			switch v := raw.(type) {
 			case nil:
-				missing = true
+				st = numMissing
 			case string:
-				x, missing, ok = parseNumber(trim(sbytes(v)), f.missing)
+				x, st = parseNumber(trim(sbytes(v)), f.missing)
 			case json.Number:
-				x, missing, ok = parseNumber(trim(sbytes(string(v))), f.missing)
+				x, st = parseNumber(trim(sbytes(string(v))), f.missing)
 			default:
-				x, ok = toFloat(raw)
-				ok = ok && !math.IsNaN(x) && !math.IsInf(x, 0)
+				var ok bool
+				if x, ok = toFloat(raw); ok {
+					st = checkRaw(x)
+				} else {
+					st = numSyntax
+				}
 			}
 			if !present {
-				missing, ok = true, true
+				st = numMissing
 			}
-			if !ok {
+			if st > numMissing {
 				p.rollback(b, n)
-				return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a finite number, a numeric string or null", Err: ErrBadRow}
+				return f.badNumber(-1, fmt.Sprint(raw), st, 0)
 			}
-			f.putNumber(x, missing, d)
+			if z, ok := f.putNumber(x, st == numMissing, d); !ok {
+				p.rollback(b, n)
+				return f.badNumber(-1, fmt.Sprint(raw), numInput, z)
+			}
 		case opMulti:
 			if list, isList := raw.([]any); isList {
 				for _, e := range list {

@@ -203,7 +203,7 @@ func TestRowErrors(t *testing.T) {
 		want     string
 	}{
 		{"bad number", func(r []string) { r[2] = "abc" }, 2, ErrBadRow, "a number"},
-		{"infinite number", func(r []string) { r[2] = "1e999" }, 2, ErrBadRow, "a number"},
+		{"infinite number", func(r []string) { r[2] = "1e999" }, 2, ErrBadRow, "a finite number with |x| ≤ 1e15"},
 		{"bad bucket number", func(r []string) { r[5] = "x" }, 5, ErrBadRow, "a number"},
 		{"label outside negative", func(r []string) { r[8] = "2" }, 8, ErrBadRow, `"0"`},
 		{"empty label", func(r []string) { r[9] = "" }, 9, ErrBadRow, "non-empty label"},
