@@ -59,6 +59,13 @@
 // error naming file, line and column, or a skipped and counted row under
 // --bad-rows skip; in serving a 400 naming the field.
 //
+// # NUL bytes
+//
+// No value may hold a NUL byte: a categorical or multi-valued cell (or JSON
+// string) with one is a bad value rather than a silent new category, and
+// the data reader refuses a NUL in any cell of a file (ignored columns and
+// labels included).
+//
 // # Labels and funnels
 //
 // A task's label is 1 when the cell is in positive (default ["1"]). With a

@@ -189,15 +189,19 @@ func (f *Fitter) Add(rec [][]byte) error {
 		}
 		violation = true
 	}
-	// Parse every number first so that a bad row changes nothing: within
-	// ±MaxAbsRaw and, without normalisation, with a model input (known
-	// already) within ±MaxAbsInput.
+	// Check every cell first so that a bad row changes nothing: numbers
+	// parse within ±MaxAbsRaw (and, without normalisation, have a model
+	// input within ±MaxAbsInput, known already), categorical values hold no
+	// NUL byte.
 	for i := range f.fields {
 		ff := &f.fields[i]
+		v := trim(rec[ff.pf.col])
 		if ff.pf.op != opNumeric && ff.pf.op != opBucket {
+			if hasNUL(v) {
+				return ff.pf.nulError(ff.pf.col, v)
+			}
 			continue
 		}
-		v := trim(rec[ff.pf.col])
 		x, st := parseNumber(v, ff.pf.missing)
 		if st > numMissing {
 			return ff.pf.badNumber(ff.pf.col, string(v), st, 0)

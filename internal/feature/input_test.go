@@ -240,3 +240,43 @@ func TestMissingFillBounds(t *testing.T) {
 		t.Errorf("fill 1e12 on data of std 0.5: Finish = %v, want an error naming the input bound", err)
 	}
 }
+
+func TestNULInCategoricalCells(t *testing.T) {
+	p := fitTest(t, testSchema, testColumns, testRows)
+	const u, h, tags, x = 0, 4, 3, 2
+	for _, tc := range []struct {
+		col int
+		v   string
+	}{{u, "a\x00"}, {u, "\x00"}, {1, "p\x00q"}, {h, "k\x00"}, {tags, "t1|t\x002"}, {x, "1\x00"}} {
+		err := badCell(t, p, tc.col, tc.v)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Column != tc.col || !errors.Is(err, ErrBadRow) {
+			t.Errorf("column %d = %q: err = %v, want a FieldError for column %d", tc.col, tc.v, err, tc.col+1)
+		}
+		if tc.col != x && !strings.Contains(fmt.Sprint(err), "NUL") {
+			t.Errorf("column %d = %q: err = %v, want it to name the NUL byte", tc.col, tc.v, err)
+		}
+	}
+	for _, m := range []map[string]any{
+		{"u": "a\x00"}, {"c": "\x00"}, {"h": "k\x00"}, {"tags": "t1|\x00"}, {"tags": []any{"t1", "t2\x00"}}, {"x": "1\x00"},
+	} {
+		b := p.NewBatch(1)
+		var key string
+		for k := range m {
+			key = k
+		}
+		_, err := p.TransformMap(m, b)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Name != key || !errors.Is(err, ErrBadRow) || b.N != 0 {
+			t.Errorf("%v: err = %v, want a FieldError naming %q", m, err, key)
+		}
+	}
+	// Fitting refuses the row too, before it is counted.
+	s, _ := ParseSchema([]byte(testSchema))
+	f, _ := NewFitter(s, testColumns)
+	bad := append([]string(nil), testRows[0]...)
+	bad[u] = "a\x00"
+	if err := f.Add(bytesRec(bad)); !errors.Is(err, ErrBadRow) || !strings.Contains(fmt.Sprint(err), "NUL") || f.Rows() != 0 {
+		t.Errorf("Fitter.Add with a NUL cell: %v (rows %d)", err, f.Rows())
+	}
+}

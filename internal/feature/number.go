@@ -1,6 +1,7 @@
 package feature
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"strconv"
@@ -106,6 +107,16 @@ func checkRaw(x float64) numStatus {
 		return numOK
 	}
 	return numRange
+}
+
+// hasNUL reports whether v holds a NUL byte, which no cell or string value
+// may: C tools and many stores cut a value there, so two ids that differ
+// after it would silently become one somewhere downstream.
+func hasNUL(v []byte) bool { return bytes.IndexByte(v, 0) >= 0 }
+
+// nulError is the error of a categorical value holding a NUL byte.
+func (f *pfield) nulError(col int, v []byte) *FieldError {
+	return &FieldError{Column: col, Name: f.def.Name, Value: string(v), Expected: "a value without NUL bytes", Err: ErrBadRow}
 }
 
 // input returns the model input of a value-embedded numeric field for the

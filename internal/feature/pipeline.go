@@ -401,9 +401,9 @@ func parseLabels(tasks []ptask, lay *layout, rec [][]byte, ys []float32) error {
 
 // TransformRow appends one raw record (cells in Columns order, as returned by
 // the data reader) to b as row b.N. On error (an unparsable number, one
-// beyond MaxAbsRaw or whose model input is beyond MaxAbsInput, a bad label, a
-// funnel violation) b is left unchanged and the error is a *FieldError
-// wrapping ErrBadRow or ErrFunnelViolation.
+// beyond MaxAbsRaw or whose model input is beyond MaxAbsInput, a NUL byte in
+// a categorical value, a bad label, a funnel violation) b is left unchanged
+// and the error is a *FieldError wrapping ErrBadRow or ErrFunnelViolation.
 func (p *Pipeline) TransformRow(rec [][]byte, b *Batch) error {
 	if len(rec) != len(p.lay.columns) {
 		return &FieldError{Column: -1, Value: fmt.Sprintf("%d columns", len(rec)), Expected: fmt.Sprintf("%d columns", len(p.lay.columns)), Err: ErrBadRow}
@@ -419,10 +419,16 @@ func (p *Pipeline) TransformRow(rec [][]byte, b *Batch) error {
 		d := &b.Fields[i]
 		v := trim(rec[f.col])
 		switch f.op {
-		case opVocab, opHash:
-			d.IDs = append(d.IDs, f.lookup(v))
-		case opMulti:
-			f.putMulti(v, d)
+		case opVocab, opHash, opMulti:
+			if hasNUL(v) {
+				p.rollback(b, n)
+				return f.nulError(f.col, v)
+			}
+			if f.op == opMulti {
+				f.putMulti(v, d)
+			} else {
+				d.IDs = append(d.IDs, f.lookup(v))
+			}
 		default:
 			x, st := parseNumber(v, f.missing)
 			if st > numMissing {
@@ -564,6 +570,10 @@ func (p *Pipeline) TransformMapWith(m, fallback map[string]any, b *Batch) error 
 						p.rollback(b, n)
 						return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a list of strings or numbers", Err: ErrBadRow}
 					}
+					if hasNUL(v) {
+						p.rollback(b, n)
+						return f.nulError(-1, v)
+					}
 					if v = trim(v); len(v) > 0 {
 						d.IDs = append(d.IDs, f.vocab[string(v)])
 					}
@@ -576,12 +586,20 @@ func (p *Pipeline) TransformMapWith(m, fallback map[string]any, b *Batch) error 
 				p.rollback(b, n)
 				return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a string, a number or a list", Err: ErrBadRow}
 			}
+			if hasNUL(v) {
+				p.rollback(b, n)
+				return f.nulError(-1, v)
+			}
 			f.putMulti(trim(v), d)
 		default:
 			v, ok := cellBytes(raw, nb[:0])
 			if !ok {
 				p.rollback(b, n)
 				return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a string or a number", Err: ErrBadRow}
+			}
+			if hasNUL(v) {
+				p.rollback(b, n)
+				return f.nulError(-1, v)
 			}
 			d.IDs = append(d.IDs, f.lookup(trim(v)))
 		}
