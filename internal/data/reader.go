@@ -23,6 +23,10 @@ import (
 // ErrBadRow marks a malformed row; it is feature.ErrBadRow.
 var ErrBadRow = feature.ErrBadRow
 
+// utf8BOM is the byte order mark some editors and exporters write at the
+// start of a UTF-8 file; the readers drop it there.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
 // MaxRecordBytes bounds one record (a quoted field may span lines); a longer
 // record is an error rather than unbounded memory.
 const MaxRecordBytes = 64 << 20
@@ -81,7 +85,8 @@ type Reader struct {
 }
 
 // Open opens a file (gzip detected by its magic bytes) for reading with the
-// given options.
+// given options. A UTF-8 byte order mark at the start of the (decompressed)
+// text is dropped.
 func Open(path string, opt ReaderOptions) (*Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -96,8 +101,9 @@ func Open(path string, opt ReaderOptions) (*Reader, error) {
 	return r, nil
 }
 
-// NewReader reads records from r (gzip detected by its magic bytes); name
-// is used in error messages. With Header it reads the header now.
+// NewReader reads records from r (gzip detected by its magic bytes; a
+// leading UTF-8 byte order mark dropped); name is used in error messages.
+// With Header it reads the header now.
 func NewReader(r io.Reader, name string, opt ReaderOptions) (*Reader, error) {
 	if opt.Separator == "" {
 		opt.Separator = ","
@@ -114,6 +120,9 @@ func NewReader(r io.Reader, name string, opt ReaderOptions) (*Reader, error) {
 		}
 		rd.closer = append(rd.closer, zr)
 		br = bufio.NewReaderSize(zr, 1<<18)
+	}
+	if b, _ := br.Peek(len(utf8BOM)); bytes.Equal(b, utf8BOM) {
+		br.Discard(len(utf8BOM))
 	}
 	rd.br = br
 	if opt.Header {
