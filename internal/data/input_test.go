@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -209,5 +210,97 @@ func TestSplitStripsBOM(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(res.Files[0]); string(b) != "u,click\nu1,1\nu2,0\n" {
 		t.Errorf("train.csv = %q", b)
+	}
+}
+
+func TestReaderRefusesNUL(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		opt      ReaderOptions
+		want     string
+	}{
+		{"plain cell", "a,b,c\n1,2,3\n4,x\x00y,6\n7,8,9\n", ReaderOptions{Header: true}, `in.csv:3: column 2 (b): expected a value without NUL bytes, got "x\x00y"`},
+		{"last cell", "a,b,c\n4,5,\x00\n7,8,9\n", ReaderOptions{Header: true}, `in.csv:2: column 3 (c)`},
+		{"quoted cell", "a,b,c\n\"4\x00\",5,6\n7,8,9\n", ReaderOptions{Header: true, Quote: '"'}, `in.csv:2: column 1 (a)`},
+		{"tsv", "4\t5\t\x006\n7\t8\t9\n", ReaderOptions{Separator: "\t", Columns: []string{"a", "b", "c"}}, `in.csv:1: column 3 (c)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := NewReader(strings.NewReader(tc.in), "in.csv", tc.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var errs []error
+			var rows [][]string
+			for {
+				rec, err := r.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					errs = append(errs, err)
+					if r.err != nil {
+						t.Fatalf("reading stopped: %v", err)
+					}
+					continue
+				}
+				rows = append(rows, []string{string(rec[0])})
+			}
+			var re *RowError
+			if len(errs) != 1 || !errors.As(errs[0], &re) || !errors.Is(errs[0], ErrBadRow) || !strings.Contains(errs[0].Error(), tc.want) {
+				t.Fatalf("errors %v, want one RowError wrapping ErrBadRow containing %q", errs, tc.want)
+			}
+			if last := rows[len(rows)-1][0]; last != "7" {
+				t.Errorf("reading did not continue after the NUL row: rows %q", rows)
+			}
+		})
+	}
+	// A separator that holds NUL is no NUL inside a cell.
+	got, _, err := readAll(t, "a\x00b\n1\x002\n", ReaderOptions{Header: true, Separator: "\x00"})
+	if err != nil || !reflect.DeepEqual(got, [][]string{{"1", "2"}}) {
+		t.Errorf("NUL separator: %q %v", got, err)
+	}
+}
+
+// TestNULCellsInTraining: a NUL anywhere in a row (a feature, an ignored
+// column, a label) stops the fit naming file, line and column, and under
+// --bad-rows skip is skipped and counted in the fit, the batcher and
+// inspect.
+func TestNULCellsInTraining(t *testing.T) {
+	s := schemaOf(t, inputSchema)
+	for _, tc := range []struct {
+		name, row, col string
+	}{
+		{"categorical", "i\x00d3,3,n,1", "column 1 (id)"},
+		{"ignored column", "id3,3,n\x00n,1", "column 3 (note)"},
+		{"label", "id3,3,n,1\x00", "column 4 (click)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeFile(t, "nul.csv", inputRows(func(i int) string {
+				if i == 3 {
+					return tc.row // line 5
+				}
+				return ""
+			}))
+			_, _, err := FitPipeline(context.Background(), s, path, FitOptions{})
+			var re *RowError
+			if !errors.As(err, &re) || !errors.Is(err, ErrBadRow) || !strings.Contains(err.Error(), "nul.csv:5: "+tc.col+": expected a value without NUL bytes") {
+				t.Fatalf("fit error = %v, want nul.csv:5 and %s", err, tc.col)
+			}
+			p, st, err := FitPipeline(context.Background(), s, path, FitOptions{BadRows: BadRowsSkip})
+			if err != nil || st.Rows != 19 || st.BadRows != 1 || !strings.Contains(st.FirstBad[0], "nul.csv:5: "+tc.col) {
+				t.Fatalf("fit skip: %v %+v", err, st)
+			}
+			if _, _, err := allX(t, p, path, BatchOptions{}); !errors.As(err, &re) || re.Line != 5 {
+				t.Fatalf("batch error = %v, want line 5", err)
+			}
+			xs, bst, err := allX(t, p, path, BatchOptions{BadRows: BadRowsSkip, ShuffleBuffer: 4, Seed: 1})
+			if err != nil || len(xs) != 19 || bst.BadRows != 1 || bst.Rows != 19 {
+				t.Fatalf("batch skip: %v rows %d %+v", err, len(xs), bst)
+			}
+			rep, err := Inspect(context.Background(), s, path, FitOptions{BadRows: BadRowsSkip})
+			if err != nil || rep.Stats.BadRows != 1 || rep.Summary.Rows != 19 {
+				t.Fatalf("inspect skip: %v %+v", err, rep)
+			}
+		})
 	}
 }

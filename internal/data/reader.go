@@ -171,8 +171,9 @@ func (r *Reader) Close() error {
 }
 
 // Next returns the next data row that passes the filter, its cells trimmed.
-// It returns io.EOF at the end. A row with the wrong number of columns is a
-// *RowError wrapping ErrBadRow; reading can continue after it.
+// It returns io.EOF at the end. A row with the wrong number of columns, or
+// with a NUL byte in any cell, is a *RowError wrapping ErrBadRow (naming the
+// line, and the column for a NUL); reading can continue after it.
 func (r *Reader) Next() ([][]byte, error) {
 	for {
 		if r.err != nil {
@@ -195,6 +196,15 @@ func (r *Reader) Next() ([][]byte, error) {
 		}
 		if len(rec) != len(r.columns) {
 			return nil, &RowError{File: r.name, Line: r.start, Err: &feature.FieldError{Column: -1, Value: fmt.Sprintf("%d columns", len(rec)), Expected: fmt.Sprintf("%d columns (separator %q)", len(r.columns), r.opt.Separator), Err: ErrBadRow}}
+		}
+		// One scan of the record for the rare NUL; only then find its cell
+		// (a NUL in a multi-byte separator is in no cell).
+		if bytes.IndexByte(r.line, 0) >= 0 {
+			for i, c := range rec {
+				if bytes.IndexByte(c, 0) >= 0 {
+					return nil, &RowError{File: r.name, Line: r.start, Err: &feature.FieldError{Column: i, Name: r.columns[i], Value: string(c), Expected: "a value without NUL bytes", Err: ErrBadRow}}
+				}
+			}
 		}
 		return rec, nil
 	}
