@@ -304,3 +304,70 @@ func TestNULCellsInTraining(t *testing.T) {
 		})
 	}
 }
+
+// TestHugeNumbersInTraining: a 1e30 training row is refused naming file,
+// line and column; skipped, it is counted and leaves the fitted statistics
+// exactly as without it. A valid/test row whose model input is beyond
+// feature.MaxAbsInput is refused (or skipped and counted) the same way.
+func TestHugeNumbersInTraining(t *testing.T) {
+	s := schemaOf(t, inputSchema)
+	for _, v := range []string{"1e30", "-1e308", "1e400", "0x1p4", "1_000", "Inf"} {
+		t.Run(v, func(t *testing.T) {
+			path := writeFile(t, "big.csv", inputRows(func(i int) string {
+				if i == 6 {
+					return "id6," + v + ",n,0" // line 8
+				}
+				return ""
+			}))
+			want := "big.csv:8: column 2 (x): expected a "
+			_, _, err := FitPipeline(context.Background(), s, path, FitOptions{})
+			if !errors.Is(err, ErrBadRow) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), fmt.Sprintf("got %q", v)) {
+				t.Fatalf("fit error = %v, want %q…", err, want)
+			}
+			p, st, err := FitPipeline(context.Background(), s, path, FitOptions{BadRows: BadRowsSkip})
+			if err != nil || st.Rows != 19 || st.BadRows != 1 {
+				t.Fatalf("fit skip: %v %+v", err, st)
+			}
+			clean := writeFile(t, "clean.csv", strings.Replace(inputRows(nil), "id6,6,n,0\n", "", 1))
+			q, _, err := FitPipeline(context.Background(), s, clean, FitOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := p.Stats("x"); got != mustStats(t, q, "x") {
+				t.Errorf("stats with the bad row skipped %+v, without it %+v", got, mustStats(t, q, "x"))
+			}
+			xs, bst, err := allX(t, p, path, BatchOptions{BadRows: BadRowsSkip})
+			if err != nil || len(xs) != 19 || bst.BadRows != 1 || !strings.Contains(bst.FirstBad[0], want) {
+				t.Fatalf("batch skip: %v rows %d %+v", err, len(xs), bst)
+			}
+		})
+	}
+	// A test file row within MaxAbsRaw but far outside the training range:
+	// its standardised input (about 1.7e13) is refused.
+	p, _, err := FitPipeline(context.Background(), s, writeFile(t, "train.csv", inputRows(nil)), FitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	test := writeFile(t, "test.csv", inputRows(func(i int) string {
+		if i == 2 {
+			return "id2,1e14,n,0" // line 4
+		}
+		return ""
+	}))
+	var re *RowError
+	if _, _, err := allX(t, p, test, BatchOptions{}); !errors.As(err, &re) || re.Line != 4 || !strings.Contains(err.Error(), "column 2 (x)") || !strings.Contains(err.Error(), "|z| ≤ 1e6") {
+		t.Fatalf("test row 1e14: %v", err)
+	}
+	if xs, bst, err := allX(t, p, test, BatchOptions{BadRows: BadRowsSkip}); err != nil || len(xs) != 19 || bst.BadRows != 1 {
+		t.Fatalf("test row 1e14 skipped: %v rows %d %+v", err, len(xs), bst)
+	}
+}
+
+func mustStats(t *testing.T, p *feature.Pipeline, name string) feature.NumericStats {
+	t.Helper()
+	st, ok := p.Stats(name)
+	if !ok {
+		t.Fatalf("no stats for %q", name)
+	}
+	return st
+}
