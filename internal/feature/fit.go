@@ -419,6 +419,7 @@ func (pf *pfield) finish() error {
 				return fmt.Errorf("feature: field %q: duplicate vocabulary value %q: %w", pf.def.Name, v, ErrSchema)
 			}
 			pf.vocab[v] = int32(i + 1)
+			pf.scanNUL = pf.scanNUL || strings.IndexByte(v, 0) >= 0
 		}
 		if len(pf.vocabList) >= math.MaxInt32 {
 			return fmt.Errorf("feature: field %q: vocabulary too large: %w", pf.def.Name, ErrSchema)
@@ -429,6 +430,7 @@ func (pf *pfield) finish() error {
 		}
 	case opHash:
 		pf.hashN = uint64(pf.def.HashBuckets)
+		pf.scanNUL = true // every id is in use
 		pf.spec.Kind, pf.spec.Vocab = Categorical, pf.def.HashBuckets+1
 	case opBucket:
 		pf.missing = pf.def.MissingValues

@@ -271,6 +271,23 @@ func TestNULInCategoricalCells(t *testing.T) {
 			t.Errorf("%v: err = %v, want a FieldError naming %q", m, err, key)
 		}
 	}
+	// A model fitted before NULs were refused may keep a value holding one:
+	// such a value must not pass as its kept id.
+	js, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Replace(string(js), `"vocab":["a"]`, `"vocab":["a","a\u0000"]`, 1)
+	q, err := UnmarshalPipeline([]byte(old))
+	if err != nil || old == string(js) {
+		t.Fatalf("pipeline with a NUL in its vocabulary: %v", err)
+	}
+	if err := badCell(t, q, u, "a\x00"); !errors.Is(err, ErrBadRow) || !strings.Contains(fmt.Sprint(err), "NUL") {
+		t.Errorf("kept value with a NUL: %v", err)
+	}
+	if err := badCell(t, q, u, "a"); err != nil {
+		t.Errorf("kept value a: %v", err)
+	}
 	// Fitting refuses the row too, before it is counted.
 	s, _ := ParseSchema([]byte(testSchema))
 	f, _ := NewFitter(s, testColumns)

@@ -48,6 +48,7 @@ type pfield struct {
 	// vocabulary (opVocab, opMulti): id = index in vocabList + 1.
 	vocabList []string
 	vocab     map[string]int32
+	scanNUL   bool // scan every value for NUL: hashed, or a kept value holds one (fitted before NULs were refused)
 	minCount  int
 	hashN     uint64
 
@@ -293,6 +294,13 @@ func (f *pfield) lookup(v []byte) int32 {
 	return f.vocab[string(v)] // 0 (OOV) when absent
 }
 
+// nul reports whether v, looked up as id, holds a NUL byte. Kept values
+// hold none (the fitter refuses them), so only a value sent to OOV needs
+// the scan, unless the field says otherwise (scanNUL).
+func (f *pfield) nul(id int32, v []byte) bool {
+	return (id == 0 || f.scanNUL) && hasNUL(v)
+}
+
 // putNumber appends one numeric value (or bucket id) to d. For a
 // value-embedded field whose model input z would be beyond ±MaxAbsInput it
 // appends nothing and reports false (with z).
@@ -315,8 +323,10 @@ func (f *pfield) putNumber(x float64, missing bool, d *FieldData) (z float64, ok
 	return z, true
 }
 
-// putMulti appends the ids of a multi-valued cell and closes the row.
-func (f *pfield) putMulti(v []byte, d *FieldData) {
+// putMulti appends the ids of a multi-valued cell and closes the row. It
+// reports false, leaving the row open for a rollback, when a token holds a
+// NUL byte (see lookup).
+func (f *pfield) putMulti(v []byte, d *FieldData) bool {
 	sep := f.def.Separator
 	for len(v) > 0 {
 		i := indexSep(v, sep)
@@ -327,10 +337,15 @@ func (f *pfield) putMulti(v []byte, d *FieldData) {
 			tok, v = v[:i], v[i+len(sep):]
 		}
 		if tok = trim(tok); len(tok) > 0 {
-			d.IDs = append(d.IDs, f.vocab[string(tok)])
+			id := f.vocab[string(tok)]
+			if f.nul(id, tok) {
+				return false
+			}
+			d.IDs = append(d.IDs, id)
 		}
 	}
 	d.Offsets = append(d.Offsets, int32(len(d.IDs)))
+	return true
 }
 
 func indexSep(v []byte, sep string) int {
@@ -419,15 +434,17 @@ func (p *Pipeline) TransformRow(rec [][]byte, b *Batch) error {
 		d := &b.Fields[i]
 		v := trim(rec[f.col])
 		switch f.op {
-		case opVocab, opHash, opMulti:
-			if hasNUL(v) {
+		case opVocab, opHash:
+			id := f.lookup(v)
+			if f.nul(id, v) {
 				p.rollback(b, n)
 				return f.nulError(f.col, v)
 			}
-			if f.op == opMulti {
-				f.putMulti(v, d)
-			} else {
-				d.IDs = append(d.IDs, f.lookup(v))
+			d.IDs = append(d.IDs, id)
+		case opMulti:
+			if !f.putMulti(v, d) {
+				p.rollback(b, n)
+				return f.nulError(f.col, v)
 			}
 		default:
 			x, st := parseNumber(v, f.missing)
@@ -570,12 +587,13 @@ func (p *Pipeline) TransformMapWith(m, fallback map[string]any, b *Batch) error 
 						p.rollback(b, n)
 						return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a list of strings or numbers", Err: ErrBadRow}
 					}
-					if hasNUL(v) {
-						p.rollback(b, n)
-						return f.nulError(-1, v)
-					}
 					if v = trim(v); len(v) > 0 {
-						d.IDs = append(d.IDs, f.vocab[string(v)])
+						id := f.vocab[string(v)]
+						if f.nul(id, v) {
+							p.rollback(b, n)
+							return f.nulError(-1, v)
+						}
+						d.IDs = append(d.IDs, id)
 					}
 				}
 				d.Offsets = append(d.Offsets, int32(len(d.IDs)))
@@ -586,22 +604,23 @@ func (p *Pipeline) TransformMapWith(m, fallback map[string]any, b *Batch) error 
 				p.rollback(b, n)
 				return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a string, a number or a list", Err: ErrBadRow}
 			}
-			if hasNUL(v) {
+			if !f.putMulti(trim(v), d) {
 				p.rollback(b, n)
 				return f.nulError(-1, v)
 			}
-			f.putMulti(trim(v), d)
 		default:
 			v, ok := cellBytes(raw, nb[:0])
 			if !ok {
 				p.rollback(b, n)
 				return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a string or a number", Err: ErrBadRow}
 			}
-			if hasNUL(v) {
+			v = trim(v)
+			id := f.lookup(v)
+			if f.nul(id, v) {
 				p.rollback(b, n)
 				return f.nulError(-1, v)
 			}
-			d.IDs = append(d.IDs, f.lookup(trim(v)))
+			d.IDs = append(d.IDs, id)
 		}
 	}
 	var ybuf [MaxTasks]float32
