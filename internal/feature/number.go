@@ -42,20 +42,34 @@ const (
 	numInput             // the model input would be beyond ±MaxAbsInput
 )
 
-// isDecimal reports whether b is a decimal number in the syntax of JSON and
-// CSV files, the only one numeric cells and numeric strings may use: an
-// optional sign (+ or -), digits with an optional fraction (".5" and "5."
-// included), and an optional exponent (e or E, an optional sign, digits).
-// Underscores, hexadecimal and words such as Inf or NaN are refused.
-func isDecimal(b []byte) bool {
+// scanDecimal reports (ok) whether b is a decimal number in the syntax of
+// JSON and CSV files, the only one numeric cells and numeric strings may
+// use: an optional sign (+ or -), digits with an optional fraction (".5"
+// and "5." included), and an optional exponent (e or E, an optional sign,
+// digits). Underscores, hexadecimal and words such as Inf or NaN are
+// refused. For a plain integer of at most 15 digits (the common cell) it
+// also reports isInt with the value x, exact in float64, so that the caller
+// can skip strconv.ParseFloat.
+func scanDecimal(b []byte) (ok, isInt bool, x float64) {
 	i := 0
+	neg := false
 	if i < len(b) && (b[i] == '+' || b[i] == '-') {
+		neg = b[i] == '-'
 		i++
 	}
+	var n uint64
 	digits := 0
 	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		n = n*10 + uint64(b[i]-'0') // wraps past 19 digits; used only up to 15
 		i++
 		digits++
+	}
+	if i == len(b) && digits > 0 && digits <= 15 {
+		x = float64(n)
+		if neg {
+			x = -x
+		}
+		return true, true, x
 	}
 	if i < len(b) && b[i] == '.' {
 		i++
@@ -65,7 +79,7 @@ func isDecimal(b []byte) bool {
 		}
 	}
 	if digits == 0 {
-		return false
+		return false, false, 0
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
@@ -77,20 +91,24 @@ func isDecimal(b []byte) bool {
 			i++
 		}
 		if i == exp {
-			return false
+			return false, false, 0
 		}
 	}
-	return i == len(b)
+	return i == len(b), false, 0
 }
 
 // parseNumber parses a trimmed numeric cell: one of missingValues
-// (numMissing), else a decimal number (see isDecimal) within ±MaxAbsRaw.
+// (numMissing), else a decimal number (see scanDecimal) within ±MaxAbsRaw.
 func parseNumber(v []byte, missingValues []string) (float64, numStatus) {
 	if contains(missingValues, v) {
 		return 0, numMissing
 	}
-	if !isDecimal(v) {
+	ok, isInt, x := scanDecimal(v)
+	if !ok {
 		return 0, numSyntax
+	}
+	if isInt {
+		return x, numOK // at most 15 digits: within MaxAbsRaw
 	}
 	// A decimal number parses; err is ErrRange on overflow (±Inf), and an
 	// underflow rounds towards 0 without one.

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-func TestIsDecimal(t *testing.T) {
+func TestScanDecimal(t *testing.T) {
 	for _, tc := range []struct {
 		in string
 		ok bool
@@ -24,8 +24,8 @@ func TestIsDecimal(t *testing.T) {
 		{"--1", false}, {"+-1", false}, {"1..2", false}, {"1.2.3", false}, {"1e5e5", false}, {"1\x00", false},
 		{"１", false}, {"1d5", false}, {"1f", false},
 	} {
-		if got := isDecimal([]byte(tc.in)); got != tc.ok {
-			t.Errorf("isDecimal(%q) = %v, want %v", tc.in, got, tc.ok)
+		if got, _, _ := scanDecimal([]byte(tc.in)); got != tc.ok {
+			t.Errorf("scanDecimal(%q) = %v, want %v", tc.in, got, tc.ok)
 		}
 	}
 }
@@ -37,7 +37,9 @@ func TestParseNumber(t *testing.T) {
 		st numStatus
 	}{
 		{"1e15", 1e15, numOK}, {"-1e15", -1e15, numOK}, {"+3", 3, numOK}, {".5", 0.5, numOK}, {"5.", 5, numOK},
-		{"1e-5", 1e-5, numOK}, {"-0", 0, numOK}, {"1e-400", 0, numOK},
+		{"1e-5", 1e-5, numOK}, {"-0", 0, numOK}, {"1e-400", 0, numOK}, {"38", 38, numOK}, {"-1200", -1200, numOK},
+		{"999999999999999", 999999999999999, numOK}, {"1000000000000000", 1e15, numOK}, {"-000000000000000000007", -7, numOK},
+		{"1000000000000001", 0, numRange}, {"99999999999999999999", 0, numRange},
 		{"1e400", 0, numRange}, {"-1e400", 0, numRange}, {"1e30", 0, numRange}, {"-1e308", 0, numRange},
 		{"1e308", 0, numRange}, {"1000000000000000.5", 0, numRange},
 		{"1_000", 0, numSyntax}, {"0x1p4", 0, numSyntax}, {"Inf", 0, numSyntax}, {"infinity", 0, numSyntax},
@@ -69,7 +71,7 @@ func TestBoundTexts(t *testing.T) {
 	}
 }
 
-// decimalRE is the syntax of isDecimal as a regular expression.
+// decimalRE is the syntax of scanDecimal as a regular expression.
 var decimalRE = regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
 
 // FuzzParseNumber checks the scanner against a regular expression of the
@@ -81,9 +83,9 @@ func FuzzParseNumber(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		ok := isDecimal([]byte(s))
+		ok, isInt, n := scanDecimal([]byte(s))
 		if ok != decimalRE.MatchString(s) {
-			t.Fatalf("isDecimal(%q) = %v, the regular expression says %v", s, ok, !ok)
+			t.Fatalf("scanDecimal(%q) = %v, the regular expression says %v", s, ok, !ok)
 		}
 		x, st := parseNumber([]byte(s), nil)
 		want, err := strconv.ParseFloat(s, 64)
@@ -97,8 +99,11 @@ func FuzzParseNumber(f *testing.F) {
 			t.Fatalf("the scanner accepts %q but ParseFloat says %v", s, err)
 		}
 		inRange := err == nil && math.Abs(want) <= MaxAbsRaw
-		if inRange != (st == numOK) || (inRange && x != want) {
+		if inRange != (st == numOK) || (inRange && math.Float64bits(x) != math.Float64bits(want)) {
 			t.Fatalf("parseNumber(%q) = %v, %d; ParseFloat %v, %v", s, x, st, want, err)
+		}
+		if isInt && math.Float64bits(n) != math.Float64bits(want) {
+			t.Fatalf("scanDecimal(%q): integer %v, ParseFloat %v", s, n, want)
 		}
 		// A decimal string is a JSON number when JSON allows its form; then
 		// encoding/json must read the same value.
