@@ -23,6 +23,10 @@ import (
 // ErrBadRow marks a malformed row; it is feature.ErrBadRow.
 var ErrBadRow = feature.ErrBadRow
 
+// utf8BOM is the byte order mark some editors and exporters write at the
+// start of a UTF-8 file; the readers drop it there.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
 // MaxRecordBytes bounds one record (a quoted field may span lines); a longer
 // record is an error rather than unbounded memory.
 const MaxRecordBytes = 64 << 20
@@ -81,7 +85,8 @@ type Reader struct {
 }
 
 // Open opens a file (gzip detected by its magic bytes) for reading with the
-// given options.
+// given options. A UTF-8 byte order mark at the start of the (decompressed)
+// text is dropped.
 func Open(path string, opt ReaderOptions) (*Reader, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -96,8 +101,9 @@ func Open(path string, opt ReaderOptions) (*Reader, error) {
 	return r, nil
 }
 
-// NewReader reads records from r (gzip detected by its magic bytes); name
-// is used in error messages. With Header it reads the header now.
+// NewReader reads records from r (gzip detected by its magic bytes; a
+// leading UTF-8 byte order mark dropped); name is used in error messages.
+// With Header it reads the header now.
 func NewReader(r io.Reader, name string, opt ReaderOptions) (*Reader, error) {
 	if opt.Separator == "" {
 		opt.Separator = ","
@@ -114,6 +120,9 @@ func NewReader(r io.Reader, name string, opt ReaderOptions) (*Reader, error) {
 		}
 		rd.closer = append(rd.closer, zr)
 		br = bufio.NewReaderSize(zr, 1<<18)
+	}
+	if b, _ := br.Peek(len(utf8BOM)); bytes.Equal(b, utf8BOM) {
+		br.Discard(len(utf8BOM))
 	}
 	rd.br = br
 	if opt.Header {
@@ -162,8 +171,9 @@ func (r *Reader) Close() error {
 }
 
 // Next returns the next data row that passes the filter, its cells trimmed.
-// It returns io.EOF at the end. A row with the wrong number of columns is a
-// *RowError wrapping ErrBadRow; reading can continue after it.
+// It returns io.EOF at the end. A row with the wrong number of columns, or
+// with a NUL byte in any cell, is a *RowError wrapping ErrBadRow (naming the
+// line, and the column for a NUL); reading can continue after it.
 func (r *Reader) Next() ([][]byte, error) {
 	for {
 		if r.err != nil {
@@ -186,6 +196,15 @@ func (r *Reader) Next() ([][]byte, error) {
 		}
 		if len(rec) != len(r.columns) {
 			return nil, &RowError{File: r.name, Line: r.start, Err: &feature.FieldError{Column: -1, Value: fmt.Sprintf("%d columns", len(rec)), Expected: fmt.Sprintf("%d columns (separator %q)", len(r.columns), r.opt.Separator), Err: ErrBadRow}}
+		}
+		// One scan of the record for the rare NUL; only then find its cell
+		// (a NUL in a multi-byte separator is in no cell).
+		if bytes.IndexByte(r.line, 0) >= 0 {
+			for i, c := range rec {
+				if bytes.IndexByte(c, 0) >= 0 {
+					return nil, &RowError{File: r.name, Line: r.start, Err: &feature.FieldError{Column: i, Name: r.columns[i], Value: string(c), Expected: "a value without NUL bytes", Err: ErrBadRow}}
+				}
+			}
 		}
 		return rec, nil
 	}

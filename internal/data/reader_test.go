@@ -117,10 +117,11 @@ func TestReaderGzip(t *testing.T) {
 	}
 }
 
-// FuzzReader checks that no input panics the reader and that unquoted input
-// splits like strings.Split.
+// FuzzReader checks that no input panics the reader, that every record has
+// the header's width and that no cell it returns holds a NUL byte.
 func FuzzReader(f *testing.F) {
 	f.Add("a,b\n1,2\n", ",", true)
+	f.Add("\ufeffa,b\n1,x\x00\n\"\x00\",2\n", ",", true)
 	f.Add("a, b\n\"x\"\"y\", 2\n\"open\n", ", ", true)
 	f.Add("1\t2\r\n\n3\t4", "\t", false)
 	f.Fuzz(func(t *testing.T, in, sep string, quote bool) {
@@ -145,6 +146,11 @@ func FuzzReader(f *testing.F) {
 			}
 			if len(rec) != len(r.Columns()) {
 				t.Fatalf("record with %d cells for %d columns", len(rec), len(r.Columns()))
+			}
+			for j, c := range rec {
+				if bytes.IndexByte(c, 0) >= 0 {
+					t.Fatalf("cell %d %q holds a NUL byte", j+1, c)
+				}
 			}
 		}
 	})

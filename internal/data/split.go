@@ -132,9 +132,9 @@ func ParseHeaderMode(s string) (HeaderMode, error) {
 // header when every column, trimmed and unquoted, is non-empty, does not
 // parse as a number, and no two columns are equal. A data file whose columns
 // are all distinct non-numeric strings is misread as a header: give the mode
-// explicitly then.
+// explicitly then. A leading UTF-8 byte order mark is ignored.
 func DetectHeader(line []byte, sep string) bool {
-	line = bytes.TrimRight(line, "\r\n")
+	line = bytes.TrimRight(bytes.TrimPrefix(line, utf8BOM), "\r\n")
 	if len(bytes.TrimSpace(line)) == 0 {
 		return false
 	}
@@ -185,7 +185,8 @@ type SplitResult struct {
 // lines after the header from 0. The header line, when there is one (see
 // SplitOptions.Header), is written first to every part. Blank lines (empty or
 // only "\r") are dropped and not counted as rows. A last line without a line
-// ending gets "\n". It returns an error naming the line when a line opens a
+// ending gets "\n". A UTF-8 byte order mark at the start of r is dropped (the
+// parts do not start with one). It returns an error naming the line when a line opens a
 // quoted field that continues on the next line (when opt.Quote is set).
 // len(parts) must equal max(1, len(s.Ratios)).
 func SplitLines(ctx context.Context, r io.Reader, s Splitter, opt SplitOptions, parts []io.Writer) (SplitResult, error) {
@@ -194,6 +195,9 @@ func SplitLines(ctx context.Context, r io.Reader, s Splitter, opt SplitOptions, 
 	}
 	res := SplitResult{Rows: make([]int64, len(parts))}
 	br := bufio.NewReaderSize(r, 1<<16)
+	if b, _ := br.Peek(len(utf8BOM)); bytes.Equal(b, utf8BOM) {
+		br.Discard(len(utf8BOM))
+	}
 	var long []byte
 	var lineNo, row int64
 	for {

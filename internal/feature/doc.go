@@ -34,12 +34,37 @@
 // A cell whose trimmed text is in missing_values (default "", "?", "NA",
 // "NaN", "nan", "null", "NULL") is missing and replaced by the raw fill value
 // (missing: mean — the training mean of the raw values, the default —, zero,
-// or a number); any other cell must parse as a finite float. Then transform
-// (log1p means sign(x)·ln(1+|x|), defined for negatives) and normalize
-// (standard: (t-mean)/std; minmax: (t-min)/(max-min), not clipped; none),
-// with statistics of the transformed training values (a zero spread gives
-// scale 1). With buckets: [b1..bk] the field is categorical for the engine:
-// id 0 = missing, 1 = below b1, i+1 = [bi, bi+1), k+1 = at or above bk.
+// or a number); any other cell must be a decimal number in JSON/CSV syntax:
+// an optional sign (+ or -), digits with an optional fraction (".5" and "5."
+// too), an optional exponent (e or E, an optional sign, digits). Underscores
+// ("1_000"), hexadecimal ("0x1p4") and words (Inf, infinity, NaN unless it is
+// a missing value) are bad values; numeric strings in a serving request
+// follow the same syntax, JSON numbers their own. Then transform (log1p
+// means sign(x)·ln(1+|x|), defined for negatives) and normalize (standard:
+// (t-mean)/std; minmax: (t-min)/(max-min), not clipped; none), with
+// statistics of the transformed training values (a zero spread gives scale
+// 1). With buckets: [b1..bk] the field is categorical for the engine: id 0 =
+// missing, 1 = below b1, i+1 = [bi, bi+1), k+1 = at or above bk.
+//
+// Two bounds keep absurd values from turning into confident garbage. A raw
+// value must be finite with |x| ≤ MaxAbsRaw (1e15), in the fit pass (so one
+// 1e30 row cannot wreck a field's mean and spread) and in every transform;
+// a fixed missing fill too. The model input z of a value-embedded field
+// (after log1p and normalisation) must have |z| ≤ MaxAbsInput (1e6), which
+// also keeps it finite in float32: checked in every transform, in the fit
+// pass for a field without normalisation (there z is known already), and
+// once for the missing fill when the pipeline is built. Bucketized fields
+// check only the raw bound. A value that fails either is a bad value (a
+// *FieldError wrapping ErrBadRow that says which bound): in training an
+// error naming file, line and column, or a skipped and counted row under
+// --bad-rows skip; in serving a 400 naming the field.
+//
+// # NUL bytes
+//
+// No value may hold a NUL byte: a categorical or multi-valued cell (or JSON
+// string) with one is a bad value rather than a silent new category, and
+// the data reader refuses a NUL in any cell of a file (ignored columns and
+// labels included).
 //
 // # Labels and funnels
 //

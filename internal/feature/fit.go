@@ -189,18 +189,33 @@ func (f *Fitter) Add(rec [][]byte) error {
 		}
 		violation = true
 	}
-	// Parse every number first so that a bad row changes nothing.
+	// Check every cell first so that a bad row changes nothing: numbers
+	// parse within ±MaxAbsRaw (and, without normalisation, have a model
+	// input within ±MaxAbsInput, known already), categorical values hold no
+	// NUL byte.
 	for i := range f.fields {
 		ff := &f.fields[i]
+		v := trim(rec[ff.pf.col])
 		if ff.pf.op != opNumeric && ff.pf.op != opBucket {
+			if hasNUL(v) {
+				return ff.pf.nulError(ff.pf.col, v)
+			}
 			continue
 		}
-		v := trim(rec[ff.pf.col])
-		x, missing, ok := parseNumber(v, ff.pf.missing)
-		if !ok {
-			return &FieldError{Column: ff.pf.col, Name: ff.pf.def.Name, Value: string(v), Expected: fmt.Sprintf("a number (or a missing value %q)", ff.pf.missing), Err: ErrBadRow}
+		x, st := parseNumber(v, ff.pf.missing)
+		if st > numMissing {
+			return ff.pf.badNumber(ff.pf.col, string(v), st, 0)
 		}
-		f.xs[i], f.miss[i] = x, missing
+		if st == numOK && ff.pf.op == opNumeric && ff.pf.def.Normalize == "none" {
+			z := x
+			if ff.pf.def.Transform == "log1p" {
+				z = signedLog1p(x)
+			}
+			if !inputOK(z) {
+				return ff.pf.badNumber(ff.pf.col, string(v), numInput, z)
+			}
+		}
+		f.xs[i], f.miss[i] = x, st == numMissing
 	}
 	if violation {
 		f.viol++
@@ -404,6 +419,7 @@ func (pf *pfield) finish() error {
 				return fmt.Errorf("feature: field %q: duplicate vocabulary value %q: %w", pf.def.Name, v, ErrSchema)
 			}
 			pf.vocab[v] = int32(i + 1)
+			pf.scanNUL = pf.scanNUL || strings.IndexByte(v, 0) >= 0
 		}
 		if len(pf.vocabList) >= math.MaxInt32 {
 			return fmt.Errorf("feature: field %q: vocabulary too large: %w", pf.def.Name, ErrSchema)
@@ -414,6 +430,7 @@ func (pf *pfield) finish() error {
 		}
 	case opHash:
 		pf.hashN = uint64(pf.def.HashBuckets)
+		pf.scanNUL = true // every id is in use
 		pf.spec.Kind, pf.spec.Vocab = Categorical, pf.def.HashBuckets+1
 	case opBucket:
 		pf.missing = pf.def.MissingValues
@@ -429,7 +446,7 @@ func (pf *pfield) finish() error {
 		case "zero":
 			pf.fill = 0
 		default:
-			fmt.Sscan(pf.def.Missing, &pf.fill) // validated by the schema
+			pf.fill, _ = parseNumber([]byte(pf.def.Missing), nil) // validated by the schema
 		}
 		pf.shift, pf.scale = 0, 1
 		switch pf.def.Normalize {
@@ -443,6 +460,11 @@ func (pf *pfield) finish() error {
 			if st.Max > st.Min {
 				pf.scale = 1 / (st.Max - st.Min)
 			}
+		}
+		// Missing cells all get the fill's model input: check it once here.
+		if z := pf.input(pf.fill); !inputOK(z) {
+			return fmt.Errorf("feature: field %q: the missing fill %g gives the model input z = %.4g (after %s), beyond ±%s (try missing: mean): %w",
+				pf.def.Name, pf.fill, z, transformName(pf.def), maxAbsInputText, ErrSchema)
 		}
 	}
 	return nil

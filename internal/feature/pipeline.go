@@ -48,6 +48,7 @@ type pfield struct {
 	// vocabulary (opVocab, opMulti): id = index in vocabList + 1.
 	vocabList []string
 	vocab     map[string]int32
+	scanNUL   bool // scan every value for NUL: hashed, or a kept value holds one (fitted before NULs were refused)
 	minCount  int
 	hashN     uint64
 
@@ -265,18 +266,6 @@ func contains(list []string, v []byte) bool {
 	return false
 }
 
-// parseNumber parses a trimmed numeric cell. missing reports a missing value.
-func parseNumber(v []byte, missingValues []string) (x float64, missing, ok bool) {
-	if contains(missingValues, v) {
-		return 0, true, true
-	}
-	x, err := strconv.ParseFloat(bstr(v), 64)
-	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
-		return 0, false, false
-	}
-	return x, false, true
-}
-
 func signedLog1p(x float64) float64 {
 	if x < 0 {
 		return -math.Log1p(-x)
@@ -305,27 +294,39 @@ func (f *pfield) lookup(v []byte) int32 {
 	return f.vocab[string(v)] // 0 (OOV) when absent
 }
 
-// putNumber appends one numeric value (or bucket id) to d.
-func (f *pfield) putNumber(x float64, missing bool, d *FieldData) {
+// nul reports whether v, looked up as id, holds a NUL byte. Kept values
+// hold none (the fitter refuses them), so only a value sent to OOV needs
+// the scan, unless the field says otherwise (scanNUL).
+func (f *pfield) nul(id int32, v []byte) bool {
+	return (id == 0 || f.scanNUL) && hasNUL(v)
+}
+
+// putNumber appends one numeric value (or bucket id) to d. For a
+// value-embedded field whose model input z would be beyond ±MaxAbsInput it
+// appends nothing and reports false (with z).
+func (f *pfield) putNumber(x float64, missing bool, d *FieldData) (z float64, ok bool) {
 	if f.op == opBucket {
 		if missing {
 			d.IDs = append(d.IDs, 0)
 		} else {
 			d.IDs = append(d.IDs, bucketOf(f.def.Buckets, x))
 		}
-		return
+		return 0, true
 	}
 	if missing {
-		x = f.fill
+		x = f.fill // its model input was checked by finish
 	}
-	if f.log {
-		x = signedLog1p(x)
+	if z = f.input(x); !inputOK(z) {
+		return z, false
 	}
-	d.Values = append(d.Values, float32((x-f.shift)*f.scale))
+	d.Values = append(d.Values, float32(z))
+	return z, true
 }
 
-// putMulti appends the ids of a multi-valued cell and closes the row.
-func (f *pfield) putMulti(v []byte, d *FieldData) {
+// putMulti appends the ids of a multi-valued cell and closes the row. It
+// reports false, leaving the row open for a rollback, when a token holds a
+// NUL byte (see lookup).
+func (f *pfield) putMulti(v []byte, d *FieldData) bool {
 	sep := f.def.Separator
 	for len(v) > 0 {
 		i := indexSep(v, sep)
@@ -336,10 +337,15 @@ func (f *pfield) putMulti(v []byte, d *FieldData) {
 			tok, v = v[:i], v[i+len(sep):]
 		}
 		if tok = trim(tok); len(tok) > 0 {
-			d.IDs = append(d.IDs, f.vocab[string(tok)])
+			id := f.vocab[string(tok)]
+			if f.nul(id, tok) {
+				return false
+			}
+			d.IDs = append(d.IDs, id)
 		}
 	}
 	d.Offsets = append(d.Offsets, int32(len(d.IDs)))
+	return true
 }
 
 func indexSep(v []byte, sep string) int {
@@ -409,9 +415,10 @@ func parseLabels(tasks []ptask, lay *layout, rec [][]byte, ys []float32) error {
 }
 
 // TransformRow appends one raw record (cells in Columns order, as returned by
-// the data reader) to b as row b.N. On error (an unparsable number, a bad
-// label, a funnel violation) b is left unchanged and the error is a
-// *FieldError wrapping ErrBadRow or ErrFunnelViolation.
+// the data reader) to b as row b.N. On error (an unparsable number, one
+// beyond MaxAbsRaw or whose model input is beyond MaxAbsInput, a NUL byte in
+// a categorical value, a bad label, a funnel violation) b is left unchanged
+// and the error is a *FieldError wrapping ErrBadRow or ErrFunnelViolation.
 func (p *Pipeline) TransformRow(rec [][]byte, b *Batch) error {
 	if len(rec) != len(p.lay.columns) {
 		return &FieldError{Column: -1, Value: fmt.Sprintf("%d columns", len(rec)), Expected: fmt.Sprintf("%d columns", len(p.lay.columns)), Err: ErrBadRow}
@@ -428,16 +435,27 @@ func (p *Pipeline) TransformRow(rec [][]byte, b *Batch) error {
 		v := trim(rec[f.col])
 		switch f.op {
 		case opVocab, opHash:
-			d.IDs = append(d.IDs, f.lookup(v))
-		case opMulti:
-			f.putMulti(v, d)
-		default:
-			x, missing, ok := parseNumber(v, f.missing)
-			if !ok {
+			id := f.lookup(v)
+			if f.nul(id, v) {
 				p.rollback(b, n)
-				return &FieldError{Column: f.col, Name: f.def.Name, Value: string(v), Expected: "a number (or a missing value " + fmt.Sprintf("%q", f.missing) + ")", Err: ErrBadRow}
+				return f.nulError(f.col, v)
 			}
-			f.putNumber(x, missing, d)
+			d.IDs = append(d.IDs, id)
+		case opMulti:
+			if !f.putMulti(v, d) {
+				p.rollback(b, n)
+				return f.nulError(f.col, v)
+			}
+		default:
+			x, st := parseNumber(v, f.missing)
+			if st > numMissing {
+				p.rollback(b, n)
+				return f.badNumber(f.col, string(v), st, 0)
+			}
+			if z, ok := f.putNumber(x, st == numMissing, d); !ok {
+				p.rollback(b, n)
+				return f.badNumber(f.col, string(v), numInput, z)
+			}
 		}
 	}
 	p.commit(b, ys, rec)
@@ -534,26 +552,33 @@ func (p *Pipeline) TransformMapWith(m, fallback map[string]any, b *Batch) error 
 		raw, present := get(f.def.Name)
 		switch f.op {
 		case opNumeric, opBucket:
-			x, missing, ok := 0.0, false, true
+			x, st := 0.0, numOK
 			switch v := raw.(type) {
 			case nil:
-				missing = true
+				st = numMissing
 			case string:
-				x, missing, ok = parseNumber(trim(sbytes(v)), f.missing)
+				x, st = parseNumber(trim(sbytes(v)), f.missing)
 			case json.Number:
-				x, missing, ok = parseNumber(trim(sbytes(string(v))), f.missing)
+				x, st = parseNumber(trim(sbytes(string(v))), f.missing)
 			default:
-				x, ok = toFloat(raw)
-				ok = ok && !math.IsNaN(x) && !math.IsInf(x, 0)
+				var ok bool
+				if x, ok = toFloat(raw); ok {
+					st = checkRaw(x)
+				} else {
+					st = numSyntax
+				}
 			}
 			if !present {
-				missing, ok = true, true
+				st = numMissing
 			}
-			if !ok {
+			if st > numMissing {
 				p.rollback(b, n)
-				return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a finite number, a numeric string or null", Err: ErrBadRow}
+				return f.badNumber(-1, fmt.Sprint(raw), st, 0)
 			}
-			f.putNumber(x, missing, d)
+			if z, ok := f.putNumber(x, st == numMissing, d); !ok {
+				p.rollback(b, n)
+				return f.badNumber(-1, fmt.Sprint(raw), numInput, z)
+			}
 		case opMulti:
 			if list, isList := raw.([]any); isList {
 				for _, e := range list {
@@ -563,7 +588,12 @@ func (p *Pipeline) TransformMapWith(m, fallback map[string]any, b *Batch) error 
 						return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a list of strings or numbers", Err: ErrBadRow}
 					}
 					if v = trim(v); len(v) > 0 {
-						d.IDs = append(d.IDs, f.vocab[string(v)])
+						id := f.vocab[string(v)]
+						if f.nul(id, v) {
+							p.rollback(b, n)
+							return f.nulError(-1, v)
+						}
+						d.IDs = append(d.IDs, id)
 					}
 				}
 				d.Offsets = append(d.Offsets, int32(len(d.IDs)))
@@ -574,14 +604,23 @@ func (p *Pipeline) TransformMapWith(m, fallback map[string]any, b *Batch) error 
 				p.rollback(b, n)
 				return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a string, a number or a list", Err: ErrBadRow}
 			}
-			f.putMulti(trim(v), d)
+			if !f.putMulti(trim(v), d) {
+				p.rollback(b, n)
+				return f.nulError(-1, v)
+			}
 		default:
 			v, ok := cellBytes(raw, nb[:0])
 			if !ok {
 				p.rollback(b, n)
 				return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a string or a number", Err: ErrBadRow}
 			}
-			d.IDs = append(d.IDs, f.lookup(trim(v)))
+			v = trim(v)
+			id := f.lookup(v)
+			if f.nul(id, v) {
+				p.rollback(b, n)
+				return f.nulError(-1, v)
+			}
+			d.IDs = append(d.IDs, id)
 		}
 	}
 	var ybuf [MaxTasks]float32

@@ -203,7 +203,7 @@ func TestRowErrors(t *testing.T) {
 		want     string
 	}{
 		{"bad number", func(r []string) { r[2] = "abc" }, 2, ErrBadRow, "a number"},
-		{"infinite number", func(r []string) { r[2] = "1e999" }, 2, ErrBadRow, "a number"},
+		{"infinite number", func(r []string) { r[2] = "1e999" }, 2, ErrBadRow, "a finite number with |x| ≤ 1e15"},
 		{"bad bucket number", func(r []string) { r[5] = "x" }, 5, ErrBadRow, "a number"},
 		{"label outside negative", func(r []string) { r[8] = "2" }, 8, ErrBadRow, `"0"`},
 		{"empty label", func(r []string) { r[9] = "" }, 9, ErrBadRow, "non-empty label"},
@@ -385,17 +385,29 @@ func TestLeakage(t *testing.T) {
 }
 
 // FuzzTransform feeds arbitrary cells and JSON to a fitted pipeline: errors
-// are fine, panics and half-written rows are not.
+// are fine, panics and half-written rows are not, and a row that is
+// accepted hands the model only inputs within ±MaxAbsInput.
 func FuzzTransform(f *testing.F) {
 	f.Add("a", "p", "1e3", "t1||t2", "k", "-5", "x", "1", "1", `{"x": "NaN", "tags": [1, "t1"]}`)
 	f.Add("", "", "", "", "", "", "", "", "", `{"u": 1e300, "age": null}`)
+	f.Add("a\x00", "p", "1e30", "t1", "k", "0x1p4", "-1e308", "1", "0", `{"x": 1e30, "w": "1_000", "u": "a\u0000"}`)
 	f.Fuzz(func(t *testing.T, u, c, x, tags, h, age, w, click, buy, js string) {
 		p := fitTest(t, testSchema, testColumns, testRows)
 		b := p.NewBatch(1)
+		bounded := func(what string) {
+			for i := range b.Fields {
+				for _, v := range b.Fields[i].Values {
+					if !(math.Abs(float64(v)) <= MaxAbsInput) {
+						t.Fatalf("%s: field %d: model input %v beyond ±%g", what, i, v, float64(MaxAbsInput))
+					}
+				}
+			}
+		}
 		if err := p.TransformRecord([]string{u, c, x, tags, h, age, w, "n", click, buy}, b); err == nil {
 			if b.N != 1 || len(b.Fields[3].Offsets) != 2 {
 				t.Fatalf("bad batch %+v", b)
 			}
+			bounded("record")
 		} else if b.N != 0 || len(b.Fields[3].Offsets) != 1 || len(b.Fields[2].Values) != 0 {
 			t.Fatalf("failed row changed the batch %+v", b)
 		}
@@ -405,6 +417,7 @@ func FuzzTransform(f *testing.F) {
 			if _, err := p.TransformMap(m, b); err != nil && b.N != 0 {
 				t.Fatalf("failed map changed the batch")
 			}
+			bounded("map")
 		}
 		UnmarshalPipeline([]byte(js))
 	})

@@ -8,7 +8,6 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -352,9 +351,8 @@ func (fd *Field) validate() error {
 		fd.Missing = "mean"
 	case "mean", "zero":
 	default:
-		v, err := strconv.ParseFloat(fd.Missing, 64)
-		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("missing: want mean, zero or a finite number, got %q", fd.Missing)
+		if _, st := parseNumber([]byte(fd.Missing), nil); st != numOK {
+			return fmt.Errorf("missing: want mean, zero or a decimal number with |x| ≤ %s, got %q", maxAbsRawText, fd.Missing)
 		}
 	}
 	if fd.MissingValues == nil {

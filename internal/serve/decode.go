@@ -77,10 +77,14 @@ func (r *request) nextRow() map[string]any {
 // exactly RFC 8259 JSON (as encoding/json does, except that string bytes are
 // taken as they are, without replacing invalid UTF-8) and decodes feature
 // values as encoding/json would into an interface, except integers, which
-// are kept exact as json.Number so that 64-bit ids survive.
+// are kept exact as json.Number so that 64-bit ids survive. A string value
+// holding a NUL byte (only the escape \u0000 can make one) is refused with a
+// wrong_type error naming the field, whatever the key: no value may hold one
+// (see package feature).
 type decoder struct {
 	b   []byte
 	pos int
+	nul bool // the last escaped string decoded a NUL
 }
 
 func (d *decoder) syntax(format string, a ...any) *RequestError {
@@ -323,6 +327,7 @@ func (d *decoder) rowList(r *request, key string) error {
 // those. list and row name the value in errors: list "context" with row -1,
 // or "rows"/"items" with the row index.
 func (d *decoder) value(m map[string]any, key, list string, row int) error {
+	d.nul = false
 	v, err := d.scalar()
 	if err != nil {
 		if e, ok := err.(*RequestError); ok && e.Code == CodeWrongType {
@@ -332,6 +337,9 @@ func (d *decoder) value(m map[string]any, key, list string, row int) error {
 		return err
 	}
 	if v != errNotScalar {
+		if d.nul {
+			return nulError(v, list, key, row)
+		}
 		m[key] = v
 		return nil
 	}
@@ -353,6 +361,7 @@ func (d *decoder) value(m map[string]any, key, list string, row int) error {
 	}
 	for {
 		d.ws()
+		d.nul = false
 		e, err := d.scalar()
 		if err != nil {
 			if re, ok := err.(*RequestError); ok && re.Code == CodeWrongType {
@@ -368,6 +377,9 @@ func (d *decoder) value(m map[string]any, key, list string, row int) error {
 			return &RequestError{Status: http.StatusBadRequest, Code: CodeWrongType, Row: row, Field: fieldPath(list, key, row),
 				Message: fmt.Sprintf("feature %q: a list may hold only strings, numbers and nulls, got a nested list or object", key)}
 		}
+		if d.nul {
+			return nulError(e, list, key, row)
+		}
 		vals = append(vals, e)
 		done, err := d.sep(']', "a list element")
 		if err != nil {
@@ -378,6 +390,13 @@ func (d *decoder) value(m map[string]any, key, list string, row int) error {
 			return nil
 		}
 	}
+}
+
+// nulError refuses the string value v of key, which holds a NUL byte.
+func nulError(v any, list, key string, row int) *RequestError {
+	path := fieldPath(list, key, row)
+	return &RequestError{Status: http.StatusBadRequest, Code: CodeWrongType, Row: row, Field: path,
+		Message: fmt.Sprintf("%s: expected a string without NUL bytes (\\u0000), got %s", path, describe(fmt.Sprint(v)))}
 }
 
 // fieldPath names a feature in a row ("rows[3].age") or in the context
@@ -568,6 +587,7 @@ func (d *decoder) strEscaped() (string, error) {
 					r = utf8.RuneError // a lone surrogate, as encoding/json does
 				}
 			}
+			d.nul = d.nul || r == 0
 			out = utf8.AppendRune(out, r)
 			continue
 		default:
