@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -789,11 +790,28 @@ func FuzzDecode(f *testing.F) {
 	f.Add(buf.Bytes())
 	f.Add(craft(`{"__metadata__":{`+okSum+`,"format":"dcrnn","format_version":"1"},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, make([]byte, 4)))
 	f.Add([]byte("{}"))
+	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, b []byte) {
 		in := bytes.Clone(b)
 		file, sum, err := Decode(b)
 		if !bytes.Equal(in, b) {
 			t.Fatal("Decode modified its input")
+		}
+		// Reading the same bytes from a file, in bounded steps, reaches
+		// the same verdict and content.
+		path := filepath.Join(dir, "fuzz.dcrnn")
+		if werr := os.WriteFile(path, b, 0o644); werr != nil {
+			t.Fatal(werr)
+		}
+		rfile, rsum, rerr := Read(path)
+		if (rerr == nil) != (err == nil) || rsum != sum {
+			t.Fatalf("Read and Decode disagree: %v / %v", rerr, err)
+		}
+		if err != nil && errors.Is(err, ErrCorrupt) != errors.Is(rerr, ErrCorrupt) {
+			t.Fatalf("Read and Decode give different kinds of error: %v / %v", rerr, err)
+		}
+		if err == nil && !reflect.DeepEqual(rfile, file) {
+			t.Fatal("Read and Decode return different content")
 		}
 		if err != nil {
 			if file != nil || sum != "" {
