@@ -75,6 +75,26 @@
 // is a funnel violation (ErrFunnelViolation), an error unless the schema says
 // funnel_violations: drop (the data reader then drops and counts it).
 //
+// # Negative down-sampling
+//
+// A log that kept only a fraction w of the first task's negative rows (and
+// every positive) declares it on that task: negative_sampling: w, with
+// 0 < w ≤ 1 (omitted: no down-sampling). Only the first task may declare it,
+// and only when every other task is declared after another: a funnel's
+// later steps (conversion after click) are conditional on the first step's
+// positives, which were all kept, so they stay unbiased; a task unrelated to
+// the first would be biased in a way no per-task correction undoes, so such
+// a schema is refused. The rate travels with the fitted pipeline (the schema
+// is part of its JSON), and every scorer of a model trained on such a log
+// maps the first task's probability p back to the full population,
+// q = p / (p + (1-p)/w), after calibration (package model); ctcvr is then
+// the corrected first step times the conditional later step. Metrics of a
+// down-sampled part are computed on these corrected probabilities, so its
+// calibration (mean prediction / mean label) reads about r + w·(1-r), r the
+// first task's positive rate in the full log (0.24 for r = 5%, w = 0.2),
+// and its logloss is that of full-population probabilities against
+// down-sampled labels; the AUC is unchanged (the correction is monotone).
+//
 // # Label leakage
 //
 // A label column listed as a feature is refused when the schema is parsed

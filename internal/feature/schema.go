@@ -112,6 +112,11 @@ type Task struct {
 	// After names an earlier task this one follows in a funnel (conversion
 	// after click): a positive here requires a positive there.
 	After string `yaml:"after" json:"after,omitempty"`
+	// NegativeSampling is the rate at which the log kept this task's
+	// negative rows (0 < rate ≤ 1; positives all kept); nil means none. Only
+	// the first task may set it, and only when every other task comes after
+	// another (see "Negative down-sampling" in the package doc).
+	NegativeSampling *float64 `yaml:"negative_sampling" json:"negative_sampling,omitempty"`
 }
 
 // Schema is a parsed and validated dataset schema.
@@ -276,6 +281,17 @@ func (s *Schema) Validate() error {
 			if _, ok := tasks[t.After]; !ok {
 				return schemaErr("tasks[%d] %q: after: %q is not an earlier task", i, t.Name, t.After)
 			}
+		}
+		if w := t.NegativeSampling; w != nil {
+			if !(*w > 0 && *w <= 1) {
+				return schemaErr("tasks[%d] %q: negative_sampling: want a rate in (0, 1], got %v", i, t.Name, *w)
+			}
+			if i > 0 {
+				return schemaErr("tasks[%d] %q: negative_sampling: only the first task may declare it", i, t.Name)
+			}
+		}
+		if i > 0 && t.After == "" && s.Tasks[0].NegativeSampling != nil {
+			return schemaErr("tasks[0] %q: negative_sampling: every other task must come after another (tasks[%d] %q does not), since down-sampling %q biases an unrelated task beyond correction", s.Tasks[0].Name, i, t.Name, s.Tasks[0].Name)
 		}
 		tasks[t.Name] = i
 		if j, ok := seen[t.Label]; ok {
