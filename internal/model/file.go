@@ -11,8 +11,11 @@ import (
 )
 
 // Trained is a model together with everything needed to score raw rows the
-// way training saw them: its registry name, config and fitted feature
-// pipeline. It is what a model file holds.
+// way training saw them: its registry name, config, fitted feature pipeline
+// and calibration. It is what a model file holds: the documents "model"
+// (name and config), "pipeline" (feature.Pipeline's JSON), "info" (optional,
+// free-form) and "calibration" (optional, see Calibration), and one tensor
+// per weight.
 type Trained struct {
 	Name     string
 	Config   Config
@@ -21,6 +24,9 @@ type Trained struct {
 	Model    Model
 	// Objective holds learned loss weights (uncertainty weighting), if any.
 	Objective *Objective
+	// Calibration holds the post-hoc calibration maps that Predict applies
+	// (the "calibration" document); nil: none, the model's probabilities.
+	Calibration *Calibration
 	// Info is free-form training information saved with the model
 	// (metrics, data, timing); nil when absent.
 	Info json.RawMessage
@@ -71,6 +77,11 @@ func Save(path string, tr *Trained) (string, error) {
 	if tr.Info != nil {
 		f.Meta["info"] = string(tr.Info)
 	}
+	if tr.Calibration != nil {
+		if f.Meta["calibration"], err = marshalCalibration(tr.Calibration); err != nil {
+			return "", err
+		}
+	}
 	for _, p := range tr.DenseParams() {
 		f.Tensors = append(f.Tensors, modelfile.Tensor{Name: p.Name, Shape: []int{p.Rows, p.Cols}, Data: p.W})
 	}
@@ -97,8 +108,9 @@ func (tr *Trained) DenseParams() []*nn.Param {
 }
 
 // Load reads a model file: the format is checked by package modelfile, then
-// the model is rebuilt from its config and pipeline and every weight is
-// copied in by name with its shape checked. Nothing is half-loaded. It is
+// the model is rebuilt from its config and pipeline, every weight is copied
+// in by name with its shape checked, and the calibration document, when
+// there is one, is checked against the tasks. Nothing is half-loaded. It is
 // LoadLimited without a size limit.
 func Load(path string) (*Trained, error) { return LoadLimited(path, 0) }
 
@@ -132,6 +144,16 @@ func LoadLimited(path string, maxBytes int64) (*Trained, error) {
 	if info, ok := f.Meta["info"]; ok {
 		tr.Info = json.RawMessage(info)
 	}
+	if doc, ok := f.Meta["calibration"]; ok {
+		var c Calibration
+		if err := json.Unmarshal([]byte(doc), &c); err != nil {
+			return nil, bad("calibration document: %v", err)
+		}
+		if err := c.validate(tr.Spec); err != nil {
+			return nil, bad("calibration document: %v", err)
+		}
+		tr.Calibration = &c
+	}
 	byName := make(map[string]*modelfile.Tensor, len(f.Tensors))
 	for i := range f.Tensors {
 		byName[f.Tensors[i].Name] = &f.Tensors[i]
@@ -163,13 +185,4 @@ func LoadLimited(path string, maxBytes int64) (*Trained, error) {
 	}
 	tr.Checksum = sum
 	return tr, nil
-}
-
-// Predict scores a batch on an inference tape: probs[t] (len ≥ b.N) gets the
-// probability of every task (the conditional one for the later task of a
-// funnel) and ctcvr, when the spec has a funnel and ctcvr is not nil, the
-// joint probability. The tape is reset first.
-func (tr *Trained) Predict(t *nn.Tape, b *feature.Batch, probs [][]float32, ctcvr []float32) {
-	t.Reset()
-	Probs(tr.Spec, tr.Model.Forward(t, b), probs, ctcvr)
 }

@@ -7,6 +7,16 @@
 // binary cross-entropy, or for a funnel (a task declared `after` another,
 // such as conversion after click) the entire-space loss of ESMM, with fixed
 // or learned uncertainty weights.
+//
+// Trained.Predict is the one prediction path of every scorer (eval,
+// predict, serve, compare): the sigmoid of each logit, then the task's
+// post-hoc calibration map when the model file has a "calibration" document
+// (Calibration; fitted on the validation part by package train), then, when
+// the training log down-sampled the first task's negatives (the schema's
+// negative_sampling), the correction of that task back to the full
+// population; a funnel's ctcvr is the product of the final steps. A model
+// file holds the documents "model", "pipeline", "info" and, optionally,
+// "calibration" (see Trained and Calibration).
 package model
 
 import (

@@ -53,6 +53,25 @@
 // are written as UTF-8. So a given File has exactly one encoding, and a
 // reader checks that the header is byte-for-byte in this canonical form.
 //
+// # The documents of a dcrnn model
+//
+// Package model (Save, Load) writes these documents, all JSON:
+//
+//	model        {"name": registry name, "config": model.Config}
+//	pipeline     the fitted feature pipeline (feature.Pipeline's JSON, which
+//	             holds the schema, negative_sampling included)
+//	info         optional, free-form training information (metrics, epochs)
+//	calibration  optional: {"version": 1, "method": "platt"|"isotonic",
+//	             "tasks": {task: {"platt": {"a", "b"}} or
+//	             {"isotonic": {"x": [...], "y": [...]}}}}, the post-hoc
+//	             calibration maps applied after the sigmoid (model.Calibration);
+//	             absent in files written before it existed and with
+//	             calibration: none, which predict the model's probabilities
+//
+// and one F32 tensor per weight, named as the model names its parameters.
+// Training checkpoints (package train) are model files too, with a
+// "checkpoint" document and "w.", "best.", "opt." tensors.
+//
 // # Checksum
 //
 // checksum is the hex SHA-256 of this byte string (u64 = 8-byte
