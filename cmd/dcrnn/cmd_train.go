@@ -144,13 +144,24 @@ func finishTraining(res *train.Result, job train.Job, out, metricsOut string, st
 	info := res.Info
 	rep.Train = &info
 	tr := res.Trained
-	tr.Info, _ = json.Marshal(map[string]any{"metrics": rep, "epochs": res.Epochs})
+	tr.Info, _ = json.Marshal(map[string]any{"metrics": rep, "epochs": res.Epochs, "evaluations": res.Evaluations})
 	if _, err := model.Save(out, tr); err != nil {
 		return err
 	}
 	printReport(stdout, rep, taskNames(tr))
-	fmt.Fprintf(stdout, "trained %d epochs (best %d) in %.1fs, %.0f samples/s; %d parameters; model written to %s (checksum %s)\n",
-		info.Epochs, info.BestEpoch, info.Seconds, info.SamplesPerSecond, rep.Params, out, tr.Checksum[:12])
+	if tr.Calibration != nil {
+		fmt.Fprintf(stdout, "calibration: %s, fitted on the validation part; validation logloss before → after:", tr.Calibration.Method)
+		for _, name := range taskNames(tr) {
+			fmt.Fprintf(stdout, " %s %.4f → %.4f", name, float64(res.ValidUncalibrated.Tasks[name].LogLoss), float64(res.Valid.Tasks[name].LogLoss))
+		}
+		fmt.Fprintln(stdout)
+	}
+	if w := tr.NegativeSampling(); w != 1 {
+		fmt.Fprintf(stdout, "negative sampling: %s probabilities corrected to the full population (rate %g); metrics of a down-sampled part use the corrected ones\n",
+			tr.Spec.Tasks[0].Name, w)
+	}
+	fmt.Fprintf(stdout, "trained %d epochs, %d validations (best: epoch %d, step %d) in %.1fs, %.0f samples/s; %d parameters; model written to %s (checksum %s)\n",
+		info.Epochs, info.Evaluations, info.BestEpoch, info.BestStep, info.Seconds, info.SamplesPerSecond, rep.Params, out, tr.Checksum[:12])
 	if metricsOut != "" {
 		if err := writeJSON(metricsOut, rep); err != nil {
 			return fmt.Errorf("--metrics-out: %w", err)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -59,6 +58,21 @@ type checkpointer struct {
 	pcg    *rand.PCG
 	dense  []*nn.Param
 	sparse []*nn.SparseParam
+	sel    selectKeys
+}
+
+// selectKeys are the config keys of model selection. A checkpoint records
+// them, and a resume with other values is refused: the evaluations so far
+// and the best weights were chosen by them.
+type selectKeys struct {
+	ValidPerEpoch int    `json:"valid_per_epoch"`
+	Metric        string `json:"metric"`
+	Smooth        int    `json:"smooth"`
+	Patience      int    `json:"patience"`
+}
+
+func selectKeysOf(c Config) selectKeys {
+	return selectKeys{ValidPerEpoch: c.ValidPerEpoch, Metric: c.Metric, Smooth: c.Smooth, Patience: c.Patience}
 }
 
 // ckptDoc is the "checkpoint" document.
@@ -78,8 +92,17 @@ type ckptDoc struct {
 	Bad           int           `json:"bad"`
 	Stopped       bool          `json:"stopped"`
 	RNG           []byte        `json:"rng"`
-	Epochs        []EpochResult `json:"epochs"`
+	Epochs        []EpochResult `json:"epochs"` // the end-of-epoch evaluations; all there is in older checkpoints
 	Valid         *Report       `json:"valid"`
+	// Evaluations holds every validation evaluation (mid-epoch ones too):
+	// a resume replays their scores through the selection rule. Absent in
+	// checkpoints of versions that evaluated once per epoch.
+	Evaluations []EpochResult `json:"evaluations,omitempty"`
+	// Select holds the selection keys of the run; absent in older
+	// checkpoints (valid_per_epoch 1, smooth 1).
+	Select *selectKeys `json:"select,omitempty"`
+	// BestStep is the global step of the best evaluation.
+	BestStep int `json:"best_step"`
 }
 
 func (c *checkpointer) save(st *state) error {
@@ -93,13 +116,15 @@ func (c *checkpointer) save(st *state) error {
 	if err != nil {
 		return err
 	}
+	sel := c.sel
 	doc := ckptDoc{Model: c.tr.Name, Config: c.tr.Config, Epoch: st.epoch, StepInEpoch: st.stepInEpoch, Step: st.step,
 		LossSum: st.lossSum, Rows: st.rows, TrainRows: st.trainRows, FullEpochRows: st.fullEpochRows,
-		TrainNanos: int64(st.trainDur), BestEpoch: st.bestEpoch, Bad: st.bad, Stopped: st.stopped, RNG: rng,
-		Epochs: st.res.Epochs, Valid: st.res.Valid}
-	if !math.IsInf(st.bestScore, -1) {
-		b := st.bestScore
+		TrainNanos: int64(st.trainDur), Bad: st.sel.bad, Stopped: st.stopped, RNG: rng,
+		Epochs: epochEnds(st.res.Evaluations), Valid: st.res.Valid, Evaluations: st.res.Evaluations, Select: &sel}
+	if st.sel.best >= 0 {
+		b := st.sel.bestScore
 		doc.BestScore = &b
+		doc.BestEpoch, doc.BestStep = st.res.Evaluations[st.sel.best].Epoch, st.res.Evaluations[st.sel.best].Step
 	}
 	js, err := json.Marshal(doc)
 	if err != nil {
@@ -266,6 +291,12 @@ func (c *checkpointer) loadFile(path string, st *state) error {
 	if doc.Model != c.tr.Name || string(want) != string(got) {
 		return fmt.Errorf("train: resume: %s was written by model %s with another config; resume with the same --model, --config and --set", path, doc.Model)
 	}
+	switch sel := doc.Select; {
+	case sel == nil && (c.sel.ValidPerEpoch != 1 || c.sel.Smooth != 1):
+		return fmt.Errorf("train: resume: %s was written by a version that evaluated once per epoch on the metric itself; resume it with --set valid_per_epoch=1 --set smooth=1", path)
+	case sel != nil && *sel != c.sel:
+		return fmt.Errorf("train: resume: %s was written with the selection keys %+v, this run has %+v; resume with the same keys", path, *sel, c.sel)
+	}
 	byName := map[string]*modelfile.Tensor{}
 	for i := range f.Tensors {
 		byName[f.Tensors[i].Name] = &f.Tensors[i]
@@ -306,12 +337,22 @@ func (c *checkpointer) loadFile(path string, st *state) error {
 	st.epoch, st.stepInEpoch, st.step = doc.Epoch, doc.StepInEpoch, doc.Step
 	st.lossSum, st.rows, st.trainRows, st.fullEpochRows = doc.LossSum, doc.Rows, doc.TrainRows, doc.FullEpochRows
 	st.trainDur = time.Duration(doc.TrainNanos)
-	st.bestScore = math.Inf(-1)
-	if doc.BestScore != nil {
-		st.bestScore = *doc.BestScore
+	st.stopped = doc.Stopped
+	evs := doc.Evaluations
+	if evs == nil { // an older checkpoint: one evaluation per epoch
+		for _, e := range doc.Epochs {
+			e.EpochEnd = true
+			evs = append(evs, e)
+		}
 	}
-	st.bestEpoch, st.bad, st.stopped = doc.BestEpoch, doc.Bad, doc.Stopped
-	st.res.Epochs, st.res.Valid = doc.Epochs, doc.Valid
+	// Replay the scores through the selection rule: it ends in the state
+	// the interrupted run had (best, its score, evaluations since).
+	st.sel = newSelector(c.sel.Smooth, c.sel.Patience)
+	for i := range evs {
+		st.sel.add(evs[i].Score)
+		evs[i].Select = st.sel.last
+	}
+	st.res.Evaluations, st.res.Valid = evs, doc.Valid
 	return nil
 }
 

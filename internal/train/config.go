@@ -36,13 +36,28 @@ type Config struct {
 	EmbeddingL2 float64 `yaml:"embedding_l2" json:"embedding_l2"`
 	// ClipNorm clips the global gradient norm (default 0: off).
 	ClipNorm float64 `yaml:"clip_norm" json:"clip_norm"`
-	// Patience is the number of epochs without improvement of the validation
-	// metric before stopping (default 2).
+	// ValidPerEpoch is the number of validation evaluations per epoch,
+	// evenly spaced in steps, the last at the end of the epoch (default 1;
+	// see "Model selection" in the package doc).
+	ValidPerEpoch int `yaml:"valid_per_epoch" json:"valid_per_epoch"`
+	// Patience is the number of evaluations in a row without a better
+	// selection score before stopping (default 2 × valid_per_epoch: two
+	// epochs).
 	Patience int `yaml:"patience" json:"patience"`
-	// Metric is the early-stopping metric on the validation part: mean_auc
+	// Metric is the validation metric of model selection: mean_auc
 	// (default, mean over the tasks whose AUC is defined on the validation
-	// part), auc:TASK, or logloss (mean over tasks).
+	// part), auc:TASK, or logloss (mean over tasks; for a funnel's later
+	// task the ctcvr logloss, so the funnel's losses).
 	Metric string `yaml:"metric" json:"metric"`
+	// Smooth is the number of evaluations whose metric the selection score
+	// averages, the current one and the ones before it (default 1: the
+	// metric itself).
+	Smooth int `yaml:"smooth" json:"smooth"`
+	// Calibration is the post-hoc calibration fitted per task on the
+	// validation part after training and stored in the model file: none,
+	// platt or isotonic (default none; see package calibrate and
+	// model.Calibration).
+	Calibration string `yaml:"calibration" json:"calibration"`
 	// Seed seeds the weights, the shuffle and dropout (default 1).
 	Seed uint64 `yaml:"seed" json:"seed"`
 }
@@ -66,11 +81,20 @@ func (c *Config) Defaults() {
 	if c.Decay == "" {
 		c.Decay = "constant"
 	}
+	if c.ValidPerEpoch == 0 {
+		c.ValidPerEpoch = 1
+	}
 	if c.Patience == 0 {
-		c.Patience = 2
+		c.Patience = 2 * max(c.ValidPerEpoch, 1)
 	}
 	if c.Metric == "" {
 		c.Metric = "mean_auc"
+	}
+	if c.Smooth == 0 {
+		c.Smooth = 1
+	}
+	if c.Calibration == "" {
+		c.Calibration = "none"
 	}
 	if c.Seed == 0 {
 		c.Seed = 1
@@ -92,6 +116,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: warmup_steps: must be ≥ 0, got %d", c.WarmupSteps)
 	case c.Patience < 1:
 		return fmt.Errorf("config: patience: must be ≥ 1, got %d", c.Patience)
+	case c.ValidPerEpoch < 1:
+		return fmt.Errorf("config: valid_per_epoch: must be ≥ 1, got %d", c.ValidPerEpoch)
+	case c.Smooth < 1:
+		return fmt.Errorf("config: smooth: must be ≥ 1, got %d", c.Smooth)
 	case c.WeightDecay < 0 || c.EmbeddingL2 < 0 || c.ClipNorm < 0:
 		return fmt.Errorf("config: weight_decay, embedding_l2 and clip_norm must be ≥ 0")
 	}
@@ -103,6 +131,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Metric != "mean_auc" && c.Metric != "logloss" && !strings.HasPrefix(c.Metric, "auc:") {
 		return fmt.Errorf("config: metric: want mean_auc, logloss or auc:TASK, got %q", c.Metric)
+	}
+	if c.Calibration != "none" && c.Calibration != "platt" && c.Calibration != "isotonic" {
+		return fmt.Errorf("config: calibration: want none, platt or isotonic, got %q", c.Calibration)
 	}
 	return nil
 }

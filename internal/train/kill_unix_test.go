@@ -19,25 +19,26 @@ import (
 const helperEnv = "DCRNN_TRAIN_KILL_HELPER"
 
 // TestHelperProcess is not a test on its own: started by
-// TestResumeAfterKill as a child process, it trains synthJob(t, 12000)
-// under one thread with a checkpoint after every step into the directory
-// named by $DCRNN_TRAIN_KILL_HELPER, until it is killed.
+// TestResumeAfterKill as a child process, it trains midJob (validation 4
+// times per epoch) under one thread with a checkpoint after every step into
+// the directory named by $DCRNN_TRAIN_KILL_HELPER, until it is killed.
 func TestHelperProcess(t *testing.T) {
 	dir := os.Getenv(helperEnv)
 	if dir == "" {
 		t.Skip("child process of TestResumeAfterKill")
 	}
 	tensor.SetThreads(1)
-	j := synthJob(t, 12000)
+	j := midJob(t)
 	j.CheckpointDir, j.CheckpointEvery = dir, 1
 	if _, err := train.Run(context.Background(), j); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// TestResumeAfterKill kills training with SIGKILL in the middle of a
-// checkpoint write: the resumed run ends with the weights of an
-// uninterrupted one, bit for bit, and its checkpoints remove the killed
+// TestResumeAfterKill kills training (validated 4 times per epoch) with
+// SIGKILL in the middle of a checkpoint write: the resumed run makes the
+// same evaluations and ends with the weights of an uninterrupted one, bit
+// for bit, and its checkpoints remove the killed
 // write's temporary file (its name is not written again when the kill
 // landed on an epoch-end checkpoint, or after a change of
 // --checkpoint-every).
@@ -47,7 +48,8 @@ func TestResumeAfterKill(t *testing.T) {
 	}
 	tensor.SetThreads(1)
 	defer tensor.SetThreads(0)
-	want := uninterruptedWeights(t)
+	ref := uninterruptedMidRun(t)
+	want := weights(ref.Trained)
 	// scan returns the newest complete checkpoint's name and the temporary
 	// files of checkpoint writes in dir.
 	scan := func(dir string) (newest string, temps []string) {
@@ -103,12 +105,13 @@ func TestResumeAfterKill(t *testing.T) {
 
 	// Resume with checkpoints every 5 steps: the killed write's name is
 	// likely not written again.
-	j := synthJob(t, 12000)
+	j := midJob(t)
 	j.CheckpointDir, j.CheckpointEvery, j.Resume = dir, 5, true
 	r, err := train.Run(context.Background(), j)
 	if err != nil {
 		t.Fatal(err)
 	}
+	sameEvaluations(t, "resumed after SIGKILL", ref.Evaluations, r.Evaluations)
 	sameBits(t, "resumed after SIGKILL", want, weights(r.Trained))
 	if _, temps := scan(dir); len(temps) > 0 {
 		t.Errorf("temporary files of the killed write left: %q", temps)

@@ -62,8 +62,14 @@ type FunnelMetrics struct {
 type TrainInfo struct {
 	Seconds          float64 `json:"seconds"`
 	SamplesPerSecond float64 `json:"samples_per_second"`
-	Epochs           int     `json:"epochs"`
-	BestEpoch        int     `json:"best_epoch"`
+	Epochs           int     `json:"epochs"`     // epochs trained (the last one possibly cut short by early stopping)
+	BestEpoch        int     `json:"best_epoch"` // epoch of the selected evaluation
+	// BestStep is the global step of the selected evaluation; Evaluations
+	// the number of validation evaluations; Calibration the method of the
+	// post-hoc calibration (none, platt or isotonic).
+	BestStep    int    `json:"best_step"`
+	Evaluations int    `json:"evaluations"`
+	Calibration string `json:"calibration,omitempty"`
 }
 
 // Report is the JSON written by --metrics-out (DESIGN §3).
@@ -93,6 +99,10 @@ type EvalOptions struct {
 	// OnBatch, when set, receives every scored batch with its probabilities
 	// (probs[t][i], and ctcvr[i] for a funnel) and the row offset of the batch.
 	OnBatch func(b *feature.Batch, probs [][]float32, ctcvr []float32, offset int) error
+	// Uncalibrated scores with the model's own probabilities
+	// (model.Trained.PredictUncalibrated: no calibration, no negative
+	// down-sampling correction) instead of model.Trained.Predict.
+	Uncalibrated bool
 }
 
 // scorer accumulates predictions into per-task metrics.
@@ -191,8 +201,10 @@ func score(r *Report, spec model.Spec, metricName string) (float64, error) {
 	}
 }
 
-// Evaluate scores every row of src with tr and returns the metrics. Rows are
-// read in file order, so the predictions are the same on every call.
+// Evaluate scores every row of src with tr (model.Trained.Predict: with its
+// calibration and negative down-sampling correction, unless
+// opt.Uncalibrated) and returns the metrics. Rows are read in file order, so
+// the predictions are the same on every call.
 func Evaluate(ctx context.Context, tr *model.Trained, src Source, opt EvalOptions) (*Report, error) {
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 1024
@@ -222,7 +234,11 @@ func Evaluate(ctx context.Context, tr *model.Trained, src Source, opt EvalOption
 		if err != nil {
 			return nil, err
 		}
-		tr.Predict(tape, b, probs, ctcvr)
+		if opt.Uncalibrated {
+			tr.PredictUncalibrated(tape, b, probs, ctcvr)
+		} else {
+			tr.Predict(tape, b, probs, ctcvr)
+		}
 		if opt.OnBatch != nil {
 			if err := opt.OnBatch(b, probs, ctcvr, offset); err != nil {
 				return nil, err

@@ -1,8 +1,24 @@
 // Package train is the training loop of dcrnn: it fits the feature pipeline
 // on the training rows, trains a registered model with Adam (dense weights)
 // and lazy sparse Adam (embedding rows), evaluates on the validation rows
-// after every epoch, stops early on the validation metric and restores the
-// best weights, then evaluates on the test rows.
+// valid_per_epoch times per epoch, stops early on the selection score (the
+// validation metric, optionally averaged over the last evaluations) and
+// restores the best weights, fits the post-hoc calibration maps on the
+// validation rows, then evaluates on the test rows.
+//
+// # Model selection
+//
+// Evaluation k of an epoch of S steps (k = 1..K, K = valid_per_epoch)
+// happens after its step ⌈k·S/K⌉, S = ⌈training rows / batch_size⌉, the
+// last one at the end of the epoch; K > S evaluates after every step. An
+// evaluation scores the validation part with the model's own probabilities
+// (model.Trained.PredictUncalibrated). Its selection score is the mean of
+// the metric (higher is better; logloss is negated) over the last smooth
+// evaluations, this one included (fewer at the start). The weights of the
+// evaluation with the highest selection score are kept; training stops after
+// patience evaluations in a row without a higher one. Evaluations use an
+// inference tape and their own reader, so they never change the training
+// itself: the weights after a step are the same whatever the schedule.
 package train
 
 import (
@@ -62,22 +78,37 @@ type Progress struct {
 	SamplesPerSecond float64
 }
 
-// EpochResult is the validation outcome of one epoch.
+// EpochResult is the outcome of one validation evaluation.
 type EpochResult struct {
-	Epoch int     `json:"epoch"`
-	Loss  float64 `json:"train_loss"`
+	Epoch int     `json:"epoch"`      // the epoch it happened in, from 1
+	Loss  float64 `json:"train_loss"` // mean training loss of the epoch so far
 	Score float64 `json:"valid_score"`
-	Valid *Report `json:"valid"`
+	// Step is the number of training steps done in all; Select the
+	// selection score (Score averaged over the last smooth evaluations);
+	// EpochEnd is true for the evaluation at the end of an epoch.
+	Step     int     `json:"step"`
+	Select   float64 `json:"select_score"`
+	EpochEnd bool    `json:"epoch_end"`
+	Valid    *Report `json:"valid"` // the model's own probabilities (uncalibrated)
 }
 
 // Result is what Run returns.
 type Result struct {
 	Trained *model.Trained
-	Valid   *Report // validation metrics of the best epoch
-	Test    *Report // test metrics of the best weights (nil without a test part)
-	Epochs  []EpochResult
-	Info    TrainInfo
-	Stats   data.Stats // of the pipeline fit pass
+	// Valid holds the validation metrics of the best weights as every
+	// scorer sees them (after calibration and the negative down-sampling
+	// correction, when the model has them; the calibration is fitted on
+	// these rows, so they flatter it); ValidUncalibrated those of the
+	// model's own probabilities, which the selection used.
+	Valid             *Report
+	ValidUncalibrated *Report
+	Test              *Report // test metrics of the best weights (nil without a test part)
+	// Epochs holds the end-of-epoch evaluations, Evaluations every one
+	// (mid-epoch ones too), in order.
+	Epochs      []EpochResult
+	Evaluations []EpochResult
+	Info        TrainInfo
+	Stats       data.Stats // of the pipeline fit pass
 }
 
 // ErrNonFinite reports a loss or weight that became NaN or Inf.
@@ -136,7 +167,7 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 	}
 	log.Info("training", "model", j.Model, "params", model.CountParams(tr.Model), "train_rows", fitStats.Rows, "fields", len(tr.Spec.Fields), "tasks", len(tr.Spec.Tasks))
 
-	st := &state{res: &Result{Trained: tr, Stats: fitStats}, best: newSnapshot(dense, sparse), bestScore: math.Inf(-1), epoch: 1}
+	st := &state{res: &Result{Trained: tr, Stats: fitStats}, best: newSnapshot(dense, sparse), sel: newSelector(cfg.Smooth, cfg.Patience), epoch: 1}
 	pcg := rand.NewPCG(cfg.Seed, 0x7a9e)
 	tape := nn.NewTape(true, cfg.Seed)
 	tape.Rng = rand.New(pcg)
@@ -144,7 +175,8 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 	if keep == 0 {
 		keep = DefaultKeepCheckpoints
 	}
-	ck := &checkpointer{dir: j.CheckpointDir, every: j.CheckpointEvery, keep: keep, log: log, tr: tr, adam: adam, sadam: sadam, pcg: pcg, dense: dense, sparse: sparse}
+	ck := &checkpointer{dir: j.CheckpointDir, every: j.CheckpointEvery, keep: keep, log: log, tr: tr, adam: adam, sadam: sadam, pcg: pcg,
+		dense: dense, sparse: sparse, sel: selectKeysOf(cfg)}
 	if j.Resume {
 		path, err := ck.load(st)
 		if err != nil {
@@ -155,6 +187,38 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 	shuffle := 0 // 0 or 1 in the config: file order
 	if *cfg.Shuffle > 1 {
 		shuffle = *cfg.Shuffle
+	}
+	epochSteps := (int(fitStats.Rows) + cfg.BatchSize - 1) / cfg.BatchSize
+	// evaluate scores the validation part with the current weights and
+	// applies the selection rule.
+	evaluate := func(epoch int, end bool) error {
+		if err := checkFinite(dense, sparse); err != nil {
+			return fmt.Errorf("train: epoch %d step %d: %w", epoch, st.step, err)
+		}
+		valid, err := Evaluate(ctx, tr, j.Valid, EvalOptions{BatchSize: cfg.BatchSize, BadRows: j.BadRows, Uncalibrated: true})
+		if err != nil {
+			return err
+		}
+		valid.Split = "valid"
+		sc, err := score(valid, tr.Spec, cfg.Metric)
+		if err != nil {
+			return err
+		}
+		improved, stop := st.sel.add(sc)
+		meanLoss := st.lossSum / float64(max(st.rows, 1))
+		st.res.Evaluations = append(st.res.Evaluations, EpochResult{Epoch: epoch, Loss: meanLoss, Score: sc, Step: st.step,
+			Select: st.sel.last, EpochEnd: end, Valid: valid})
+		log.Info("validation", "epoch", epoch, "step", st.step, "train_loss", meanLoss, "valid_"+cfg.Metric, sc, "select_score", st.sel.last)
+		if improved {
+			st.best.save(dense, sparse)
+			st.res.Valid = valid
+		}
+		if stop {
+			b := st.res.Evaluations[st.sel.best]
+			log.Info("early stop", "epoch", epoch, "step", st.step, "best_epoch", b.Epoch, "best_step", b.Step)
+			st.stopped = true
+		}
+		return nil
 	}
 	for ; st.epoch <= cfg.Epochs && !st.stopped; st.epoch++ {
 		epoch := st.epoch
@@ -173,7 +237,7 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 			}
 		}
 		t0 := time.Now()
-		for {
+		for !st.stopped {
 			if err := ctx.Err(); err != nil {
 				bt.Close()
 				return nil, err
@@ -207,6 +271,17 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 			st.lossSum += loss * float64(b.N)
 			st.rows += int64(b.N)
 			st.trainRows += int64(b.N)
+			// A mid-epoch evaluation comes before the checkpoint of the
+			// same step, so a resume from it does not evaluate again.
+			if midEpochEval(st.stepInEpoch, epochSteps, cfg.ValidPerEpoch) {
+				st.trainDur += time.Since(t0)
+				err := evaluate(epoch, false)
+				t0 = time.Now()
+				if err != nil {
+					bt.Close()
+					return nil, err
+				}
+			}
 			if ck.every > 0 && st.step%ck.every == 0 {
 				st.trainDur += time.Since(t0)
 				t0 = time.Now()
@@ -222,31 +297,10 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 		}
 		bt.Close()
 		st.trainDur += time.Since(t0)
-		st.fullEpochRows = st.rows
-		if err := checkFinite(dense, sparse); err != nil {
-			return nil, fmt.Errorf("train: after epoch %d: %w", epoch, err)
-		}
-		valid, err := Evaluate(ctx, tr, j.Valid, EvalOptions{BatchSize: cfg.BatchSize, BadRows: j.BadRows})
-		if err != nil {
-			return nil, err
-		}
-		valid.Split = "valid"
-		sc, err := score(valid, tr.Spec, cfg.Metric)
-		if err != nil {
-			return nil, err
-		}
-		meanLoss := st.lossSum / float64(max(st.rows, 1))
-		st.res.Epochs = append(st.res.Epochs, EpochResult{Epoch: epoch, Loss: meanLoss, Score: sc, Valid: valid})
-		log.Info("epoch", "epoch", epoch, "train_loss", meanLoss, "valid_"+cfg.Metric, sc)
-		if sc > st.bestScore {
-			st.bestScore, st.bestEpoch, st.bad = sc, epoch, 0
-			st.best.save(dense, sparse)
-			st.res.Valid = valid
-		} else {
-			st.bad++
-			if st.bad >= cfg.Patience {
-				log.Info("early stop", "epoch", epoch, "best_epoch", st.bestEpoch)
-				st.stopped = true
+		if !st.stopped { // the epoch ran to its end
+			st.fullEpochRows = st.rows
+			if err := evaluate(epoch, true); err != nil {
+				return nil, err
 			}
 		}
 		st.stepInEpoch, st.lossSum, st.rows = 0, 0, 0
@@ -262,9 +316,29 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 	res := st.res
 	secs := st.trainDur.Seconds()
 	st.best.restore(dense, sparse)
-	res.Info = TrainInfo{Seconds: secs, SamplesPerSecond: float64(st.trainRows) / secs, Epochs: len(res.Epochs), BestEpoch: st.bestEpoch}
-	if res.Valid == nil {
-		return nil, fmt.Errorf("train: no epoch was evaluated (the validation score was never finite: does the validation part hold both classes of every task?)")
+	res.Epochs = epochEnds(res.Evaluations)
+	if res.Valid == nil || st.sel.best < 0 {
+		return nil, fmt.Errorf("train: no evaluation was scored (the validation score was never finite: does the validation part hold both classes of every task?)")
+	}
+	best := res.Evaluations[st.sel.best]
+	last := res.Evaluations[len(res.Evaluations)-1]
+	res.Info = TrainInfo{Seconds: secs, SamplesPerSecond: float64(st.trainRows) / secs, Epochs: last.Epoch, BestEpoch: best.Epoch,
+		BestStep: best.Step, Evaluations: len(res.Evaluations), Calibration: cfg.Calibration}
+	res.ValidUncalibrated = res.Valid
+	if cfg.Calibration != "none" {
+		c, err := FitCalibration(ctx, tr, j.Valid, cfg.Calibration, EvalOptions{BatchSize: cfg.BatchSize, BadRows: j.BadRows}, log)
+		if err != nil {
+			return nil, err
+		}
+		tr.Calibration = c
+	}
+	if tr.Calibration != nil || tr.NegativeSampling() != 1 {
+		valid, err := Evaluate(ctx, tr, j.Valid, EvalOptions{BatchSize: cfg.BatchSize, BadRows: j.BadRows})
+		if err != nil {
+			return nil, err
+		}
+		valid.Split = "valid"
+		res.Valid = valid
 	}
 	if j.Test != nil {
 		test, err := Evaluate(ctx, tr, *j.Test, EvalOptions{BatchSize: cfg.BatchSize, BadRows: j.BadRows})
@@ -277,14 +351,74 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 	return res, nil
 }
 
+// midEpochEval reports whether the validation part is scored after step s
+// (from 1) of an epoch of steps steps with perEpoch evaluations per epoch,
+// besides the one at its end: after step ⌈k·steps/perEpoch⌉ for k = 1 ..
+// perEpoch-1, when that is before the last step.
+func midEpochEval(s, steps, perEpoch int) bool {
+	if s >= steps {
+		return false
+	}
+	for k := 1; k < perEpoch; k++ {
+		if (k*steps+perEpoch-1)/perEpoch == s {
+			return true
+		}
+	}
+	return false
+}
+
+// epochEnds returns the end-of-epoch evaluations of evs.
+func epochEnds(evs []EpochResult) []EpochResult {
+	var out []EpochResult
+	for _, e := range evs {
+		if e.EpochEnd {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// selector applies the selection rule to the sequence of validation scores
+// (see "Model selection" in the package doc).
+type selector struct {
+	smooth, patience int
+	scores           []float64 // every raw score, in order
+	last             float64   // selection score of the last one
+	best             int       // index of the best evaluation, -1 before the first
+	bestScore        float64   // its selection score
+	bad              int       // evaluations since the best one
+}
+
+func newSelector(smooth, patience int) *selector {
+	return &selector{smooth: max(smooth, 1), patience: patience, best: -1, bestScore: math.Inf(-1)}
+}
+
+// add records the next raw score. It reports whether its selection score is
+// the best so far (strictly higher than every earlier one) and whether
+// training should stop (patience evaluations in a row without a new best).
+// A NaN score never improves.
+func (s *selector) add(score float64) (improved, stop bool) {
+	s.scores = append(s.scores, score)
+	w := s.scores[max(0, len(s.scores)-s.smooth):]
+	var sum float64
+	for _, v := range w {
+		sum += v
+	}
+	s.last = sum / float64(len(w))
+	if s.last > s.bestScore {
+		s.best, s.bestScore, s.bad = len(s.scores)-1, s.last, 0
+		return true, false
+	}
+	s.bad++
+	return false, s.bad >= s.patience
+}
+
 // state is everything a checkpoint must restore besides the weights and
 // the optimizer.
 type state struct {
 	res           *Result
 	best          *snapshot
-	bestScore     float64
-	bestEpoch     int
-	bad           int
+	sel           *selector // rebuilt on resume from the scores of res.Evaluations
 	stopped       bool
 	epoch         int // current epoch, from 1
 	stepInEpoch   int // batches trained in the current epoch
@@ -296,7 +430,7 @@ type state struct {
 	trainDur      time.Duration
 }
 
-// snapshot holds a copy of every weight (the best epoch's).
+// snapshot holds a copy of every weight (the best evaluation's).
 type snapshot struct{ dense, sparse [][]float32 }
 
 func newSnapshot(dense []*nn.Param, sparse []*nn.SparseParam) *snapshot {

@@ -6,6 +6,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/dcrnn/dcrnn/internal/data"
@@ -179,4 +181,115 @@ func TestConfigSet(t *testing.T) {
 		}
 	}
 	_ = nn.ReLU
+}
+
+// midJob is synthJob(t, 12000) validated 4 times per epoch, selecting on
+// the mean AUC averaged over the last 2 evaluations.
+func midJob(t *testing.T) train.Job {
+	j := synthJob(t, 12000)
+	j.Config.ValidPerEpoch, j.Config.Smooth = 4, 2
+	return j
+}
+
+var uninterruptedMid struct {
+	once sync.Once
+	r    *train.Result
+	err  error
+}
+
+// uninterruptedMidRun returns midJob trained in one go under one thread
+// (computed once per test binary).
+func uninterruptedMidRun(t *testing.T) *train.Result {
+	t.Helper()
+	uninterruptedMid.once.Do(func() {
+		uninterruptedMid.r, uninterruptedMid.err = train.Run(context.Background(), midJob(t))
+	})
+	if uninterruptedMid.err != nil {
+		t.Fatal(uninterruptedMid.err)
+	}
+	return uninterruptedMid.r
+}
+
+// sameEvaluations requires two runs to have made the same evaluations, at
+// the same steps, with the same scores to the bit.
+func sameEvaluations(t *testing.T, what string, want, got []train.EpochResult) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d evaluations, the uninterrupted run made %d", what, len(got), len(want))
+	}
+	for i := range want {
+		w, g := want[i], got[i]
+		if g.Epoch != w.Epoch || g.Step != w.Step || g.EpochEnd != w.EpochEnd ||
+			math.Float64bits(g.Score) != math.Float64bits(w.Score) || math.Float64bits(g.Select) != math.Float64bits(w.Select) {
+			t.Fatalf("%s: evaluation %d is %+v, the uninterrupted run's %+v", what, i, g, w)
+		}
+	}
+}
+
+// TestMidEpochValidationResume: with validation 4 times per epoch, a run
+// interrupted right after a mid-epoch evaluation that was checkpointed, or
+// between checkpoints, and resumed, makes the same evaluations (none twice,
+// none skipped), selects the same step and ends with the same weights as an
+// uninterrupted one; a resume with other selection keys is refused.
+func TestMidEpochValidationResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains five small models")
+	}
+	tensor.SetThreads(1)
+	defer tensor.SetThreads(0)
+	ctx := context.Background()
+	ref := uninterruptedMidRun(t)
+	evs := ref.Evaluations
+	if len(evs) < 5 || evs[0].EpochEnd || !evs[3].EpochEnd || evs[3].Epoch != 1 {
+		t.Fatalf("evaluations %+v: want three mid-epoch ones, then the end of epoch 1", evs)
+	}
+	if len(ref.Epochs) != ref.Info.Epochs && len(ref.Epochs) != ref.Info.Epochs-1 {
+		t.Fatalf("%d end-of-epoch results for %d epochs", len(ref.Epochs), ref.Info.Epochs)
+	}
+	best := -1
+	for i, e := range evs {
+		if best < 0 || e.Select > evs[best].Select {
+			best = i
+		}
+	}
+	if ref.Info.BestStep != evs[best].Step || ref.Info.Evaluations != len(evs) {
+		t.Fatalf("info %+v, want best step %d of %d evaluations", ref.Info, evs[best].Step, len(evs))
+	}
+	first := evs[0].Step // the first mid-epoch evaluation
+	for _, c := range []struct {
+		name        string
+		every, stop int
+	}{
+		{"checkpointed at a mid-epoch evaluation", first, first + 2},
+		{"between checkpoints", 7, 40},
+	} {
+		j := midJob(t)
+		j.CheckpointDir, j.CheckpointEvery = t.TempDir(), c.every
+		cctx, cancel := context.WithCancel(ctx)
+		j.Progress = func(p train.Progress) {
+			if p.Step == c.stop {
+				cancel()
+			}
+		}
+		if _, err := train.Run(cctx, j); !errors.Is(err, context.Canceled) {
+			t.Fatalf("%s: interrupted run: err = %v, want context.Canceled", c.name, err)
+		}
+		j.Progress, j.Resume = nil, true
+		r, err := train.Run(ctx, j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameEvaluations(t, c.name, evs, r.Evaluations)
+		sameBits(t, c.name, weights(ref.Trained), weights(r.Trained))
+		if r.Info.BestStep != ref.Info.BestStep || r.Test.Tasks["click"].AUC != ref.Test.Tasks["click"].AUC {
+			t.Fatalf("%s: best step %d, test AUC %v; uninterrupted %d, %v", c.name, r.Info.BestStep, r.Test.Tasks["click"].AUC,
+				ref.Info.BestStep, ref.Test.Tasks["click"].AUC)
+		}
+		if c.every == 7 {
+			j.Config.Smooth = 3
+			if _, err := train.Run(ctx, j); err == nil || !strings.Contains(err.Error(), "selection keys") {
+				t.Errorf("resume with smooth 3 after smooth 2: err = %v", err)
+			}
+		}
+	}
 }

@@ -1,0 +1,100 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/dcrnn/dcrnn/internal/calibrate"
+	"github.com/dcrnn/dcrnn/internal/data"
+	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/nn"
+)
+
+// FitCalibration scores src (labelled rows, usually the validation part)
+// with tr's own probabilities (model.Trained.PredictUncalibrated) and fits
+// one calibration map per task with method ("platt" or "isotonic", see
+// package calibrate): a task on every row against its label; the later
+// task of a funnel on the rows where the earlier step is positive, its
+// conditional probability against its label (so ctcvr becomes the product
+// of calibrated steps). A task whose rows hold a single class (or that
+// Platt cannot fit) keeps the identity, with a warning on log. It returns
+// nil when no task got a map. The maps work in the space of the training
+// log: with negative_sampling, the correction comes after them (Predict).
+func FitCalibration(ctx context.Context, tr *model.Trained, src Source, method string, opt EvalOptions, log *slog.Logger) (*model.Calibration, error) {
+	if method != "platt" && method != "isotonic" {
+		return nil, fmt.Errorf("train: calibration: method %q: want platt or isotonic", method)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opt.BatchSize <= 0 {
+		opt.BatchSize = 1024
+	}
+	bt, err := data.NewBatcher(tr.Pipeline, src.Path, data.BatchOptions{BatchSize: opt.BatchSize, BadRows: opt.BadRows,
+		Filter: src.Filter, RequireLabels: true})
+	if err != nil {
+		return nil, fmt.Errorf("train: calibration: %w", err)
+	}
+	defer bt.Close()
+	T := len(tr.Spec.Tasks)
+	fa, fb, funnel := tr.Spec.Funnel()
+	ps := make([][]float32, T)
+	ys := make([][]float32, T)
+	probs := make([][]float32, T)
+	for i := range probs {
+		probs[i] = make([]float32, opt.BatchSize)
+	}
+	tape := nn.NewTape(false, 0)
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		b, err := bt.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("train: calibration: %w", err)
+		}
+		tr.PredictUncalibrated(tape, b, probs, nil)
+		for t := 0; t < T; t++ {
+			if funnel && t == fb {
+				for i := 0; i < b.N; i++ {
+					if b.Labels[fa][i] > 0.5 {
+						ps[t] = append(ps[t], probs[t][i])
+						ys[t] = append(ys[t], b.Labels[t][i])
+					}
+				}
+				continue
+			}
+			ps[t] = append(ps[t], probs[t][:b.N]...)
+			ys[t] = append(ys[t], b.Labels[t][:b.N]...)
+		}
+	}
+	c := &model.Calibration{Version: model.CalibrationVersion, Method: method, Tasks: map[string]*calibrate.Map{}}
+	for t, task := range tr.Spec.Tasks {
+		m, err := calibrate.Fit(method, ps[t], ys[t])
+		if errors.Is(err, calibrate.ErrCannotFit) {
+			log.Warn("calibration: task keeps the model's probabilities", "task", task.Name, "rows", len(ps[t]), "err", err)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("train: calibration: task %s: %w", task.Name, err)
+		}
+		c.Tasks[task.Name] = &m
+		args := []any{"task", task.Name, "method", method, "rows", len(ps[t])}
+		if m.Platt != nil {
+			args = append(args, "a", m.Platt.A, "b", m.Platt.B)
+		} else if m.Isotonic != nil {
+			args = append(args, "knots", len(m.Isotonic.X))
+		}
+		log.Info("calibration fitted", args...)
+	}
+	if len(c.Tasks) == 0 {
+		return nil, nil
+	}
+	return c, nil
+}
