@@ -66,6 +66,11 @@ type Job struct {
 	// Resume continues from the newest checkpoint in CheckpointDir that
 	// reads and validates; a damaged newer one is skipped with a warning.
 	Resume bool
+
+	// onEval, when set (by the selection study in this package's tests), is
+	// called after every validation evaluation with the model at the
+	// weights just evaluated; it must not change them.
+	onEval func(tr *model.Trained, ev EpochResult) error
 }
 
 // Progress reports the state of training after a step.
@@ -212,6 +217,11 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 		if improved {
 			st.best.save(dense, sparse)
 			st.res.Valid = valid
+		}
+		if j.onEval != nil {
+			if err := j.onEval(tr, st.res.Evaluations[len(st.res.Evaluations)-1]); err != nil {
+				return err
+			}
 		}
 		if stop {
 			b := st.res.Evaluations[st.sel.best]
