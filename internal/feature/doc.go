@@ -93,7 +93,9 @@
 // calibration (mean prediction / mean label) reads about r + w·(1-r), r the
 // first task's positive rate in the full log (0.24 for r = 5%, w = 0.2),
 // and its logloss is that of full-population probabilities against
-// down-sampled labels; the AUC is unchanged (the correction is monotone).
+// down-sampled labels. The first task's AUC is unchanged (the correction is
+// monotone); ctcvr's may move a little, since it multiplies a corrected and
+// an uncorrected step.
 //
 // # Label leakage
 //
