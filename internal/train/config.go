@@ -37,8 +37,10 @@ type Config struct {
 	// ClipNorm clips the global gradient norm (default 0: off).
 	ClipNorm float64 `yaml:"clip_norm" json:"clip_norm"`
 	// ValidPerEpoch is the number of validation evaluations per epoch,
-	// evenly spaced in steps, the last at the end of the epoch (default 1;
-	// see "Model selection" in the package doc).
+	// evenly spaced in steps, the last at the end of the epoch (default 4;
+	// see "Model selection" in the package doc; the defaults of
+	// valid_per_epoch, smooth and calibration were chosen by the study in
+	// study_test.go, README "Model selection and calibration").
 	ValidPerEpoch int `yaml:"valid_per_epoch" json:"valid_per_epoch"`
 	// Patience is the number of evaluations in a row without a better
 	// selection score before stopping (default 2 × valid_per_epoch: two
@@ -50,12 +52,12 @@ type Config struct {
 	// task the ctcvr logloss, so the funnel's losses).
 	Metric string `yaml:"metric" json:"metric"`
 	// Smooth is the number of evaluations whose metric the selection score
-	// averages, the current one and the ones before it (default 1: the
+	// averages, the current one and the ones before it (default 3; 1: the
 	// metric itself).
 	Smooth int `yaml:"smooth" json:"smooth"`
 	// Calibration is the post-hoc calibration fitted per task on the
 	// validation part after training and stored in the model file: none,
-	// platt or isotonic (default none; see package calibrate and
+	// platt or isotonic (default platt; see package calibrate and
 	// model.Calibration).
 	Calibration string `yaml:"calibration" json:"calibration"`
 	// Seed seeds the weights, the shuffle and dropout (default 1).
@@ -82,7 +84,7 @@ func (c *Config) Defaults() {
 		c.Decay = "constant"
 	}
 	if c.ValidPerEpoch == 0 {
-		c.ValidPerEpoch = 1
+		c.ValidPerEpoch = 4
 	}
 	if c.Patience == 0 {
 		c.Patience = 2 * max(c.ValidPerEpoch, 1)
@@ -91,10 +93,10 @@ func (c *Config) Defaults() {
 		c.Metric = "mean_auc"
 	}
 	if c.Smooth == 0 {
-		c.Smooth = 1
+		c.Smooth = 3
 	}
 	if c.Calibration == "" {
-		c.Calibration = "none"
+		c.Calibration = "platt"
 	}
 	if c.Seed == 0 {
 		c.Seed = 1

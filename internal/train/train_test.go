@@ -34,7 +34,9 @@ func synthJob(t *testing.T, rows int64) train.Job {
 	part := func(k int) func(int64) bool { return func(r int64) bool { return sp.Part(r) == k } }
 	path := filepath.Join(dir, "data.csv")
 	shuffle := 500
-	cfg := train.Config{Epochs: 3, BatchSize: 256, Shuffle: &shuffle, Patience: 5}
+	// One evaluation per epoch on the metric itself, as before mid-epoch
+	// validation (midJob has the new schedule): patience 5 is then 5 epochs.
+	cfg := train.Config{Epochs: 3, BatchSize: 256, Shuffle: &shuffle, Patience: 5, ValidPerEpoch: 1, Smooth: 1}
 	cfg.Proj, cfg.StateSize, cfg.Deep, cfg.Tower, cfg.Dropout = 16, 16, []int{32}, []int{16}, 0.1
 	return train.Job{Schema: s, Model: "dcrnn", Config: cfg,
 		Train: train.Source{Path: path, Filter: part(0), Name: "train"},
@@ -184,10 +186,10 @@ func TestConfigSet(t *testing.T) {
 }
 
 // midJob is synthJob(t, 12000) validated 4 times per epoch, selecting on
-// the mean AUC averaged over the last 2 evaluations.
+// the mean AUC averaged over the last 2 evaluations, patience 8 evaluations.
 func midJob(t *testing.T) train.Job {
 	j := synthJob(t, 12000)
-	j.Config.ValidPerEpoch, j.Config.Smooth = 4, 2
+	j.Config.ValidPerEpoch, j.Config.Smooth, j.Config.Patience = 4, 2, 8
 	return j
 }
 
