@@ -69,8 +69,9 @@ func WriteMarkdown(w io.Writer, rep *Report, plots []string) {
 	p("- Seeds: 1..%d per model (weights, shuffle, dropout); the split is the same for every run.\n", rep.Seeds)
 	c := rep.Config
 	p("- Budget, the same for every model: embedding_dim %d, at most %d epochs, batch %d, lr %g (%s), "+
-		"early stopping after %d epochs without improvement of validation %s; the best epoch's weights are scored once on the test part. "+
-		"Nothing is tuned on the test part.\n", c.EmbeddingDim, c.Epochs, c.BatchSize, c.LR, c.Decay, c.Patience, c.Metric)
+		"%d validations per epoch, early stopping after %d validations without improvement of validation %s averaged over the last %d, "+
+		"calibration %s fitted on the validation part; the best validation's weights are scored once on the test part. "+
+		"Nothing is tuned on the test part.\n", c.EmbeddingDim, c.Epochs, c.BatchSize, c.LR, c.Decay, c.ValidPerEpoch, c.Patience, c.Metric, c.Smooth, c.Calibration)
 	p("- Parameters count every trainable scalar, embedding tables included (the embeddings are the same size for every model).\n")
 	if rep.WallSeconds > 0 {
 		p("- Wall time %s", fmtDuration(rep.WallSeconds))
