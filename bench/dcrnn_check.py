@@ -7,9 +7,15 @@ length N, N bytes of JSON header whose "__metadata__" holds the documents
 weights), rebuilds the DCRNN forward pass in float64 torch from the equations
 in DESIGN.md §1 (not from the Go code paths), runs it on the transformed
 inputs written by `dcrnn predict --inputs-out`, and compares with the
-probabilities `dcrnn predict --out` wrote. It prints the largest absolute
-difference per output column and exits 1 when one exceeds --tol (default
-1e-4), 2 on bad input.
+probabilities `dcrnn predict --out` wrote. The probabilities go through
+what the model file says comes after the sigmoid, re-implemented here from
+internal/modelfile/doc.go and internal/calibrate: the optional "calibration"
+document (Platt σ(a·logit(p)+b), or isotonic knots interpolated linearly and
+held constant outside them), then, when the schema in the "pipeline"
+document sets negative_sampling w on the first task, p / (p + (1-p)/w) for
+that task; ctcvr is the product of the final funnel steps. It prints the
+largest absolute difference per output column and exits 1 when one exceeds
+--tol (default 1e-4), 2 on bad input.
 
 The feature pipeline is deliberately not re-implemented: the inputs file
 holds, per row, what the model saw ({"f": [id | [ids] | value, ...]}, one
@@ -41,7 +47,9 @@ class CheckError(Exception):
 # check fails when the two implementations differ: "swap-gates" exchanges the
 # first two gates of every gated cell (GRU r and z, LSTM i and f),
 # "mean-as-sum" sums a multi-valued field's rows instead of averaging them,
-# "skip-transfer" leaves out the transfer gate. None (default): no change.
+# "skip-transfer" leaves out the transfer gate, "skip-calibration" ignores the
+# calibration document and the negative down-sampling correction. None
+# (default): no change.
 PERTURB = None
 
 
@@ -204,6 +212,29 @@ def embed(w, fields, rows):
     return torch.cat(cols, dim=1)
 
 
+EPS = 1e-7  # probabilities are clamped to [EPS, 1-EPS] before a logit
+
+
+def apply_map(m, p):
+    """Applies one task's calibration map (a dict from the document) to p [B]."""
+    if m is None:
+        return p
+    if ("platt" in m) == ("isotonic" in m):
+        raise CheckError(f"calibration map {m}: want exactly one of platt, isotonic")
+    if "platt" in m:
+        q = p.clamp(EPS, 1 - EPS)
+        return torch.sigmoid(m["platt"]["a"] * torch.log(q / (1 - q)) + m["platt"]["b"])
+    x = torch.tensor(m["isotonic"]["x"], dtype=torch.float64)
+    y = torch.tensor(m["isotonic"]["y"], dtype=torch.float64)
+    if len(x) == 1:
+        return torch.full_like(p, y[0].item())
+    j = torch.searchsorted(x, p).clamp(1, len(x) - 1)  # x[j-1] < p <= x[j] inside the knots
+    t = (p - x[j - 1]) / (x[j] - x[j - 1])
+    v = y[j - 1] + t * (y[j] - y[j - 1])
+    v = torch.where(p <= x[0], y[0], v)
+    return torch.where(p >= x[-1], y[-1], v)
+
+
 class DCRNN:
     """The DCRNN of DESIGN.md §1 built from a model file's config and weights."""
 
@@ -218,6 +249,12 @@ class DCRNN:
         self.tasks = [t["name"] for t in tasks]
         # after[t]: index of the earlier funnel step of task t, or -1.
         self.after = [self.tasks.index(t["after"]) if t.get("after") else -1 for t in tasks]
+        # After the sigmoid: calibration maps per task, the down-sampling rate of task 0.
+        cal = json.loads(meta["calibration"]) if "calibration" in meta else {"tasks": {}}
+        if cal.get("version", 1) != 1:
+            raise CheckError(f"calibration document version {cal.get('version')}, this check knows 1")
+        self.calibration = cal["tasks"]
+        self.sampling = tasks[0].get("negative_sampling") or 1.0
         self.w = Weights(tensors)
         self.kind = cfg["cell"] or "gru"
         self.mode = cfg["cross_mode"] or "depth"
@@ -296,7 +333,11 @@ class DCRNN:
     def predict(self, rows):
         """Returns {column: probabilities [B]}: σ(z_t) per task, and ctcvr for a funnel."""
         z = self.forward(rows)
-        out = {name: torch.sigmoid(z[t]) for t, name in enumerate(self.tasks)}
+        skip = PERTURB == "skip-calibration"
+        out = {name: apply_map(None if skip else self.calibration.get(name), torch.sigmoid(z[t])) for t, name in enumerate(self.tasks)}
+        if self.sampling != 1 and not skip:
+            p, w = out[self.tasks[0]], self.sampling
+            out[self.tasks[0]] = p / (p + (1 - p) / w)
         for t, a in enumerate(self.after):
             if a >= 0:
                 out["ctcvr"] = out[self.tasks[a]] * out[self.tasks[t]]
@@ -337,7 +378,7 @@ def main(argv):
     ap.add_argument("--tol", type=float, default=1e-4, help="largest allowed |difference| (default 1e-4)")
     ap.add_argument(
         "--perturb",
-        choices=["swap-gates", "mean-as-sum", "skip-transfer"],
+        choices=["swap-gates", "mean-as-sum", "skip-transfer", "skip-calibration"],
         help="break one equation on purpose: the check must then fail (exit 1)",
     )
     args = ap.parse_args(argv)
@@ -361,7 +402,8 @@ def main(argv):
     c = m.cfg
     print(
         f"{args.model}: dcrnn cell={m.kind} cross_mode={m.mode} H_s={m.hs} H_p={m.hp} "
-        f"deep={c['deep']} tower={c['tower']} transfer={c['transfer']} tasks={m.tasks}; {len(rows)} rows"
+        f"deep={c['deep']} tower={c['tower']} transfer={c['transfer']} tasks={m.tasks} "
+        f"calibration={sorted(m.calibration) or 'none'} negative_sampling={m.sampling:g}; {len(rows)} rows"
     )
     worst = 0.0
     for h in head:

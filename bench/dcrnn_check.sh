@@ -20,6 +20,9 @@
 #   cell=lstm cross_mode=fields rho=0         a private cross network per task, one step per field
 #   cell=rnn rho=1 transfer=false             hard sharing, no transfer gate
 #   rho=0.25 deep=[] tower=[] cross_steps=2   no deep branch, no tower hidden layer
+#   calibration=isotonic                      isotonic maps instead of the default calibration
+# and, on the synthetic funnel, the default config with negative_sampling: 0.5
+# declared on click (the correction after the calibration).
 # Then it breaks one equation on the Python side (--perturb) and expects the
 # check to fail, so that a pass means something.
 #
@@ -58,6 +61,7 @@ configs=(
 	"lstm-fields-rho0|--set cell=lstm --set cross_mode=fields --set rho=0"
 	"rnn-rho1-notransfer|--set cell=rnn --set rho=1 --set transfer=false"
 	"rho0.25-nodeep-notower|--set rho=0.25 --set deep=[] --set tower=[] --set cross_steps=2"
+	"isotonic|--set calibration=isotonic"
 )
 
 results=()
@@ -124,11 +128,21 @@ for c in "${configs[@]}"; do
 	check "synth-${c%%|*}" "$syn/tagged.yaml" "$syn/tagged-1000.csv" "${c#*|}" \
 		--data "$syn/tagged.csv" --split 0.8,0.1,0.1 --set epochs=3 || status=1
 done
+# The same log declared as down-sampled: the check applies the correction.
+sed 's/^\(  - {name: click,.*\)}$/\1, negative_sampling: 0.5}/' "$syn/tagged.yaml" >"$syn/sampled.yaml"
+grep -q 'negative_sampling: 0.5' "$syn/sampled.yaml" || {
+	echo "dcrnn_check.sh: could not declare negative_sampling in $syn/sampled.yaml" >&2
+	exit 2
+}
+check "synth-negative-sampling" "$syn/sampled.yaml" "$syn/tagged-1000.csv" "" \
+	--data "$syn/tagged.csv" --split 0.8,0.1,0.1 --set epochs=3 || status=1
 
 # --- the check must be able to fail: break one equation on the Python side
 # (exchange the GRU's r and z gates, sum a multi-valued field instead of
-# averaging it, drop the transfer gate) and expect a mismatch.
-for pc in census-default:swap-gates census-default:skip-transfer synth-default:swap-gates synth-default:mean-as-sum; do
+# averaging it, drop the transfer gate, skip the calibration maps and the
+# down-sampling correction) and expect a mismatch.
+for pc in census-default:swap-gates census-default:skip-transfer synth-default:swap-gates synth-default:mean-as-sum \
+	census-isotonic:skip-calibration synth-negative-sampling:skip-calibration; do
 	d=$work/${pc%%:*}
 	[[ -f $d/inputs.jsonl ]] || continue
 	rc=0
