@@ -256,9 +256,10 @@ func (c *idCounter) each(fn func(h uint64, n uint32)) {
 }
 
 // bloomFilter is a Bloom filter of 64-bit value hashes (Hash64), probed at
-// k positions g_i = a + i·b (Kirsch–Mitzenmacher double hashing, a and b
-// drawn from mix64 of the hash) reduced to [0, len(bits)·64) by a
-// multiply-shift. A nil *bloomFilter holds nothing.
+// k positions g_i = a + i·b mod 2⁶⁴ (Kirsch–Mitzenmacher double hashing: a =
+// mix64(Hash64 ^ 0x2545f4914f6cdd1d), b = a rotated by 32 bits, with its low
+// bit set), each reduced to a bit index in [0, 64·words) as the high word of
+// g_i·64·words. A nil *bloomFilter holds nothing.
 type bloomFilter struct {
 	bits []uint64
 	k    int
@@ -274,8 +275,7 @@ func newBloomFilter(n int) *bloomFilter {
 
 func (b *bloomFilter) probes(h uint64) (a, step, m uint64) {
 	x := mix64(h ^ 0x2545f4914f6cdd1d)
-	y := mix64(x)
-	return x, y | 1, uint64(len(b.bits)) * 64
+	return x, bits.RotateLeft64(x, 32) | 1, uint64(len(b.bits)) * 64
 }
 
 func (b *bloomFilter) add(h uint64) {

@@ -45,7 +45,7 @@ func bytesRec(rec []string) [][]byte {
 	return out
 }
 
-func fitTest(t *testing.T, schema string, cols []string, rows [][]string) *Pipeline {
+func fitTest(t testing.TB, schema string, cols []string, rows [][]string) *Pipeline {
 	t.Helper()
 	s, err := ParseSchema([]byte(schema))
 	if err != nil {
