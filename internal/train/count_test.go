@@ -40,7 +40,7 @@ func TestCountScales(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := []float32{1, 1.0 / 4, 1.0 / 2} // OOV: no row (n 0 counts as 1); x 4; y 2
+	u := []float32{1, 1.0 / 4, 1.0 / 2}  // OOV: no row (n 0 counts as 1); x 4; y 2
 	bu := []float32{1, 1.0 / 3, 1.0 / 2} // OOV: r once; p 3; q 2
 	for i, want := range [][]float32{u, u, bu} {
 		if !slices.Equal(sc[i], want) {
