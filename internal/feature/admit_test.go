@@ -455,3 +455,41 @@ func TestBloomFalsePositiveRate(t *testing.T) {
 		t.Errorf("false-positive rate %.4f, want 0.006–0.011 (documented %.4f)", rate, want)
 	}
 }
+
+// TestHashedOOVBounds checks the OOV rates of a field whose counts spilled
+// into the sketch: 1,000 values seen once and 10 seen 20 times (1,200
+// cells), a table of 64 values and promotion level 5. At thresholds ≥ 5
+// the rate is exact (1,000/1,200 of the cells are rare); below, the true
+// rate lies within [RateMin, Rate].
+func TestHashedOOVBounds(t *testing.T) {
+	ff := &fitField{ids: newIDCounter(64, 4, 12)}
+	var stream []uint64
+	for i := range 1000 {
+		stream = append(stream, uint64(1000+i))
+	}
+	for i := range 10 {
+		for range 20 {
+			stream = append(stream, uint64(i))
+		}
+	}
+	rand.New(rand.NewPCG(7, 8)).Shuffle(len(stream), func(i, j int) { stream[i], stream[j] = stream[j], stream[i] })
+	for _, h := range stream {
+		ff.ids.add(h, 5)
+	}
+	if ff.ids.sketch == nil {
+		t.Fatal("no spill")
+	}
+	truth := map[int]float64{1: 0, 2: 1000.0 / 1200, 5: 1000.0 / 1200, 10: 1000.0 / 1200, 20: 1000.0 / 1200, 50: 1}
+	for _, r := range ff.hashedOOV([]int{1, 2, 5, 10, 20, 50}, 1200) {
+		want := truth[r.MinCount]
+		if r.MinCount >= 5 && (math.Abs(r.Rate-want) > 1e-12 || r.RateMin != r.Rate) {
+			t.Errorf("min_count %d: rate [%v, %v], want exactly %v", r.MinCount, r.RateMin, r.Rate, want)
+		}
+		if r.RateMin > want+1e-12 || r.Rate < want-1e-12 {
+			t.Errorf("min_count %d: true rate %v outside [%v, %v]", r.MinCount, want, r.RateMin, r.Rate)
+		}
+		if r.MinCount == 2 && !(r.RateMin < r.Rate) {
+			t.Errorf("min_count 2: rate %v given as exact, though values seen once were forgotten", r.Rate)
+		}
+	}
+}

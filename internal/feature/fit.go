@@ -202,13 +202,14 @@ func (f *Fitter) CountHashedValues() {
 
 // admitLevel returns the promotion level of hashed field ff's counter (see
 // idCounter): a lower bound of the min_count the fit will end with, so that
-// no value that reaches it is forgotten. It is the field's own min_count,
-// else the smallest ladder value ≥ √rows/1000 (at least 2), the part of
-// DefaultMinCount that can only grow with the rows; the positive-rate part
-// is not known before the end.
+// no value that reaches it is forgotten. It is the field's own min_count
+// (at least 2: with min_count 1, counted only for Summary, values seen
+// once may be forgotten), else the smallest ladder value ≥ √rows/1000 (at
+// least 2), the part of DefaultMinCount that can only grow with the rows;
+// the positive-rate part is not known before the end.
 func (f *Fitter) admitLevel(ff *fitField) uint32 {
 	if ff.pf.def.MinCount != nil {
-		return uint32(*ff.pf.def.MinCount)
+		return uint32(max(*ff.pf.def.MinCount, 2))
 	}
 	if f.rows >= f.levelUntil {
 		f.level = int64(DefaultMinCount(f.rows, nil))
