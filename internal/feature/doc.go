@@ -67,9 +67,10 @@
 // threshold m and S values counted into the sketch, the rate is at most
 // (S / (AdmitSketchWidth·(m−c)))^AdmitSketchDepth (Markov's inequality per
 // row of a plain count-min sketch, which the conservative update only
-// lowers): for S = 10⁷ and m = 10, 0.42% for a value seen once and 4.4% for
-// one seen 5 times; measured on such a stream, none of 6·10⁶ values seen
-// once nor of 2·10⁵ seen 5 times was admitted (TestSketchFalseAdmissionRate).
+// lowers): for S = 9.6·10⁶ and m = 10, 0.42% for a value seen once and 4.4%
+// for one seen 5 times (S = 10⁷: 0.49% and 5.2%); measured on such a stream,
+// none of 6·10⁶ values seen once nor of 2·10⁵ seen 5 times was admitted
+// (TestSketchFalseAdmissionRate).
 // Beyond about 4·10⁷ values counted into the sketch the bound says nothing
 // at m = 10. Measured on 10⁸ values seen once mixed with 10⁵ seen 20 times
 // (threshold 10, about a minute): 1 value seen once was admitted and no
