@@ -286,7 +286,7 @@ func FitPipeline(ctx context.Context, s *feature.Schema, path string, opt FitOpt
 	return p, st, nil
 }
 
-func fitRows(ctx context.Context, s *feature.Schema, path string, opt FitOptions, keepViolations bool) (*feature.Fitter, Stats, error) {
+func fitRows(ctx context.Context, s *feature.Schema, path string, opt FitOptions, inspect bool) (*feature.Fitter, Stats, error) {
 	var st Stats
 	ro := OptionsFor(s.Format)
 	ro.Filter = opt.Filter
@@ -299,7 +299,10 @@ func fitRows(ctx context.Context, s *feature.Schema, path string, opt FitOptions
 	if err != nil {
 		return nil, st, fmt.Errorf("data: %s: %w", path, err)
 	}
-	f.KeepFunnelViolations = keepViolations
+	f.KeepFunnelViolations = inspect
+	if inspect { // OOV rates of every hashed field, min_count 1 too
+		f.CountHashedValues()
+	}
 	drop := s.FunnelViolations == "drop"
 	for {
 		rec, err := r.Next()

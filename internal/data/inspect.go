@@ -56,6 +56,15 @@ func pct(a, b int64) string {
 	return fmt.Sprintf("%.1f%%", 100*float64(a)/float64(b))
 }
 
+// oovCell formats an OOV rate; a range (low–high) where a hashed field's
+// counts spilled into the sketch leave it uncertain.
+func oovCell(o feature.OOVRate) string {
+	if o.RateMin < o.Rate {
+		return fmt.Sprintf("%.1f–%.1f%%", 100*o.RateMin, 100*o.Rate)
+	}
+	return fmt.Sprintf("%.1f%%", 100*o.Rate)
+}
+
 // Write prints the report as text.
 func (r *Report) Write(w io.Writer) error {
 	s := r.Summary
@@ -101,7 +110,13 @@ func (r *Report) Write(w io.Writer) error {
 			typ += " (hashed)"
 		}
 		distinct := "-"
-		if f.Distinct >= 0 {
+		switch {
+		case f.Hashed && f.Values > 0: // values counted, not buckets
+			distinct = Count(int64(f.Values))
+			if f.Sketched {
+				distinct += "+"
+			}
+		case f.Distinct >= 0:
 			distinct = Count(int64(f.Distinct))
 		}
 		line := fmt.Sprintf("  %s\t%s\t%s\t%s", f.Name, typ, distinct, pct(f.Missing, s.Rows))
@@ -110,7 +125,7 @@ func (r *Report) Write(w io.Writer) error {
 			cell := "-"
 			for _, o := range f.OOV {
 				if o.MinCount == th {
-					cell = fmt.Sprintf("%.1f%%", 100*o.Rate)
+					cell = oovCell(o)
 				}
 			}
 			line += "\t" + cell
@@ -121,7 +136,11 @@ func (r *Report) Write(w io.Writer) error {
 				if f.Default {
 					how = "default"
 				}
-				chosen = fmt.Sprintf("%d %s (%.1f%%, vocab %s)", f.MinCount, how, 100*o.Rate, Count(int64(o.Vocab)+1))
+				if f.Hashed {
+					chosen = fmt.Sprintf("%d %s (%s, admits %s values, %s rows)", f.MinCount, how, oovCell(o), Count(int64(o.Vocab)), Count(int64(f.Buckets)+1))
+				} else {
+					chosen = fmt.Sprintf("%d %s (%s, vocab %s)", f.MinCount, how, oovCell(o), Count(int64(o.Vocab)+1))
+				}
 			}
 		}
 		mean, std := "-", "-"

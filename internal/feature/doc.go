@@ -23,11 +23,79 @@
 // at least 5/p, p the positive rate of the most frequent task, so ids seen
 // once always go to OOV and a kept id is expected to carry 5 positives (100
 // impressions at a 5% CTR). A field with
-// hash_buckets = B maps a value v to 1 + Hash64(v) % B, Hash64 being 64-bit
-// FNV-1a of the value's bytes (stable across runs, machines and versions);
-// id 0 is unused there. A multi_categorical cell is split on its separator
-// (default "|"), tokens trimmed, empty tokens dropped, each token mapped
-// like a vocabulary value.
+// hash_buckets = B maps an admitted value v to 1 + Hash64(v) % B, Hash64
+// being 64-bit FNV-1a of the value's bytes (stable across runs, machines
+// and versions), and every other value to the OOV id 0 (see "Frequency
+// admission"). A multi_categorical cell is split on its separator (default
+// "|"), tokens trimmed, empty tokens dropped, each token mapped like a
+// value of a categorical field: by vocabulary, or hashed with hash_buckets.
+//
+// # Frequency admission
+//
+// Every id-like field admits a value only when it was seen at least
+// min_count times in the training rows (tokens, for a multi-valued field),
+// with the same default for all: DefaultMinCount. A vocabulary field keeps
+// the admitted values as its vocabulary. A hashed field (categorical or
+// multi_categorical with hash_buckets) sends a value that is not admitted
+// to id 0 before hashing, so a request or session id, a field of no signal
+// seen once per row, shares one row instead of filling B buckets with
+// values to memorise; its embedding table stays B+1 rows. An explicit
+// min_count: 1 admits every value: a hashed field then never uses id 0, as
+// before admission existed.
+//
+// Counting a hashed field is bounded in memory whatever its number of
+// distinct values (10⁸ included): the values are counted by their Hash64
+// in an exact table of AdmitExactValues (2²⁰) values per field (12 bytes a
+// slot at load ≤ ½: at most 24 MiB, grown as needed). When a new value finds
+// it full, the values counted fewer times than the promotion level move
+// with their counts into a count-min sketch of AdmitSketchDepth (4) rows of
+// AdmitSketchWidth (2²²) one-byte saturating counters (16 MiB, allocated at
+// the first overflow; conservative update); a value outside the table is
+// counted there and enters the table, with its estimate as its count, once
+// the estimate reaches the promotion level. The promotion level is the
+// field's min_count, or for the default the smallest ladder value ≥
+// √rows/1000 (at least 2, at most 255: the part of DefaultMinCount that
+// only grows with the rows), so no value that reaches the final threshold
+// is forgotten; only if more than AdmitExactValues/2 values are above the
+// level when the table is full is the level doubled, and a value then
+// counted between the two levels and never seen again is lost. So a field
+// takes at most about 46 MiB during a fit (table, sketch and a prune's
+// temporary copy), whatever its data.
+//
+// A rare value can be admitted by mistake when its sketch estimate is
+// inflated by the values sharing its counters. For a value seen c times,
+// threshold m and S values counted into the sketch, the rate is at most
+// (S / (AdmitSketchWidth·(m−c)))^AdmitSketchDepth (Markov's inequality per
+// row of a plain count-min sketch, which the conservative update only
+// lowers): for S = 9.6·10⁶ and m = 10, 0.42% for a value seen once and 4.4%
+// for one seen 5 times (S = 10⁷: 0.49% and 5.2%); measured on such a stream,
+// none of 6·10⁶ values seen once nor of 2·10⁵ seen 5 times was admitted
+// (TestSketchFalseAdmissionRate).
+// Beyond about 4·10⁷ values counted into the sketch the bound says nothing
+// at m = 10. Measured on 10⁸ values seen once mixed with 10⁵ seen 20 times
+// (threshold 10, about a minute): 1 value seen once was admitted and no
+// frequent value was lost, but the inflated estimates promoted enough rare
+// values to fill the table, and a prune raised the level to 16, so at that
+// scale a value seen 10 to 15 times can be lost if it is not seen again
+// after the prune. A field whose values all fit the table (fewer than 2²⁰
+// distinct) is counted exactly: no false admission, no loss.
+//
+// The fitted pipeline keeps a hashed field's admitted values in a Bloom
+// filter of their Hash64: AdmitBloomBitsPerValue (10) bits per admitted
+// value rounded up to 64-bit words, AdmitBloomHashes (7) probes, so a value
+// that was not admitted (rare or unseen) passes and gets its bucket with
+// probability (1 − e^(−0.7))⁷ ≈ 0.82%, the same way in training, eval,
+// predict and serve; an admitted value always passes. The filter travels in
+// the model file inside the pipeline JSON, as base64 of its words: about
+// 1.7 bytes per admitted value (a 100 MB model-file header holds filters of
+// some 5·10⁷ admitted values in all). A pipeline with such a filter is
+// written as version 2; version 1 files (hashed fields without min_count)
+// read as before, admitting every value.
+//
+// The fit also records the training rows mapped to each id (Pipeline.RowCounts):
+// a vocabulary value's count, a hashed bucket's admitted values' counts,
+// and for id 0 every row mapped there. They drive the count-aware embedding
+// penalty of training and are not written to the model file.
 //
 // # Numeric fields
 //
@@ -103,9 +171,11 @@
 // (ErrLeakage). Fitting refuses a feature that alone predicts a task's label
 // on the training rows, defined so that a rare or unique-per-row id is not
 // taken for evidence. It is checked only when the training rows hold at
-// least 10 positives and 10 negatives for the task. For a categorical,
-// hashed or bucketized field, rows are grouped by their fitted id (so ids
-// below min_count are pooled in OOV); ids seen only once are no evidence
+// least 10 positives and 10 negatives for the task. For a categorical or
+// bucketized field, rows are grouped by their fitted id (so ids below
+// min_count are pooled in OOV), for a hashed field by bucket before
+// admission (the fitter keeps per-bucket labels, not per-value ones); ids
+// seen only once are no evidence
 // (any label is "predictable" from one row). The field leaks when every id
 // seen at least twice has a single label, those rows hold at least 10
 // positives and 10 negatives, and they cover at least half the rows. For a

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"sort"
 	"strconv"
@@ -81,7 +82,8 @@ type fitField struct {
 	empty  int64              // categorical: empty cells
 	tokens int64              // multi: tokens seen
 
-	hashN, hashPos []int64 // hash: per bucket count, per bucket×task positives
+	hashN, hashPos []int64    // hashed: per bucket count; opHash: per bucket×task positives
+	ids            *idCounter // hashed with admission: the values' counts
 
 	// numeric
 	n, missingN                    int64
@@ -107,6 +109,8 @@ type Fitter struct {
 	// KeepFunnelViolations makes Add count a funnel violation and keep the row
 	// instead of returning an error (used by inspect).
 	KeepFunnelViolations bool
+
+	level, levelUntil int64 // admitLevel's default level, valid while rows < levelUntil
 }
 
 // NewFitter binds s to the column names of the training file.
@@ -122,13 +126,18 @@ func NewFitter(s *Schema, columns []string) (*Fitter, error) {
 			continue
 		}
 		ff := fitField{pf: pfield{def: fd, col: lay.field[i], op: opFor(fd)}}
-		switch ff.pf.op {
-		case opMulti, opVocab:
-			ff.counts = map[string][]int64{}
-		case opHash:
+		switch {
+		case fd.HashBuckets > 0:
 			ff.pf.hashN = uint64(fd.HashBuckets)
 			ff.hashN = make([]int64, fd.HashBuckets+1)
-			ff.hashPos = make([]int64, (fd.HashBuckets+1)*T)
+			if ff.pf.op == opHash {
+				ff.hashPos = make([]int64, (fd.HashBuckets+1)*T)
+			}
+			if fd.MinCount == nil || *fd.MinCount > 1 {
+				ff.ids = newHashCounter()
+			}
+		case ff.pf.op == opMulti || ff.pf.op == opVocab:
+			ff.counts = map[string][]int64{}
 		default:
 			if ff.pf.op == opBucket {
 				ff.bucketN = make([]int64, len(fd.Buckets)+2)
@@ -172,6 +181,46 @@ func makeTasks(s *Schema) []ptask {
 
 // Rows returns the number of rows added so far.
 func (f *Fitter) Rows() int64 { return f.rows }
+
+// newHashCounter returns the counter of a hashed field's values, sized by
+// AdmitExactValues, AdmitSketchDepth and AdmitSketchWidth.
+func newHashCounter() *idCounter {
+	return newIDCounter(AdmitExactValues, AdmitSketchDepth, uint(bits.TrailingZeros(AdmitSketchWidth)))
+}
+
+// CountHashedValues makes the fitter count the values of hashed fields with
+// min_count 1 too (it does not need to: they admit every value), so that
+// Summary reports their OOV rates at every threshold. Call it before Add;
+// inspect does.
+func (f *Fitter) CountHashedValues() {
+	for i := range f.fields {
+		if ff := &f.fields[i]; ff.pf.hashN != 0 && ff.ids == nil {
+			ff.ids = newHashCounter()
+		}
+	}
+}
+
+// admitLevel returns the promotion level of hashed field ff's counter (see
+// idCounter): a lower bound of the min_count the fit will end with, so that
+// no value that reaches it is forgotten. It is the field's own min_count
+// (at least 2: with min_count 1, counted only for Summary, values seen
+// once may be forgotten), else the smallest ladder value ≥ √rows/1000 (at
+// least 2), the part of DefaultMinCount that can only grow with the rows;
+// the positive-rate part is not known before the end.
+func (f *Fitter) admitLevel(ff *fitField) uint32 {
+	if ff.pf.def.MinCount != nil {
+		return uint32(max(*ff.pf.def.MinCount, 2))
+	}
+	if f.rows >= f.levelUntil {
+		f.level = int64(DefaultMinCount(f.rows, nil))
+		// The level changes when √rows/1000 passes it.
+		f.levelUntil = f.level*f.level*1000000 + 1
+		if f.level == int64(minCountLadder[len(minCountLadder)-1]) {
+			f.levelUntil = math.MaxInt64
+		}
+	}
+	return uint32(f.level)
+}
 
 // Add accumulates one training record. A bad value returns a *FieldError
 // wrapping ErrBadRow and a funnel violation one wrapping ErrFunnelViolation
@@ -250,12 +299,16 @@ func (f *Fitter) Add(rec [][]byte) error {
 			if len(v) == 0 {
 				ff.empty++
 			}
-			id := 1 + Hash64(v)%ff.pf.hashN
+			h := Hash64(v)
+			id := 1 + h%ff.pf.hashN
 			ff.hashN[id]++
 			for t, y := range ys {
 				if y == 1 {
 					ff.hashPos[int(id)*T+t]++
 				}
+			}
+			if ff.ids != nil {
+				ff.ids.add(h, f.admitLevel(ff))
 			}
 		case opMulti:
 			if len(v) == 0 {
@@ -272,6 +325,14 @@ func (f *Fitter) Add(rec [][]byte) error {
 				}
 				if tok = trim(tok); len(tok) > 0 {
 					ff.tokens++
+					if ff.pf.hashN != 0 {
+						h := Hash64(tok)
+						ff.hashN[1+h%ff.pf.hashN]++
+						if ff.ids != nil {
+							ff.ids.add(h, f.admitLevel(ff))
+						}
+						continue
+					}
 					c := ff.counts[string(tok)]
 					if c == nil {
 						c = make([]int64, 1)
@@ -329,8 +390,8 @@ func (f *Fitter) Add(rec [][]byte) error {
 	return nil
 }
 
-// minCount returns the threshold of vocabulary field ff: its own min_count,
-// else DefaultMinCount of the rows and positives added so far.
+// minCount returns the threshold of vocabulary or hashed field ff: its own
+// min_count, else DefaultMinCount of the rows and positives added so far.
 func (f *Fitter) minCount(ff *fitField) int {
 	if ff.pf.def.MinCount != nil {
 		return *ff.pf.def.MinCount
@@ -353,10 +414,28 @@ func (f *Fitter) Finish() (*Pipeline, error) {
 	for i := range f.fields {
 		ff := &f.fields[i]
 		pf := ff.pf
-		switch pf.op {
-		case opVocab, opMulti:
+		var counts []int64
+		switch {
+		case pf.hashN != 0:
+			pf.minCount = f.minCount(ff)
+			counts = slices.Clone(ff.hashN)
+			if pf.minCount > 1 {
+				pf.admit, counts = ff.admitted(pf.minCount, f.fieldTotal(ff))
+			}
+		case pf.op == opVocab || pf.op == opMulti:
 			pf.minCount = f.minCount(ff)
 			pf.vocabList = ff.keptValues(pf.minCount)
+			counts = make([]int64, len(pf.vocabList)+1)
+			counts[0] = f.fieldTotal(ff)
+			for j, v := range pf.vocabList {
+				counts[j+1] = ff.counts[v][0]
+				counts[0] -= counts[j+1]
+			}
+		case pf.op == opBucket:
+			counts = slices.Clone(ff.bucketN)
+		}
+		p.rowCounts = append(p.rowCounts, counts)
+		switch pf.op {
 		case opNumeric, opBucket:
 			st := ff.numericStats()
 			for _, v := range []float64{st.Mean, st.Std, st.Min, st.Max, st.RawMean} {
@@ -373,6 +452,41 @@ func (f *Fitter) Finish() (*Pipeline, error) {
 	}
 	p.finish()
 	return p, nil
+}
+
+// fieldTotal returns the cells of categorical field ff added so far (the
+// tokens of a multi-valued field).
+func (f *Fitter) fieldTotal(ff *fitField) int64 {
+	if ff.pf.op == opMulti {
+		return ff.tokens
+	}
+	return f.rows
+}
+
+// admitted returns the Bloom filter of the values of hashed field ff
+// counted at least minCount times, and the count of each id: the admitted
+// values' counts summed per bucket, the rest (total − their sum, at least
+// 0) for the OOV id 0.
+func (ff *fitField) admitted(minCount int, total int64) (*bloomFilter, []int64) {
+	m := uint32(minCount)
+	n := 0
+	ff.ids.each(func(_ uint64, c uint32) {
+		if c >= m {
+			n++
+		}
+	})
+	b := newBloomFilter(n)
+	counts := make([]int64, ff.pf.hashN+1)
+	counts[0] = total
+	ff.ids.each(func(h uint64, c uint32) {
+		if c >= m {
+			b.add(h)
+			counts[1+h%ff.pf.hashN] += int64(c)
+			counts[0] -= int64(c)
+		}
+	})
+	counts[0] = max(counts[0], 0)
+	return b, counts
 }
 
 // keptValues returns the values seen at least minCount times, by count
@@ -412,6 +526,19 @@ func (ff *fitField) numericStats() NumericStats {
 func (pf *pfield) finish() error {
 	pf.spec = FieldSpec{Name: pf.def.Name}
 	switch pf.op {
+	case opMulti, opHash:
+		if pf.def.HashBuckets == 0 {
+			break
+		}
+		pf.hashN = uint64(pf.def.HashBuckets)
+		pf.scanNUL = true // every id is in use
+		pf.spec.Kind, pf.spec.Vocab = Categorical, pf.def.HashBuckets+1
+		if pf.op == opMulti {
+			pf.spec.Kind = MultiCategorical
+		}
+		return nil
+	}
+	switch pf.op {
 	case opVocab, opMulti:
 		pf.vocab = make(map[string]int32, len(pf.vocabList))
 		for i, v := range pf.vocabList {
@@ -428,10 +555,6 @@ func (pf *pfield) finish() error {
 		if pf.op == opMulti {
 			pf.spec.Kind = MultiCategorical
 		}
-	case opHash:
-		pf.hashN = uint64(pf.def.HashBuckets)
-		pf.scanNUL = true // every id is in use
-		pf.spec.Kind, pf.spec.Vocab = Categorical, pf.def.HashBuckets+1
 	case opBucket:
 		pf.missing = pf.def.MissingValues
 		pf.spec.Kind, pf.spec.Vocab = Categorical, len(pf.def.Buckets)+2
@@ -580,8 +703,13 @@ func (f *Fitter) Leaks() []string {
 // OOVRate is the share of cells that a threshold sends to the OOV id.
 type OOVRate struct {
 	MinCount int
-	Vocab    int     // kept values (embedding rows minus the OOV row)
+	Vocab    int     // kept values (vocabulary: embedding rows minus the OOV row; hashed: admitted values)
 	Rate     float64 // share of cells (tokens for multi) mapped to OOV
+	// RateMin is a lower bound of Rate, below it only for a hashed field
+	// whose counts spilled into the sketch, at a threshold below the level
+	// under which values may have been forgotten (Rate then counts every
+	// forgotten value as OOV, which the fit does); else RateMin = Rate.
+	RateMin float64
 }
 
 // FieldSummary describes one feature field of the rows added to a Fitter.
@@ -591,9 +719,18 @@ type FieldSummary struct {
 	Hashed   bool
 	Distinct int       // distinct values (tokens for multi; non-empty buckets when hashed or bucketized); -1 for plain numeric
 	Missing  int64     // numeric: missing cells; categorical: empty cells
-	OOV      []OOVRate // vocabulary fields: at InspectMinCounts and the chosen min_count
-	MinCount int       // chosen min_count (vocabulary fields)
+	OOV      []OOVRate // vocabulary and hashed fields: at InspectMinCounts and the chosen min_count
+	MinCount int       // chosen min_count (vocabulary and hashed fields)
 	Default  bool      // MinCount is the data-chosen default
+	// Buckets is a hashed field's hash_buckets (its embedding rows are
+	// Buckets+1, whatever it admits).
+	Buckets int
+	// Values is the number of distinct values of a hashed field (0 when its
+	// values were not counted), and Sketched reports that more than
+	// AdmitExactValues did not fit the exact table, so the rarer ones were
+	// counted in the sketch; Values is then AdmitExactValues, a lower bound.
+	Values   int
+	Sketched bool
 	Stats    NumericStats
 }
 
@@ -626,8 +763,24 @@ func (f *Fitter) Summary() Summary {
 	for i := range f.fields {
 		ff := &f.fields[i]
 		fs := FieldSummary{Name: ff.pf.def.Name, Type: ff.pf.def.Type, Distinct: -1}
-		switch ff.pf.op {
-		case opVocab, opMulti:
+		switch {
+		case ff.pf.hashN != 0:
+			fs.Hashed, fs.Buckets, fs.Missing = true, int(ff.pf.hashN), ff.empty
+			fs.MinCount, fs.Default = f.minCount(ff), ff.pf.def.MinCount == nil
+			fs.Distinct = 0
+			for _, c := range ff.hashN {
+				if c > 0 {
+					fs.Distinct++
+				}
+			}
+			if ff.ids != nil {
+				fs.Values, fs.Sketched = ff.ids.n, ff.ids.sketch != nil
+				if fs.Sketched {
+					fs.Values = ff.ids.maxN
+				}
+				fs.OOV = ff.hashedOOV(inspectThresholds(fs.MinCount), f.fieldTotal(ff))
+			}
+		case ff.pf.op == opVocab || ff.pf.op == opMulti:
 			fs.Distinct = len(ff.counts)
 			fs.Missing = ff.empty
 			fs.MinCount = f.minCount(ff)
@@ -636,12 +789,7 @@ func (f *Fitter) Summary() Summary {
 			if ff.pf.op == opMulti {
 				total = ff.tokens
 			}
-			ths := slices.Clone(InspectMinCounts)
-			if !slices.Contains(ths, fs.MinCount) {
-				ths = append(ths, fs.MinCount)
-				slices.Sort(ths)
-			}
-			for _, th := range ths {
+			for _, th := range inspectThresholds(fs.MinCount) {
 				r := OOVRate{MinCount: th}
 				var oov int64
 				for _, c := range ff.counts {
@@ -654,24 +802,18 @@ func (f *Fitter) Summary() Summary {
 				if total > 0 {
 					r.Rate = float64(oov) / float64(total)
 				}
+				r.RateMin = r.Rate
 				fs.OOV = append(fs.OOV, r)
 			}
-		case opHash, opBucket:
-			fs.Hashed = ff.pf.op == opHash
-			n := ff.hashN
-			if ff.pf.op == opBucket {
-				n = ff.bucketN
-				fs.Missing = ff.missingN
-			} else {
-				fs.Missing = ff.empty
-			}
+		case ff.pf.op == opBucket:
+			fs.Missing = ff.missingN
 			fs.Distinct = 0
-			for _, c := range n {
+			for _, c := range ff.bucketN {
 				if c > 0 {
 					fs.Distinct++
 				}
 			}
-		case opNumeric:
+		case ff.pf.op == opNumeric:
 			fs.Missing = ff.missingN
 		}
 		if ff.pf.op == opNumeric || ff.pf.op == opBucket {
@@ -680,4 +822,52 @@ func (f *Fitter) Summary() Summary {
 		s.Fields = append(s.Fields, fs)
 	}
 	return s
+}
+
+// inspectThresholds returns InspectMinCounts with chosen added, sorted.
+func inspectThresholds(chosen int) []int {
+	ths := slices.Clone(InspectMinCounts)
+	if !slices.Contains(ths, chosen) {
+		ths = append(ths, chosen)
+		slices.Sort(ths)
+	}
+	return ths
+}
+
+// hashedOOV returns the OOV rates of hashed field ff at thresholds ths, of
+// total cells: the cells of values counted fewer than th times (every value
+// at th = 1, which admits all). Values forgotten into the sketch count as
+// OOV in Rate, as in the fit, and as kept in RateMin when th is below the
+// level they were forgotten under.
+func (ff *fitField) hashedOOV(ths []int, total int64) []OOVRate {
+	c := ff.ids
+	var tracked int64
+	c.each(func(_ uint64, n uint32) { tracked += int64(n) })
+	untracked := max(total-tracked, 0)
+	out := make([]OOVRate, 0, len(ths))
+	for _, th := range ths {
+		r := OOVRate{MinCount: th}
+		if th <= 1 {
+			r.Vocab = c.n
+			out = append(out, r)
+			continue
+		}
+		var kept int64
+		c.each(func(_ uint64, n uint32) {
+			if n >= uint32(th) {
+				r.Vocab++
+				kept += int64(n)
+			}
+		})
+		if total > 0 {
+			oov := max(total-kept, 0)
+			r.Rate = float64(oov) / float64(total)
+			r.RateMin = r.Rate
+			if c.sketch != nil && uint32(th) < c.highest {
+				r.RateMin = float64(max(oov-untracked, 0)) / float64(total)
+			}
+		}
+		out = append(out, r)
+	}
+	return out
 }

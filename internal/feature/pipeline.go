@@ -10,8 +10,10 @@ import (
 	"unsafe"
 )
 
-// PipelineVersion is the version of the pipeline's JSON form.
-const PipelineVersion = 1
+// PipelineVersion is the newest version of the pipeline's JSON form: 2
+// adds the Bloom filter of admitted values of hashed fields. A pipeline
+// without such a filter is still written as version 1.
+const PipelineVersion = 2
 
 type op uint8
 
@@ -45,12 +47,17 @@ type pfield struct {
 	op   op
 	col  int // column index in the bound layout
 
-	// vocabulary (opVocab, opMulti): id = index in vocabList + 1.
+	// vocabulary (opVocab, opMulti without hash_buckets): id = index in
+	// vocabList + 1.
 	vocabList []string
 	vocab     map[string]int32
 	scanNUL   bool // scan every value for NUL: hashed, or a kept value holds one (fitted before NULs were refused)
 	minCount  int
-	hashN     uint64
+	// hashed (opHash, opMulti with hash_buckets): id = 1 + Hash64 % hashN
+	// for an admitted value, 0 for the others; every value is admitted when
+	// admit is nil (min_count 1, or a pipeline written before admission).
+	hashN uint64
+	admit *bloomFilter
 
 	// numeric (opNumeric, opBucket)
 	missing []string
@@ -99,6 +106,10 @@ type Pipeline struct {
 	rows    int64 // training rows used to fit
 	known   map[string]bool
 	hasLbls bool
+	// rowCounts[i]: training rows (tokens, for a multi-valued field) mapped
+	// to each embedding row of field i; nil for a numeric field and for a
+	// pipeline read back from JSON (see RowCounts).
+	rowCounts [][]int64
 }
 
 // Schema returns the schema the pipeline was fitted with (with defaults filled).
@@ -159,8 +170,10 @@ func (p *Pipeline) Stats(field string) (NumericStats, bool) {
 	return NumericStats{}, false
 }
 
-// MinCount returns the min_count used for a vocabulary field (explicit or
-// the default chosen from the data), 0 for other fields.
+// MinCount returns the min_count used for a vocabulary or hashed field
+// (explicit or the default chosen from the data), 0 for other fields and
+// for a hashed field of a pipeline fitted before hashed fields had
+// admission (every value admitted, as with 1).
 func (p *Pipeline) MinCount(field string) int {
 	for i := range p.fields {
 		if p.fields[i].def.Name == field {
@@ -168,6 +181,41 @@ func (p *Pipeline) MinCount(field string) int {
 		}
 	}
 	return 0
+}
+
+// AdmittedValues returns the number of values a hashed field admits (values
+// seen at least MinCount times in the training rows, which the pipeline
+// keeps in a Bloom filter), or -1 when the field admits every value
+// (min_count 1) or is not hashed.
+func (p *Pipeline) AdmittedValues(field string) int {
+	for i := range p.fields {
+		if f := &p.fields[i]; f.def.Name == field && f.admit != nil {
+			return f.admit.n
+		}
+	}
+	return -1
+}
+
+// RowCounts returns, per field in Fields order, the number of training rows
+// (tokens, for a multi-valued field) the fit mapped to each id: for a
+// vocabulary field the count of each kept value, and for id 0 (OOV) the
+// count of every other value; for a hashed field the rows of the admitted
+// values falling in each bucket (counted as the fit counted them: exactly
+// for the first AdmitExactValues distinct values, otherwise possibly over;
+// see idCounter) and for id 0 the rest; for a bucketized numeric field the
+// rows in each bucket. A numeric field has nil. These counts serve
+// training (the count-aware embedding regularisation) and are not written
+// to the model file: a pipeline read back with UnmarshalPipeline returns
+// nil. The slices are copies.
+func (p *Pipeline) RowCounts() [][]int64 {
+	if p.rowCounts == nil {
+		return nil
+	}
+	out := make([][]int64, len(p.rowCounts))
+	for i, c := range p.rowCounts {
+		out[i] = slices.Clone(c)
+	}
+	return out
 }
 
 // WithColumns returns a pipeline that shares p's fitted state but reads
@@ -286,10 +334,15 @@ func bucketOf(bounds []float64, x float64) int32 {
 	return int32(lo + 1)
 }
 
-// lookup returns the id of one categorical value.
+// lookup returns the id of one categorical value (or token of a
+// multi-valued cell).
 func (f *pfield) lookup(v []byte) int32 {
-	if f.op == opHash {
-		return int32(1 + Hash64(v)%f.hashN)
+	if f.hashN != 0 {
+		h := Hash64(v)
+		if f.admit != nil && !f.admit.has(h) {
+			return 0
+		}
+		return int32(1 + h%f.hashN)
 	}
 	return f.vocab[string(v)] // 0 (OOV) when absent
 }
@@ -337,7 +390,7 @@ func (f *pfield) putMulti(v []byte, d *FieldData) bool {
 			tok, v = v[:i], v[i+len(sep):]
 		}
 		if tok = trim(tok); len(tok) > 0 {
-			id := f.vocab[string(tok)]
+			id := f.lookup(tok)
 			if f.nul(id, tok) {
 				return false
 			}
@@ -588,7 +641,7 @@ func (p *Pipeline) TransformMapWith(m, fallback map[string]any, b *Batch) error 
 						return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a list of strings or numbers", Err: ErrBadRow}
 					}
 					if v = trim(v); len(v) > 0 {
-						id := f.vocab[string(v)]
+						id := f.lookup(v)
 						if f.nul(id, v) {
 							p.rollback(b, n)
 							return f.nulError(-1, v)

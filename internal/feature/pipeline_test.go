@@ -17,7 +17,7 @@ fields:
   - {name: c, type: categorical, min_count: 1}
   - {name: x, type: numeric}
   - {name: tags, type: multi_categorical, min_count: 2}
-  - {name: h, type: categorical, hash_buckets: 10}
+  - {name: h, type: categorical, hash_buckets: 10, min_count: 2}
   - {name: age, type: numeric, buckets: [18, 30]}
   - {name: w, type: numeric, transform: log1p, normalize: none, missing: zero}
   - {name: note, type: ignore}
@@ -32,9 +32,9 @@ var testColumns = []string{"u", "c", "x", "tags", "h", "age", "w", "note", "clic
 var testRows = [][]string{
 	{"a", "p", "1", "t1|t2", "k", "17", "0", "n", "1", "0"},
 	{"a", "q", "3", "t1", "k", "18", "-1", "n", "0", "0"},
-	{"b", "p", "?", "", "k", "", "", "n", "1", "yes"},
+	{"b", "p", "?", "", "j", "", "", "n", "1", "yes"},
 	{"a", "p", "5", "t2 | t3", "k", "30", "1", "n", "0", "0"},
-	{"c", "p", "3", "t1", "k", "99", "3", "n", "0", "0"},
+	{"c", "p", "3", "t1", "z", "99", "3", "n", "0", "0"},
 }
 
 func bytesRec(rec []string) [][]byte {
@@ -45,7 +45,7 @@ func bytesRec(rec []string) [][]byte {
 	return out
 }
 
-func fitTest(t *testing.T, schema string, cols []string, rows [][]string) *Pipeline {
+func fitTest(t testing.TB, schema string, cols []string, rows [][]string) *Pipeline {
 	t.Helper()
 	s, err := ParseSchema([]byte(schema))
 	if err != nil {
@@ -74,7 +74,7 @@ func TestPipelineTransform(t *testing.T) {
 		{"c", Categorical, 3},         // p, q (min_count 1)
 		{"x", Numeric, 0},             //
 		{"tags", MultiCategorical, 3}, // t1 (3), t2 (2); t3 once -> OOV
-		{"h", Categorical, 11},        // 10 buckets + 0
+		{"h", Categorical, 11},        // 10 buckets + OOV
 		{"age", Categorical, 4},       // missing, <18, [18,30), >=30
 		{"w", Numeric, 0},
 	}
@@ -105,7 +105,7 @@ func TestPipelineTransform(t *testing.T) {
 	eq("tags ids", ids(3), []int32{1, 2, 1, 2, 0, 1})
 	eq("tags offsets", b.Fields[3].Offsets, []int32{0, 2, 3, 3, 5, 6})
 	hk := int32(1 + Hash64([]byte("k"))%10)
-	eq("h", ids(4), []int32{hk, hk, hk, hk, hk})
+	eq("h", ids(4), []int32{hk, hk, 0, hk, 0}) // k seen 3 times; j and z once: OOV at min_count 2
 	eq("age", ids(5), []int32{1, 2, 0, 3, 3})
 	// x: values 1,3,5,3 -> mean 3, std sqrt(2); missing -> raw mean 3 -> 0.
 	s2 := float32(math.Sqrt2)

@@ -76,12 +76,15 @@ func (f Format) QuoteChar() byte {
 type Field struct {
 	Name string    `yaml:"name" json:"name"`
 	Type FieldType `yaml:"type" json:"type"`
-	// MinCount (categorical, multi_categorical): values seen fewer times in
-	// the training rows map to the OOV id 0. Nil: chosen from the data (see
-	// DefaultMinCount).
+	// MinCount (categorical, multi_categorical, vocabulary or hashed):
+	// values seen fewer times in the training rows map to the OOV id 0 (for
+	// a hashed field, before hashing: see "Frequency admission" in the
+	// package doc). Nil: chosen from the data (see DefaultMinCount); 1 keeps
+	// every value.
 	MinCount *int `yaml:"min_count" json:"min_count,omitempty"`
-	// HashBuckets (categorical): hash values into this many buckets instead of
-	// building a vocabulary.
+	// HashBuckets (categorical, multi_categorical): hash values into this
+	// many buckets instead of building a vocabulary (default 0: a
+	// vocabulary).
 	HashBuckets int `yaml:"hash_buckets" json:"hash_buckets,omitempty"`
 	// Separator (multi_categorical) splits a cell into values; default "|".
 	Separator string `yaml:"separator" json:"separator,omitempty"`
@@ -326,14 +329,11 @@ func (fd *Field) validate() error {
 		return fmt.Errorf("min_count: want >= 1, got %d", *fd.MinCount)
 	}
 	if fd.HashBuckets != 0 {
-		if fd.Type != TypeCategorical {
-			return fmt.Errorf("hash_buckets: only for categorical fields")
+		if !cat {
+			return fmt.Errorf("hash_buckets: only for categorical and multi_categorical fields")
 		}
 		if fd.HashBuckets < 1 || fd.HashBuckets > 1<<30 {
 			return fmt.Errorf("hash_buckets: want 1..%d, got %d", 1<<30, fd.HashBuckets)
-		}
-		if fd.MinCount != nil {
-			return fmt.Errorf("min_count and hash_buckets exclude each other")
 		}
 	}
 	if fd.Separator != "" && fd.Type != TypeMultiCategorical {

@@ -37,6 +37,8 @@ func TestParseSchemaErrors(t *testing.T) {
 		{"bad funnel policy", minimalSchema + "funnel_violations: keep\n", []string{"funnel_violations", "keep"}, ErrSchema},
 		{"wrong value type", strings.Replace(minimalSchema, "header: true", "header: maybe", 1), []string{"line 2"}, ErrSchema},
 		{"min_count zero", strings.Replace(minimalSchema, "categorical}", "categorical, min_count: 0}", 1), []string{"min_count"}, ErrSchema},
+		{"hashed min_count zero", strings.Replace(minimalSchema, "categorical}", "categorical, hash_buckets: 8, min_count: 0}", 1), []string{"min_count"}, ErrSchema},
+		{"hash_buckets on numeric", strings.Replace(minimalSchema, "type: categorical}", "type: numeric, hash_buckets: 8}", 1), []string{"hash_buckets", "only for categorical"}, ErrSchema},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,6 +55,22 @@ func TestParseSchemaErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHashedSchemaKeys checks that min_count goes with hash_buckets
+// (categorical and multi_categorical) and that hash_buckets reaches a
+// multi_categorical field.
+func TestHashedSchemaKeys(t *testing.T) {
+	for _, f := range []string{"categorical, hash_buckets: 8, min_count: 1}", "categorical, hash_buckets: 8, min_count: 50}", "multi_categorical, hash_buckets: 8}", "multi_categorical, hash_buckets: 8, min_count: 3}"} {
+		s, err := ParseSchema([]byte(strings.Replace(minimalSchema, "categorical}", f, 1)))
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if s.Fields[0].HashBuckets != 8 {
+			t.Errorf("%s: hash_buckets %d", f, s.Fields[0].HashBuckets)
+		}
 	}
 }
 

@@ -87,3 +87,53 @@ func AddL2(sparse []*nn.SparseParam, lambda float32) {
 		}
 	}
 }
+
+// AddCountL2 adds the count-aware (mini-batch aware) L2 penalty of DIN
+// (Zhou et al., Deep Interest Network, KDD 2018, §4.3.1) to the gradients of
+// the touched rows of the tables and returns the penalty's value: for each
+// row j a batch touched,
+//
+//	penalty = Σ_j λ/2 · s_j · ‖w_j‖²,   ∂penalty/∂w_j = λ · s_j · w_j,
+//
+// s_j = scale[t][j] for table t, meant to be 1/n_j, n_j being the number of
+// training rows mapped to row j (see CountScales), so an id seen in every
+// batch is barely shrunk and a rare one is shrunk the most: the opposite of
+// AddL2, whose λ·w_j falls hardest on the frequent rows that are touched in
+// every batch. DIN weights the term by the row's occurrences in the batch
+// too; here each touched row counts once, like AddL2. A table whose scale is
+// nil is not regularized. Untouched rows are not regularized. Call it after
+// the backward pass and before ClipGradNorm.
+func AddCountL2(sparse []*nn.SparseParam, scale [][]float32, lambda float32) float64 {
+	if lambda == 0 {
+		return 0
+	}
+	var pen float64
+	for i, p := range sparse {
+		if scale[i] == nil {
+			continue
+		}
+		s, cols := scale[i], p.Cols
+		for k, id := range p.Touched {
+			w := p.W[int(id)*cols : (int(id)+1)*cols]
+			g := p.G[k*cols : (k+1)*cols]
+			c := lambda * s[id]
+			var sq float64
+			for j := range g {
+				g[j] += c * w[j]
+				sq += float64(w[j]) * float64(w[j])
+			}
+			pen += 0.5 * float64(c) * sq
+		}
+	}
+	return pen
+}
+
+// CountScales returns the per-row scales AddCountL2 takes, 1/max(n_j, 1),
+// from the training rows mapped to each row (counts[j] = n_j).
+func CountScales(counts []int64) []float32 {
+	s := make([]float32, len(counts))
+	for j, n := range counts {
+		s[j] = float32(1 / float64(max(n, 1)))
+	}
+	return s
+}

@@ -3,6 +3,7 @@ package train
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 
@@ -34,6 +35,12 @@ type Config struct {
 	WeightDecay float64 `yaml:"weight_decay" json:"weight_decay"`
 	// EmbeddingL2 is the L2 coefficient on the embedding rows a batch touches (default 0).
 	EmbeddingL2 float64 `yaml:"embedding_l2" json:"embedding_l2"`
+	// EmbeddingL2Count is the coefficient λ of the count-aware embedding
+	// penalty of DIN (optim.AddCountL2): each embedding row j a batch
+	// touches gets λ·w_j/n_j added to its gradient, n_j being the training
+	// rows the fitted pipeline mapped to it, before clipping (default
+	// DefaultEmbeddingL2Count; 0 turns it off).
+	EmbeddingL2Count *float64 `yaml:"embedding_l2_count" json:"embedding_l2_count"`
 	// ClipNorm clips the global gradient norm (default 0: off).
 	ClipNorm float64 `yaml:"clip_norm" json:"clip_norm"`
 	// ValidPerEpoch is the number of validation evaluations per epoch,
@@ -101,7 +108,20 @@ func (c *Config) Defaults() {
 	if c.Seed == 0 {
 		c.Seed = 1
 	}
+	if c.EmbeddingL2Count == nil {
+		l := DefaultEmbeddingL2Count
+		c.EmbeddingL2Count = &l
+	}
 }
+
+// DefaultEmbeddingL2Count is the default of embedding_l2_count: 3. On the
+// generated funnel (200k rows, seeds 1-3) it takes the cost of two
+// high-cardinality fields of no signal from up to 0.005 test AUC (frequency
+// admission alone) to at most 0.0025, and lifts DCRNN's click AUC without
+// them from 0.762 to 0.782 (median); on Census (split 0.5,0.25,0.25, seed 1)
+// income goes from 0.9461 to 0.9475 and marital stays at 0.9945, which 10
+// (0.9944) does not keep. See the README, "Data".
+const DefaultEmbeddingL2Count = 3.0
 
 // Validate reports the first invalid training key.
 func (c *Config) Validate() error {
@@ -124,6 +144,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: smooth: must be ≥ 1, got %d", c.Smooth)
 	case c.WeightDecay < 0 || c.EmbeddingL2 < 0 || c.ClipNorm < 0:
 		return fmt.Errorf("config: weight_decay, embedding_l2 and clip_norm must be ≥ 0")
+	case !(*c.EmbeddingL2Count >= 0) || math.IsInf(*c.EmbeddingL2Count, 0):
+		return fmt.Errorf("config: embedding_l2_count: must be a finite number ≥ 0, got %g", *c.EmbeddingL2Count)
 	}
 	if c.Decay != "constant" && c.Decay != "cosine" && c.Decay != "exponential" {
 		return fmt.Errorf("config: decay: want constant, cosine or exponential, got %q", c.Decay)

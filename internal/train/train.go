@@ -158,6 +158,13 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	lambdaCount := float32(*cfg.EmbeddingL2Count)
+	var countScale [][]float32
+	if lambdaCount > 0 {
+		if countScale, err = countScales(p, sparse); err != nil {
+			return nil, err
+		}
+	}
 	sched := optim.Schedule{Base: cfg.LR, Warmup: cfg.WarmupSteps, Gamma: cfg.Gamma}
 	if sched.Kind, err = optim.ParseScheduleKind(cfg.Decay); err != nil {
 		return nil, err
@@ -268,6 +275,7 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 				return nil, fmt.Errorf("train: epoch %d step %d: loss is %v (%w); try a lower lr (now %g) or clip_norm", epoch, st.step+1, loss, ErrNonFinite, cfg.LR)
 			}
 			tape.Backward()
+			optim.AddCountL2(sparse, countScale, lambdaCount)
 			if cfg.ClipNorm > 0 {
 				optim.ClipGradNorm(dense, sparse, cfg.ClipNorm)
 			}
@@ -421,6 +429,32 @@ func (s *selector) add(score float64) (improved, stop bool) {
 	}
 	s.bad++
 	return false, s.bad >= s.patience
+}
+
+// countScales returns, per embedding table, the scales 1/n_j of
+// optim.AddCountL2 from the row counts of the fitted pipeline. A table
+// belongs to the field whose name ends its own ("emb.user_id",
+// "emb.click.user_id"), the longest such name, with as many rows.
+func countScales(p *feature.Pipeline, sparse []*nn.SparseParam) ([][]float32, error) {
+	counts := p.RowCounts()
+	if counts == nil {
+		return nil, fmt.Errorf("train: embedding_l2_count: the pipeline has no row counts (it was not fitted in this run)")
+	}
+	fields := p.Fields()
+	out := make([][]float32, len(sparse))
+	for i, tab := range sparse {
+		best := -1
+		for f, fs := range fields {
+			if counts[f] != nil && len(counts[f]) == tab.Rows && strings.HasSuffix(tab.Name, "."+fs.Name) && (best < 0 || len(fs.Name) > len(fields[best].Name)) {
+				best = f
+			}
+		}
+		if best < 0 {
+			return nil, fmt.Errorf("train: embedding_l2_count: no field's row counts match embedding table %s (%d rows)", tab.Name, tab.Rows)
+		}
+		out[i] = optim.CountScales(counts[best])
+	}
+	return out, nil
 }
 
 // state is everything a checkpoint must restore besides the weights and
