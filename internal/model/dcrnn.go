@@ -132,7 +132,7 @@ func (m *DCRNN) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
 	if m.sharedCell != nil {
 		s = t.ZeroMat(b.N, m.sharedCell.StateSize())
 	}
-	p := make([]*nn.Mat, nt)
+	p := t.Mats(nt)
 	for i, c := range m.taskCell {
 		p[i] = t.ZeroMat(b.N, c.StateSize())
 	}
@@ -165,10 +165,11 @@ func (m *DCRNN) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
 	if s != nil {
 		sL = m.sharedCell.Output(t, s)
 	}
-	hidden := make([]*nn.Mat, nt)
-	out := make([]*nn.Mat, nt)
+	hidden := t.Mats(nt)
+	out := t.Mats(nt)
+	parts := t.Mats(3)
 	for i, tw := range m.towers {
-		parts := make([]*nn.Mat, 0, 3)
+		parts = parts[:0]
 		if sL != nil {
 			parts = append(parts, sL)
 		}

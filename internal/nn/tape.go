@@ -36,6 +36,8 @@ type Tape struct {
 	nmats  int
 	floats [][]float32
 	nfl    int
+	lists  [][]*Mat
+	nlists int
 }
 
 // NewTape returns an empty tape; seed drives dropout masks.
@@ -49,6 +51,10 @@ func (t *Tape) Reset() {
 	t.recs = t.recs[:0]
 	t.nmats = 0
 	t.nfl = 0
+	for _, l := range t.lists[:t.nlists] {
+		clear(l[:cap(l)])
+	}
+	t.nlists = 0
 }
 
 // Mat returns a rows×cols matrix from the arena. Its values are unspecified
@@ -97,6 +103,23 @@ func (t *Tape) Floats(n int) []float32 {
 		t.floats[t.nfl-1] = b
 	}
 	return b[:n]
+}
+
+// Mats returns a slice of n nil matrix pointers from the arena, valid until
+// the next Reset (its capacity is n: appending beyond it reallocates). Models
+// hold their per-task and per-expert lists in it, so that a forward pass
+// allocates nothing after the first.
+func (t *Tape) Mats(n int) []*Mat {
+	if t.nlists == len(t.lists) {
+		t.lists = append(t.lists, nil)
+	}
+	l := t.lists[t.nlists]
+	if cap(l) < n {
+		l = make([]*Mat, n)
+		t.lists[t.nlists] = l
+	}
+	t.nlists++
+	return l[:n:n]
 }
 
 // Record appends a call to the tape; it is a no-op on an inference tape.
