@@ -38,6 +38,10 @@ type Tape struct {
 	nfl    int
 	lists  [][]*Mat
 	nlists int
+
+	scratch []float32 // Scratch's buffer
+	zeros   []float32 // zeroRow's buffer, never written but for growth
+	jobs    tapeJobs  // the element-wise kernels' tensor.Jobs, one per kind
 }
 
 // NewTape returns an empty tape; seed drives dropout masks.
@@ -120,6 +124,27 @@ func (t *Tape) Mats(n int) []*Mat {
 	}
 	t.nlists++
 	return l[:n:n]
+}
+
+// Scratch returns a buffer of n floats with unspecified content for an op's
+// temporaries (gate pre-activations, gradients that go straight into a
+// gemm). Every op of the tape shares it, so it stays in cache from op to op:
+// it is valid only until the next call to Scratch or Reset, and an op must
+// not call another op while it holds it.
+func (t *Tape) Scratch(n int) []float32 {
+	if cap(t.scratch) < n {
+		t.scratch = make([]float32, n)
+	}
+	return t.scratch[:n]
+}
+
+// zeroRow returns n zeros, shared and read-only: the state row of a
+// recurrence that starts from zero.
+func (t *Tape) zeroRow(n int) []float32 {
+	if len(t.zeros) < n {
+		t.zeros = make([]float32, n)
+	}
+	return t.zeros[:n]
 }
 
 // Record appends a call to the tape; it is a no-op on an inference tape.
