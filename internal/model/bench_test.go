@@ -57,14 +57,15 @@ func BenchmarkModelTrain(b *testing.B) {
 			}
 			obj := model.NewObjective(&cfg, spec)
 			tp := nn.NewTape(true, 1)
+			params, sparse := m.Params(), m.SparseParams()
 			step := func() {
 				tp.Reset()
 				obj.Loss(m.Forward(tp, batch), batch, nil)
 				tp.Backward()
-				for _, p := range m.Params() {
+				for _, p := range params {
 					p.ZeroGrad()
 				}
-				for _, p := range m.SparseParams() {
+				for _, p := range sparse {
 					p.ZeroGrad()
 				}
 			}
