@@ -56,11 +56,13 @@ func (k *colSums) Run(lo, hi int) {
 // it, so no pass allocates one (a tape serves one goroutine, and ops do not
 // nest).
 type tapeJobs struct {
-	gruStep  gruStep
-	gruGrad  gruGrad
-	lstmStep lstmStep
-	lstmGrad lstmGrad
-	colSums  colSums
+	embForward  embForward
+	embBackward embBackward
+	gruStep     gruStep
+	gruGrad     gruGrad
+	lstmStep    lstmStep
+	lstmGrad    lstmGrad
+	colSums     colSums
 }
 
 // fillRows sets every row of dst [rows×len(b)] to b.
