@@ -81,8 +81,14 @@ func (l *Linear) ForwardMul(t *Tape, x, v *Mat) *Mat {
 	if v.Cols != l.Out || x != nil && (x.Cols != l.In || x.Rows != b) {
 		panic("nn: Linear.ForwardMul shape mismatch")
 	}
-	// z = act(x·W + b) is kept for the backward pass (dv = dy ⊙ z).
-	z := t.Floats(b * l.Out)
+	// z = act(x·W + b) is kept for the backward pass (dv = dy ⊙ z); an
+	// inference pass needs it only here.
+	var z []float32
+	if t.Train {
+		z = t.Floats(b * l.Out)
+	} else {
+		z = t.Scratch(b * l.Out)
+	}
 	tensor.SetRowVector(z, b, l.Out, l.B.W)
 	if x != nil {
 		tensor.Gemm(false, false, b, l.Out, l.In, 1, x.V, l.In, l.W.W, l.Out, 1, z, l.Out)
