@@ -199,22 +199,12 @@ func (k *gruStep) Run(lo, hi int) {
 		}
 		s := k.saved[i*4*H : (i+1)*4*H]
 		rz, n, hn := s[:2*H], s[2*H:3*H], s[3*H:4*H]
-		ax2, ah2 := ax[:len(rz)], ah[:len(rz)]
-		for j := range rz {
-			rz[j] = ax2[j] + ah2[j]
-		}
+		tensor.AddVec(rz, ax, ah) // r, z pre-activations
 		tensor.SigmoidVec(rz, rz)
 		copy(hn, ah[2*H:])
-		r, axn, hn := rz[:len(n)], ax[2*H:2*H+len(n)], hn[:len(n)]
-		for j := range n {
-			n[j] = axn[j] + r[j]*hn[j]
-		}
+		tensor.MulAddVec(n, ax[2*H:], rz[:H], hn) // x·Wx_n + bx_n + r ⊙ hn
 		tensor.TanhVec(n, n)
-		ho := k.out[i*H : (i+1)*H]
-		z, nv, hv := rz[H:H+len(ho)], n[:len(ho)], hp[:len(ho)]
-		for j := range ho {
-			ho[j] = (1-z[j])*nv[j] + z[j]*hv[j]
-		}
+		tensor.LerpVec(k.out[i*H:(i+1)*H], rz[H:], n, hp) // (1-z) ⊙ n + z ⊙ h
 	}
 }
 
@@ -247,32 +237,15 @@ type gruGrad struct {
 func (k *gruGrad) Run(lo, hi int) {
 	H, g := k.H, 3*k.H
 	for i := lo; i < hi; i++ {
-		do := k.dout[i*H : (i+1)*H]
-		s := k.saved[i*4*H : (i+1)*4*H]
-		// Every slice below is resliced to len(do) = H so that the loop
-		// runs without bounds checks.
-		r, z, nv, hnv := s[:len(do)], s[H:H+len(do)], s[2*H:2*H+len(do)], s[3*H:3*H+len(do)]
-		dx, dh := k.dgx[i*g:(i+1)*g], k.dgh[i*g:(i+1)*g]
-		dxr, dxz, dxn := dx[:len(do)], dx[H:H+len(do)], dx[2*H:2*H+len(do)]
-		dhr, dhz, dhn := dh[:len(do)], dh[H:H+len(do)], dh[2*H:2*H+len(do)]
-		hp := k.zero[:len(do)]
+		hp := k.zero[:H]
 		if k.h != nil {
-			hp = k.h[i*H : i*H+len(do)]
+			hp = k.h[i*H : (i+1)*H]
 		}
-		for j, d := range do {
-			rr, z, n, hn := r[j], z[j], nv[j], hnv[j]
-			dn := d * (1 - z) * (1 - n*n)
-			dz := d * (hp[j] - n) * z * (1 - z)
-			dr := dn * hn * rr * (1 - rr)
-			dxr[j], dxz[j], dxn[j] = dr, dz, dn
-			dhr[j], dhz[j], dhn[j] = dr, dz, dn*rr
-		}
+		var hg []float32
 		if k.hg != nil {
-			hg := k.hg[i*H : i*H+len(do)]
-			for j, d := range do {
-				hg[j] += d * z[j]
-			}
+			hg = k.hg[i*H : (i+1)*H]
 		}
+		tensor.GRUGradVec(k.dgx[i*g:(i+1)*g], k.dgh[i*g:(i+1)*g], hg, k.saved[i*4*H:(i+1)*4*H], hp, k.dout[i*H:(i+1)*H])
 	}
 }
 
