@@ -81,7 +81,8 @@ type Job interface{ Run(lo, hi int) }
 
 // ParallelFor runs j over [0, n) split into at most Threads() contiguous
 // chunks of at least minChunk items, on the long-lived workers of Gemm and
-// on the calling goroutine, and waits for all of them. With one chunk it
+// on the calling goroutine, and waits for all of them (running any chunk no
+// worker has taken yet itself, see wait). With one chunk it
 // calls j.Run(0, n) directly. Chunk boundaries depend only on n, minChunk and
 // Threads(), so results are deterministic for a fixed thread count. Unlike
 // Parallel it allocates nothing when j is a pointer (the nn layers keep
@@ -107,7 +108,7 @@ func ParallelFor(n, minChunk int, j Job) {
 		submit(gemmJob{job: j, lo: lo, hi: min(lo+step, n), g: g})
 	}
 	j.Run(0, step)
-	g.wg.Wait()
+	wait(g)
 	putGroup(g)
 }
 
@@ -168,7 +169,7 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	} else {
 		gemm(transA, transB, m, min(step, n), k, alpha, a, lda, b, ldb, beta, c, ldc)
 	}
-	g.wg.Wait()
+	wait(g)
 	putGroup(g)
 }
 
@@ -201,7 +202,7 @@ type gemmJob struct {
 type group struct{ wg sync.WaitGroup }
 
 var (
-	jobs      = make(chan gemmJob)
+	jobs      = make(chan gemmJob, 64) // queued parts, taken by workers and waiting callers
 	workersMu sync.Mutex
 	workers   int
 	groupMu   sync.Mutex
@@ -218,7 +219,38 @@ func submit(j gemmJob) {
 		}
 		workersMu.Unlock()
 	}
-	jobs <- j
+	select {
+	case jobs <- j:
+	default: // the queue is full: run it here
+		j.run()
+	}
+}
+
+// run runs j and marks it done in its group.
+func (j *gemmJob) run() {
+	if j.job != nil {
+		j.job.Run(j.lo, j.hi)
+	} else {
+		gemm(j.transA, j.transB, j.m, j.n, j.k, j.alpha, j.a, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc)
+	}
+	j.g.wg.Done()
+}
+
+// wait waits for the parts of g, first running itself every part still
+// queued (its own, or another caller's: any goroutine can run any part), so
+// that a worker that is not running at the moment (the operating system
+// has not scheduled its thread, or it is waking up) holds nothing up.
+func wait(g *group) {
+	for {
+		select {
+		case j := <-jobs:
+			j.run()
+			continue
+		default:
+		}
+		break
+	}
+	g.wg.Wait()
 }
 
 // workerSpin is how long an idle worker polls for the next job before it
@@ -235,12 +267,7 @@ func worker() {
 		default:
 			j = nextJob()
 		}
-		if j.job != nil {
-			j.job.Run(j.lo, j.hi)
-		} else {
-			gemm(j.transA, j.transB, j.m, j.n, j.k, j.alpha, j.a, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc)
-		}
-		j.g.wg.Done()
+		j.run()
 	}
 }
 
