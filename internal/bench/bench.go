@@ -328,7 +328,7 @@ func timed(ctx context.Context, warmup, maxSteps int, seconds float64, step func
 		}
 		step(i)
 	}
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), CPUTime()
 	for {
 		if err := ctx.Err(); err != nil {
 			return 0, 0, 0, err
@@ -337,7 +337,7 @@ func timed(ctx context.Context, warmup, maxSteps int, seconds float64, step func
 		n++
 		wall = time.Since(start).Seconds()
 		if maxSteps > 0 && n >= maxSteps || maxSteps <= 0 && wall >= seconds {
-			return n, wall, (cpuTime() - cpu0).Seconds(), nil
+			return n, wall, (CPUTime() - cpu0).Seconds(), nil
 		}
 	}
 }

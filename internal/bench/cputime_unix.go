@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// cpuTime returns the user+system CPU time the process has used so far.
-func cpuTime() time.Duration {
+// CPUTime returns the user+system CPU time the process has used so far (all
+// its threads), or 0 where it is not measured.
+func CPUTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

@@ -76,8 +76,8 @@ func newAITM(cfg *Config, spec Spec, rng *rand.Rand) (Model, error) {
 // Forward implements Model.
 func (m *AITM) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
 	x0 := m.emb.Forward(t, b)
-	z := make([]*nn.Mat, len(m.tws))
-	out := make([]*nn.Mat, len(m.tws))
+	z := t.Mats(len(m.tws))
+	out := t.Mats(len(m.tws))
 	for i, tw := range m.tws {
 		q := runMLP(t, m.nets[i], x0)
 		if m.ait[i] != nil {

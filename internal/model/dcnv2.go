@@ -71,7 +71,7 @@ func (m *DCNv2) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
 	if m.deep != nil {
 		rep = nn.Concat(t, x, runMLP(t, m.deep, x0))
 	}
-	out := make([]*nn.Mat, len(m.towers))
+	out := t.Mats(len(m.towers))
 	for i, tw := range m.towers {
 		out[i] = tw.logit(t, tw.hidden(t, rep))
 	}

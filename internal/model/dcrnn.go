@@ -119,7 +119,11 @@ func newDCRNN(cfg *Config, spec Spec, rng *rand.Rand) (Model, error) {
 	return m, nil
 }
 
-// Forward implements Model.
+// Forward implements Model. The recurrence starts from the zero state: the
+// first step's crosses are v ⊙ a (ForwardMul with a nil input) and its cell
+// steps get a nil state, so no product with a zero matrix is computed. Each
+// cross v ⊙ (A h + a) is one op (Linear.ForwardMul); in fields mode the
+// field projections read their columns of x0 in place (Linear.ForwardCols).
 func (m *DCRNN) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
 	x0 := m.emb.Forward(t, b)
 	deep := runMLP(t, m.deep, x0) // x0 itself without a deep branch
@@ -128,47 +132,40 @@ func (m *DCRNN) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
 		u = m.inProj.Forward(t, x0)
 	}
 	nt := len(m.spec.Tasks)
-	var s *nn.Mat
-	if m.sharedCell != nil {
-		s = t.ZeroMat(b.N, m.sharedCell.StateSize())
-	}
-	p := make([]*nn.Mat, nt)
-	for i, c := range m.taskCell {
-		p[i] = t.ZeroMat(b.N, c.StateSize())
-	}
+	var s *nn.Mat   // shared state, nil while zero
+	p := t.Mats(nt) // private states, nil while zero
 	for l := 0; l < m.steps; l++ {
 		v := u
 		if v == nil {
-			v = m.fieldPrj[l].Forward(t, nn.SliceCols(t, x0, l*m.dim, (l+1)*m.dim))
+			v = m.fieldPrj[l].ForwardCols(t, x0, l*m.dim)
 		}
 		var sh *nn.Mat
 		if s != nil {
 			sh = m.sharedCell.Output(t, s)
 		}
-		for i := range p {
-			if p[i] == nil {
-				continue
+		for i, cell := range m.taskCell {
+			var in *nn.Mat // [s; p_i], nil on the first step
+			if l > 0 {
+				in = cell.Output(t, p[i])
+				if sh != nil {
+					in = nn.Concat(t, sh, in)
+				}
 			}
-			in := m.taskCell[i].Output(t, p[i])
-			if sh != nil {
-				in = nn.Concat(t, sh, in)
-			}
-			c := nn.Mul(t, v, m.taskA[i].Forward(t, in))
-			p[i] = m.taskCell[i].Step(t, c, p[i])
+			p[i] = cell.Step(t, m.taskA[i].ForwardMul(t, in, v), p[i])
 		}
-		if s != nil {
-			c := nn.Mul(t, v, m.sharedA.Forward(t, sh))
-			s = m.sharedCell.Step(t, c, s)
+		if m.sharedCell != nil {
+			s = m.sharedCell.Step(t, m.sharedA.ForwardMul(t, sh, v), s)
 		}
 	}
 	var sL *nn.Mat
 	if s != nil {
 		sL = m.sharedCell.Output(t, s)
 	}
-	hidden := make([]*nn.Mat, nt)
-	out := make([]*nn.Mat, nt)
+	hidden := t.Mats(nt)
+	out := t.Mats(nt)
+	parts := t.Mats(3)
 	for i, tw := range m.towers {
-		parts := make([]*nn.Mat, 0, 3)
+		parts = parts[:0]
 		if sL != nil {
 			parts = append(parts, sL)
 		}

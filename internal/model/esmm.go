@@ -57,7 +57,7 @@ func newESMM(cfg *Config, spec Spec, rng *rand.Rand) (Model, error) {
 // Forward implements Model.
 func (m *ESMM) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
 	x0 := m.emb.Forward(t, b)
-	out := make([]*nn.Mat, len(m.towers))
+	out := t.Mats(len(m.towers))
 	for i, tw := range m.towers {
 		out[i] = tw.logit(t, tw.hidden(t, runMLP(t, m.nets[i], x0)))
 	}

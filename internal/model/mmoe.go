@@ -70,11 +70,11 @@ func newMMoE(cfg *Config, spec Spec, rng *rand.Rand) (Model, error) {
 // Forward implements Model.
 func (m *MMoE) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
 	x0 := m.emb.Forward(t, b)
-	ex := make([]*nn.Mat, len(m.experts))
+	ex := t.Mats(len(m.experts))
 	for e, mlp := range m.experts {
 		ex[e] = runMLP(t, mlp, x0)
 	}
-	out := make([]*nn.Mat, len(m.towers))
+	out := t.Mats(len(m.towers))
 	for i, tw := range m.towers {
 		mix := nn.MixExperts(t, m.gates[i].Forward(t, x0), ex)
 		out[i] = tw.logit(t, tw.hidden(t, mix))

@@ -1,6 +1,18 @@
 // Package model holds the multi-task ranking models of dcrnn and their
-// shared objective. Each model is one file with its forward pass only (the
-// backward pass comes from the nn tape) and one line in registry.go.
+// shared objective.
+//
+// A new model is one file and nothing else: a type implementing Model with
+// its forward pass only (the backward pass comes from the nn tape; lists of
+// matrices come from Tape.Mats, so that a pass allocates nothing), a Builder,
+// and one register(name, doc, builder) call in the file's init. The tests
+// find it through Names(): TestConformance runs the modeltest suite on it
+// (logit shapes, determinism, zero allocations per pass after warm-up, the
+// finite-difference gradient check of the model and its objective) with the
+// base cases, and the other tests of this package check its model-file round
+// trip, unique parameter names, that every parameter gets a gradient, three
+// tasks and that it learns a synthetic problem. A test of its own is needed
+// only for a config key that no other model reads: add cases for it to the
+// map in TestConformance.
 //
 // Every model maps a batch to one logit per task. The objective (Objective)
 // turns logits into the training loss, the same for every model: per-task

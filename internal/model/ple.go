@@ -135,19 +135,22 @@ func (m *PLE) forward(t *nn.Tape, b *feature.Batch, gate func(level, task int, g
 	x0 := m.emb.Forward(t, b)
 	nt := len(m.towers)
 	s := x0
-	u := make([]*nn.Mat, nt)
+	u := t.Mats(nt)
 	for i := range u {
 		u[i] = x0
 	}
 	for k, lv := range m.levels {
-		shared := make([]*nn.Mat, len(lv.shared))
+		shared := t.Mats(len(lv.shared))
 		for e, ex := range lv.shared {
 			shared[e] = runMLP(t, ex, s)
 		}
 		var all []*nn.Mat // every expert of the level, for the shared gate
-		next := make([]*nn.Mat, nt)
+		if lv.sharedGate != nil {
+			all = t.Mats(lv.sharedGate.Lin.Out)[:0]
+		}
+		next := t.Mats(nt)
 		for i := range u {
-			mine := make([]*nn.Mat, 0, len(lv.task[i])+len(shared))
+			mine := t.Mats(len(lv.task[i]) + len(shared))[:0]
 			for _, ex := range lv.task[i] {
 				mine = append(mine, runMLP(t, ex, u[i]))
 			}
@@ -171,7 +174,7 @@ func (m *PLE) forward(t *nn.Tape, b *feature.Batch, gate func(level, task int, g
 		}
 		u = next
 	}
-	out := make([]*nn.Mat, nt)
+	out := t.Mats(nt)
 	for i, tw := range m.towers {
 		out[i] = tw.logit(t, tw.hidden(t, u[i]))
 	}

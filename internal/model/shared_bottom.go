@@ -46,7 +46,7 @@ func newSharedBottom(cfg *Config, spec Spec, rng *rand.Rand) (Model, error) {
 // Forward implements Model.
 func (m *SharedBottom) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
 	x := runMLP(t, m.bottom, m.emb.Forward(t, b))
-	out := make([]*nn.Mat, len(m.towers))
+	out := t.Mats(len(m.towers))
 	for i, tw := range m.towers {
 		out[i] = tw.logit(t, tw.hidden(t, x))
 	}

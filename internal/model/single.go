@@ -52,7 +52,7 @@ func newSingle(cfg *Config, spec Spec, rng *rand.Rand) (Model, error) {
 
 // Forward implements Model.
 func (m *Single) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
-	out := make([]*nn.Mat, len(m.towers))
+	out := t.Mats(len(m.towers))
 	for i, tw := range m.towers {
 		x := runMLP(t, m.bottoms[i], m.embs[i].Forward(t, b))
 		out[i] = tw.logit(t, tw.hidden(t, x))

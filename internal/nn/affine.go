@@ -10,21 +10,59 @@ import (
 // affineBackward accumulates the gradients of z = x·W (+ b) given dz
 // [rows×out]: dW [in×out] += xᵀ·dz, db (nil to skip) += column sums of dz,
 // and, when xg is non-nil, dx += dz·Wᵀ. x and xg have row strides ldx, ldxg.
-func affineBackward(rows, in, out int, x []float32, ldx int, xg []float32, ldxg int, w, dw, db, dz []float32) {
+func affineBackward(t *Tape, rows, in, out int, x []float32, ldx int, xg []float32, ldxg int, w, dw, db, dz []float32) {
 	if rows == 0 {
 		return
 	}
 	tensor.Gemm(true, false, in, out, rows, 1, x, ldx, dz, out, 1, dw, out)
 	if db != nil {
-		for i := 0; i < rows; i++ {
-			for j, g := range dz[i*out : (i+1)*out] {
-				db[j] += g
-			}
-		}
+		sumRows(t, db, dz, rows, out)
 	}
 	if xg != nil {
 		tensor.Gemm(false, true, rows, in, out, 1, dz, out, w, out, 1, xg, ldxg)
 	}
+}
+
+// sumRows accumulates the column sums of dz [rows×cols] into db [cols]
+// (a bias gradient), db[j] += dz[0][j], then += dz[1][j], … in row order,
+// as tensor.SumRows; the columns are split across threads, so the result
+// does not depend on the thread count.
+func sumRows(t *Tape, db, dz []float32, rows, cols int) {
+	k := &t.jobs.colSums
+	*k = colSums{db: db[:cols], dz: dz[:rows*cols], rows: rows, cols: cols}
+	tensor.ParallelFor(cols, rowChunk(rows), k)
+	*k = colSums{}
+}
+
+// colSums is sumRows for columns [lo, hi).
+type colSums struct {
+	db, dz     []float32
+	rows, cols int
+}
+
+func (k *colSums) Run(lo, hi int) {
+	db := k.db[lo:hi]
+	for i := 0; i < k.rows; i++ {
+		row := k.dz[i*k.cols+lo : i*k.cols+hi]
+		row = row[:len(db)]
+		for j, v := range row {
+			db[j] += v
+		}
+	}
+}
+
+// tapeJobs holds one tensor.Job of each element-wise kernel of the layers:
+// an op fills its job, runs tensor.ParallelFor on a pointer to it and clears
+// it, so no pass allocates one (a tape serves one goroutine, and ops do not
+// nest).
+type tapeJobs struct {
+	embForward  embForward
+	embBackward embBackward
+	gruStep     gruStep
+	gruGrad     gruGrad
+	lstmStep    lstmStep
+	lstmGrad    lstmGrad
+	colSums     colSums
 }
 
 // fillRows sets every row of dst [rows×len(b)] to b.

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/dcrnn/dcrnn/internal/feature"
@@ -197,19 +197,13 @@ func (e *Embeddings) Forward(t *Tape, b *feature.Batch) *Mat {
 	// does not depend on the split.
 	// A bad id is reported by a panic on the calling goroutine.
 	if nf := len(e.Fields); tensor.Threads() > 1 && nf > 1 {
-		var mu sync.Mutex
-		bf, bid := -1, int32(0)
-		tensor.Parallel(nf, max(1, nf/tensor.Threads()), func(lo, hi int) {
-			if f, id := e.forward(x, b, saved, lo, hi); f >= 0 {
-				mu.Lock()
-				if bf < 0 || f < bf {
-					bf, bid = f, id
-				}
-				mu.Unlock()
-			}
-		})
-		if bf >= 0 {
-			badID(&e.Fields[bf], bid)
+		k := &t.jobs.embForward
+		k.e, k.x, k.b, k.saved = e, x, b, saved
+		k.bad.Store(-1)
+		tensor.ParallelFor(nf, max(1, nf/tensor.Threads()), k)
+		k.e, k.x, k.b, k.saved = nil, nil, nil, nil
+		if bad := k.bad.Load(); bad >= 0 {
+			badID(&e.Fields[bad>>32], int32(uint32(bad)))
 		}
 	} else if f, id := e.forward(x, b, saved, 0, nf); f >= 0 {
 		badID(&e.Fields[f], id)
@@ -217,6 +211,39 @@ func (e *Embeddings) Forward(t *Tape, b *feature.Batch) *Mat {
 	t.Record(Record{Op: e, Out: x, Buf: saved})
 	return x
 }
+
+// embForward is Embeddings.Forward for fields [lo, hi); bad keeps the
+// first bad id, field<<32 | id, of the lowest field that has one (-1: none).
+type embForward struct {
+	e     *Embeddings
+	x     *Mat
+	b     *feature.Batch
+	saved []float32
+	bad   atomic.Int64
+}
+
+func (k *embForward) Run(lo, hi int) {
+	f, id := k.e.forward(k.x, k.b, k.saved, lo, hi)
+	if f < 0 {
+		return
+	}
+	v := int64(f)<<32 | int64(uint32(id))
+	for {
+		old := k.bad.Load()
+		if old >= 0 && old>>32 <= int64(f) || k.bad.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// embBackward is Embeddings.Backward for fields [lo, hi).
+type embBackward struct {
+	e              *Embeddings
+	x              *Mat
+	saved, scratch []float32
+}
+
+func (k *embBackward) Run(lo, hi int) { k.e.backward(k.x, k.saved, k.scratch, lo, hi) }
 
 // forward fills the columns of fields [lo, hi) of x and their saved
 // segments. It stops at the first id outside its vocabulary and returns its
@@ -335,7 +362,10 @@ func (e *Embeddings) Backward(t *Tape, r *Record) {
 	}
 	scratch := t.Floats(x.Rows * len(e.Fields))
 	if nf := len(e.Fields); tensor.Threads() > 1 && nf > 1 {
-		tensor.Parallel(nf, max(1, nf/tensor.Threads()), func(lo, hi int) { e.backward(x, saved, scratch, lo, hi) })
+		k := &t.jobs.embBackward
+		*k = embBackward{e: e, x: x, saved: saved, scratch: scratch}
+		tensor.ParallelFor(nf, max(1, nf/tensor.Threads()), k)
+		*k = embBackward{}
 	} else {
 		e.backward(x, saved, scratch, 0, nf)
 	}

@@ -68,6 +68,28 @@ func cellCase(kind string) gradCase {
 	}}
 }
 
+// cellZeroCase unrolls a cell from the zero state (Step with a nil state).
+func cellZeroCase(kind string) gradCase {
+	return gradCase{"cell/" + kind + "/zerostate", func(rng *rand.Rand) (nntest.Loss, []*nn.Mat, []*nn.Param, []*nn.SparseParam) {
+		c, err := nn.NewCell(kind, "c", 4, 3, rng)
+		if err != nil {
+			panic(err)
+		}
+		randomize(rng, 0.8, c.Params()...)
+		xs := []*nn.Mat{randMat(rng, 2, 4), randMat(rng, 2, 4)}
+		loss := func(tp *nn.Tape) float64 {
+			var s *nn.Mat
+			l := 0.0
+			for k, x := range xs {
+				s = c.Step(tp, x, s)
+				l += nntest.Projected(c.Output(tp, s), uint64(30+k))
+			}
+			return l + nntest.Projected(s, 40)
+		}
+		return loss, xs, c.Params(), nil
+	}}
+}
+
 var gradCases = []gradCase{
 	{"embeddings", func(rng *rand.Rand) (nntest.Loss, []*nn.Mat, []*nn.Param, []*nn.SparseParam) {
 		e, err := nn.NewEmbeddings("emb", testFields, 3, rng)
@@ -106,6 +128,30 @@ var gradCases = []gradCase{
 	cellCase("gru"),
 	cellCase("lstm"),
 	cellCase("rnn"),
+	cellZeroCase("gru"),
+	cellZeroCase("lstm"),
+	cellZeroCase("rnn"),
+	{"linear/forwardmul", func(rng *rand.Rand) (nntest.Loss, []*nn.Mat, []*nn.Param, []*nn.SparseParam) {
+		l := nn.NewLinear("l", 4, 3, nn.Identity, rng)
+		lt := nn.NewLinear("t", 4, 3, nn.Tanh, rng)
+		randomize(rng, 0.8, append(l.Params(), lt.Params()...)...)
+		x, v := randMat(rng, 5, 4), randMat(rng, 5, 3)
+		return func(tp *nn.Tape) float64 {
+			// x twice: once as the input of a product, once as the zero
+			// state (nil) of the first step of a recurrence.
+			y := l.ForwardMul(tp, x, v)
+			return nntest.Projected(y, 9) + nntest.Projected(l.ForwardMul(tp, nil, y), 10) +
+				nntest.Projected(lt.ForwardMul(tp, x, v), 11)
+		}, []*nn.Mat{x, v}, append(l.Params(), lt.Params()...), nil
+	}},
+	{"linear/forwardcols", func(rng *rand.Rand) (nntest.Loss, []*nn.Mat, []*nn.Param, []*nn.SparseParam) {
+		l := nn.NewLinear("l", 3, 2, nn.Sigmoid, rng)
+		randomize(rng, 0.8, l.Params()...)
+		x := randMat(rng, 4, 7)
+		return func(tp *nn.Tape) float64 {
+			return nntest.Projected(l.ForwardCols(tp, x, 4), 12) + nntest.Projected(l.ForwardCols(tp, x, 1), 13)
+		}, []*nn.Mat{x}, l.Params(), nil
+	}},
 	{"softmax", func(rng *rand.Rand) (nntest.Loss, []*nn.Mat, []*nn.Param, []*nn.SparseParam) {
 		x := randMat(rng, 3, 5)
 		return func(tp *nn.Tape) float64 { return nntest.Projected(nn.Softmax(tp, x), 5) }, []*nn.Mat{x}, nil, nil

@@ -275,10 +275,17 @@ func uniformBatch(rng *rand.Rand, fields []feature.FieldSpec, n int) *feature.Ba
 }
 
 // TestZeroAllocs: after warm-up a training step of Embeddings + MLP
-// (forward, loss, backward, update) allocates nothing on one thread.
+// (forward, loss, backward, update) allocates nothing, on one thread and on
+// two (the embeddings split their fields with tensor.ParallelFor).
 func TestZeroAllocs(t *testing.T) {
 	defer tensor.SetThreads(tensor.Threads())
-	tensor.SetThreads(1)
+	for _, threads := range []int{1, 2} {
+		tensor.SetThreads(threads)
+		zeroAllocs(t, threads)
+	}
+}
+
+func zeroAllocs(t *testing.T, threads int) {
 	fields := append(refFields()[:6], testFields[1:3]...)
 	for f := range 6 {
 		fields[f].Vocab = 1000
@@ -295,7 +302,7 @@ func TestZeroAllocs(t *testing.T) {
 	}
 	step()
 	if a := testing.AllocsPerRun(20, step); a != 0 {
-		t.Fatalf("%v allocations per step, want 0", a)
+		t.Fatalf("%d threads: %v allocations per step, want 0", threads, a)
 	}
 }
 

@@ -36,6 +36,12 @@ type Tape struct {
 	nmats  int
 	floats [][]float32
 	nfl    int
+	lists  [][]*Mat
+	nlists int
+
+	scratch []float32 // Scratch's buffer
+	zeros   []float32 // zeroRow's buffer, never written but for growth
+	jobs    tapeJobs  // the element-wise kernels' tensor.Jobs, one per kind
 }
 
 // NewTape returns an empty tape; seed drives dropout masks.
@@ -49,6 +55,10 @@ func (t *Tape) Reset() {
 	t.recs = t.recs[:0]
 	t.nmats = 0
 	t.nfl = 0
+	for _, l := range t.lists[:t.nlists] {
+		clear(l[:cap(l)])
+	}
+	t.nlists = 0
 }
 
 // Mat returns a rows×cols matrix from the arena. Its values are unspecified
@@ -97,6 +107,44 @@ func (t *Tape) Floats(n int) []float32 {
 		t.floats[t.nfl-1] = b
 	}
 	return b[:n]
+}
+
+// Mats returns a slice of n nil matrix pointers from the arena, valid until
+// the next Reset (its capacity is n: appending beyond it reallocates). Models
+// hold their per-task and per-expert lists in it, so that a forward pass
+// allocates nothing after the first.
+func (t *Tape) Mats(n int) []*Mat {
+	if t.nlists == len(t.lists) {
+		t.lists = append(t.lists, nil)
+	}
+	l := t.lists[t.nlists]
+	if cap(l) < n {
+		l = make([]*Mat, n)
+		t.lists[t.nlists] = l
+	}
+	t.nlists++
+	return l[:n:n]
+}
+
+// Scratch returns a buffer of n floats with unspecified content for an op's
+// temporaries (gate pre-activations, gradients that go straight into a
+// gemm). Every op of the tape shares it, so it stays in cache from op to op:
+// it is valid only until the next call to Scratch or Reset, and an op must
+// not call another op while it holds it.
+func (t *Tape) Scratch(n int) []float32 {
+	if cap(t.scratch) < n {
+		t.scratch = make([]float32, n)
+	}
+	return t.scratch[:n]
+}
+
+// zeroRow returns n zeros, shared and read-only: the state row of a
+// recurrence that starts from zero.
+func (t *Tape) zeroRow(n int) []float32 {
+	if len(t.zeros) < n {
+		t.zeros = make([]float32, n)
+	}
+	return t.zeros[:n]
 }
 
 // Record appends a call to the tape; it is a no-op on an inference tape.

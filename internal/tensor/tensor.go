@@ -73,6 +73,45 @@ func Parallel(n, minChunk int, fn func(lo, hi int)) {
 	wg.Wait()
 }
 
+// Job is work over a range of items that ParallelFor splits across threads:
+// Run(lo, hi) handles items [lo, hi) and touches nothing that another part
+// touches. It must not call Gemm or ParallelFor: it may run on one of the
+// workers those wait for.
+type Job interface{ Run(lo, hi int) }
+
+// ParallelFor runs j over [0, n) split into at most Threads() contiguous
+// chunks of at least minChunk items, on the long-lived workers of Gemm and
+// on the calling goroutine, and waits for all of them (running any chunk no
+// worker has taken yet itself, see wait). With one chunk it
+// calls j.Run(0, n) directly. Chunk boundaries depend only on n, minChunk and
+// Threads(), so results are deterministic for a fixed thread count. Unlike
+// Parallel it allocates nothing when j is a pointer (the nn layers keep
+// their jobs in the tape).
+func ParallelFor(n, minChunk int, j Job) {
+	t := Threads()
+	if minChunk < 1 {
+		minChunk = 1
+	}
+	if c := n / minChunk; c < t {
+		t = c
+	}
+	if t <= 1 {
+		if n > 0 {
+			j.Run(0, n)
+		}
+		return
+	}
+	step := (n + t - 1) / t
+	g := getGroup()
+	for lo := step; lo < n; lo += step {
+		g.wg.Add(1)
+		submit(gemmJob{job: j, lo: lo, hi: min(lo+step, n), g: g})
+	}
+	j.Run(0, step)
+	wait(g)
+	putGroup(g)
+}
+
 // Gemm computes c[m×n] = alpha·op(a)·op(b) + beta·c, where op(a) is a[m×k]
 // (or aᵀ with a stored as [k×m] when transA), op(b) is b[k×n] (or bᵀ with b
 // stored as [n×k] when transB). lda, ldb and ldc are the row strides.
@@ -130,7 +169,7 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	} else {
 		gemm(transA, transB, m, min(step, n), k, alpha, a, lda, b, ldb, beta, c, ldc)
 	}
-	g.wg.Wait()
+	wait(g)
 	putGroup(g)
 }
 
@@ -147,20 +186,23 @@ func gemmParts(m, n, k, threads int) int {
 	return max(parts, 1)
 }
 
-// gemmJob is one part of a split Gemm, run by a worker goroutine.
+// gemmJob is one part of a split Gemm, run by a worker goroutine, or, when
+// job is set, the part [lo, hi) of a ParallelFor.
 type gemmJob struct {
 	transA, transB bool
 	m, n, k        int
 	alpha, beta    float32
 	lda, ldb, ldc  int
 	a, b, c        []float32
+	job            Job
+	lo, hi         int
 	g              *group
 }
 
 type group struct{ wg sync.WaitGroup }
 
 var (
-	jobs      = make(chan gemmJob)
+	jobs      = make(chan gemmJob, 64) // queued parts, taken by workers and waiting callers
 	workersMu sync.Mutex
 	workers   int
 	groupMu   sync.Mutex
@@ -177,7 +219,38 @@ func submit(j gemmJob) {
 		}
 		workersMu.Unlock()
 	}
-	jobs <- j
+	select {
+	case jobs <- j:
+	default: // the queue is full: run it here
+		j.run()
+	}
+}
+
+// run runs j and marks it done in its group.
+func (j *gemmJob) run() {
+	if j.job != nil {
+		j.job.Run(j.lo, j.hi)
+	} else {
+		gemm(j.transA, j.transB, j.m, j.n, j.k, j.alpha, j.a, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc)
+	}
+	j.g.wg.Done()
+}
+
+// wait waits for the parts of g, first running itself every part still
+// queued (its own, or another caller's: any goroutine can run any part), so
+// that a worker that is not running at the moment (the operating system
+// has not scheduled its thread, or it is waking up) holds nothing up.
+func wait(g *group) {
+	for {
+		select {
+		case j := <-jobs:
+			j.run()
+			continue
+		default:
+		}
+		break
+	}
+	g.wg.Wait()
 }
 
 // workerSpin is how long an idle worker polls for the next job before it
@@ -194,8 +267,7 @@ func worker() {
 		default:
 			j = nextJob()
 		}
-		gemm(j.transA, j.transB, j.m, j.n, j.k, j.alpha, j.a, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc)
-		j.g.wg.Done()
+		j.run()
 	}
 }
 

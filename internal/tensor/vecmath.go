@@ -16,3 +16,23 @@ func TanhVec(dst, src []float32) { vecmath.Tanh(dst, src) }
 // Sigmoid32 is SigmoidVec for one value (same algorithm; the vector kernel
 // may differ in the last bit).
 func Sigmoid32(x float32) float32 { return vecmath.Sigmoid32(x) }
+
+// AddVec computes dst[n] = a[n] + b[n], n = len(dst); a and b must be at
+// least as long. AVX2 where available, bit for bit the scalar result.
+func AddVec(dst, a, b []float32) { vecmath.Add(dst, a, b) }
+
+// MulAddVec computes dst[n] = a[n] + b[n]·c[n], n = len(dst), the product
+// rounded before the sum (no fused multiply-add: bit for bit the Go
+// expression a + b*c). dst may be a.
+func MulAddVec(dst, a, b, c []float32) { vecmath.MulAdd(dst, a, b, c) }
+
+// LerpVec computes dst[n] = (1-z[n])·x[n] + z[n]·y[n], n = len(dst), each
+// operation rounded (the GRU's h' = (1-z) ⊙ n + z ⊙ h).
+func LerpVec(dst, z, x, y []float32) { vecmath.Lerp(dst, z, x, y) }
+
+// GRUGradVec is the element-wise backward pass of one GRU row of H =
+// len(d) units: from s [4H] = r z n hn, the previous state hp [H] and the
+// gradient d [H] of h', it writes dx [3H] = dr dz dn and dh [3H] = dr dz
+// dn·r, and adds d·z to hg [H] unless hg is nil (see vecmath.GRUGrad for the
+// expressions).
+func GRUGradVec(dx, dh, hg, s, hp, d []float32) { vecmath.GRUGrad(dx, dh, hg, s, hp, d) }

@@ -1,6 +1,7 @@
 // Package modeltest is the conformance suite every dcrnn model passes:
 // output shapes, a finite-difference gradient check of the whole model and
-// its objective, and determinism.
+// its objective, determinism, and no allocation in a forward or backward
+// pass after the first. RunAll runs it over every registered model.
 package modeltest
 
 import (
@@ -12,6 +13,7 @@ import (
 	"github.com/dcrnn/dcrnn/internal/model"
 	"github.com/dcrnn/dcrnn/internal/nn"
 	"github.com/dcrnn/dcrnn/internal/nn/nntest"
+	"github.com/dcrnn/dcrnn/internal/tensor"
 )
 
 // TinySpec returns a small spec with a categorical, a multi-categorical and
@@ -84,11 +86,74 @@ type Case struct {
 	Funnel bool
 }
 
+// Small fills the size keys that c leaves unset (zero, or nil for a list)
+// with a few units, so that the gradient check of a whole model stays fast:
+// embedding_dim 3, proj 4, deep [5], tower [4], state_size 4 (unless
+// shared_hidden is set), cross_steps 2, experts 3, expert_hidden [4],
+// cross_layers 2. An explicit empty list (deep: []) stays empty.
+func Small(c model.Config) model.Config {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defList := func(v *[]int, d int) {
+		if *v == nil {
+			*v = []int{d}
+		}
+	}
+	def(&c.EmbeddingDim, 3)
+	def(&c.Proj, 4)
+	defList(&c.Deep, 5)
+	defList(&c.Tower, 4)
+	if c.SharedHidden == 0 && c.PrivateHidden == 0 {
+		def(&c.StateSize, 4)
+	}
+	def(&c.CrossSteps, 2)
+	def(&c.Experts, 3)
+	defList(&c.ExpertHidden, 4)
+	def(&c.CrossLayers, 2)
+	return c
+}
+
+// BaseCases are the cases every model passes: funnel and not, learned
+// uncertainty weights with and without a funnel, and dropout (the gradient
+// check replays the same mask), all at Small sizes.
+func BaseCases() []Case {
+	return []Case{
+		{Name: "funnel", Funnel: true, Cfg: Small(model.Config{})},
+		{Name: "nofunnel", Cfg: Small(model.Config{})},
+		{Name: "uncertainty/funnel", Funnel: true, Cfg: Small(model.Config{LossWeighting: "uncertainty"})},
+		{Name: "uncertainty/nofunnel", Cfg: Small(model.Config{LossWeighting: "uncertainty"})},
+		{Name: "dropout", Funnel: true, Cfg: Small(model.Config{Dropout: 0.3})},
+	}
+}
+
+// RunAll runs Run for every registered model (model.Names()) with
+// BaseCases and then the model's own cases in extra (config keys only it
+// reads). A model that is registered is checked without a line of test code
+// of its own; extra must not name an unregistered model.
+func RunAll(t *testing.T, extra map[string][]Case) {
+	names := model.Names()
+	for name := range extra {
+		if model.Doc(name) == "" {
+			t.Errorf("modeltest: extra cases for %q, which is not a registered model (have %v)", name, names)
+		}
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			Run(t, name, append(BaseCases(), extra[name]...))
+		})
+	}
+}
+
 // Run checks model name under every case: logits have shape [B×1] per task
-// and are finite; the gradient of the objective (with uncertainty weighting
-// when the case asks for it) matches central differences for every
-// parameter, embedding row and numeric input; two builds with one seed give
-// bit-identical logits.
+// and are finite; two builds with one seed give bit-identical logits; after
+// a warm-up, an inference Forward and a training step (Forward, objective,
+// Backward) on one and two threads allocate nothing (CheckAllocs); the gradient of
+// the objective (with uncertainty weighting when the case asks for it)
+// matches central differences for every parameter, embedding row and
+// numeric input.
 func Run(t *testing.T, name string, cases []Case) {
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
@@ -132,6 +197,7 @@ func Run(t *testing.T, name string, cases []Case) {
 					}
 				}
 			}
+			CheckAllocs(t, m, obj, b)
 			// Biases start at zero: a row whose ReLU inputs are all zero then
 			// sits exactly on the kink, where no finite difference agrees
 			// with any derivative. Random biases move every unit off it.
@@ -149,5 +215,46 @@ func Run(t *testing.T, name string, cases []Case) {
 			}, nil, params, m.SparseParams(), nntest.Options{MaxPerArg: 12})
 
 		})
+	}
+}
+
+// CheckAllocs fails t unless, after two warm-up passes, an inference
+// Forward and a training step (Reset, Forward, the objective, Backward and
+// the gradient reset) make no heap allocation, on one thread and on two
+// (where the embeddings, the cells and the gemms hand parts to tensor's
+// workers). Everything a pass needs comes from the tape's arena (Tape.Mat,
+// Tape.Floats, Tape.Scratch, Tape.Mats) or from buffers the layers keep.
+func CheckAllocs(t *testing.T, m model.Model, obj *model.Objective, b *feature.Batch) {
+	t.Helper()
+	defer tensor.SetThreads(tensor.Threads())
+	params, sparse := append(m.Params(), obj.Params()...), m.SparseParams()
+	inf, tr := nn.NewTape(false, 1), nn.NewTape(true, 1)
+	infer := func() {
+		inf.Reset()
+		m.Forward(inf, b)
+	}
+	train := func() {
+		tr.Reset()
+		obj.Loss(m.Forward(tr, b), b, nil)
+		tr.Backward()
+		for _, p := range params {
+			p.ZeroGrad()
+		}
+		for _, p := range sparse {
+			p.ZeroGrad()
+		}
+	}
+	for _, threads := range []int{1, 2} {
+		tensor.SetThreads(threads)
+		for _, c := range []struct {
+			what string
+			fn   func()
+		}{{"inference Forward", infer}, {"training step", train}} {
+			c.fn()
+			c.fn()
+			if a := testing.AllocsPerRun(10, c.fn); a != 0 {
+				t.Errorf("%s on %d threads: %v allocations per pass after warm-up, want 0", c.what, threads, a)
+			}
+		}
 	}
 }

@@ -286,3 +286,158 @@ tloop:
 tdone:
 	VZEROUPPER
 	RET
+
+// func addAVX2(dst, a, b *float32, n int)
+//
+// dst[i] = a[i] + b[i] for i < n, n a multiple of 8.
+TEXT ·addAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JZ   adddone
+
+addloop:
+	VMOVUPS (SI), Y0
+	VADDPS  (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     addloop
+
+adddone:
+	VZEROUPPER
+	RET
+
+// func mulAddAVX2(dst, a, b, c *float32, n int)
+//
+// dst[i] = a[i] + b[i]*c[i] for i < n, n a multiple of 8; the product is
+// rounded before the sum.
+TEXT ·mulAddAVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ c+24(FP), R8
+	MOVQ n+32(FP), CX
+	SHRQ $3, CX
+	JZ   madone
+
+maloop:
+	VMOVUPS (DX), Y0
+	VMULPS  (R8), Y0, Y0
+	VADDPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, R8
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     maloop
+
+madone:
+	VZEROUPPER
+	RET
+
+// func lerpAVX2(dst, z, x, y *float32, n int)
+//
+// dst[i] = (1-z[i])*x[i] + z[i]*y[i] for i < n, n a multiple of 8, each
+// operation rounded.
+TEXT ·lerpAVX2(SB), NOSPLIT, $0-40
+	MOVQ    dst+0(FP), DI
+	MOVQ    z+8(FP), SI
+	MOVQ    x+16(FP), DX
+	MOVQ    y+24(FP), R8
+	MOVQ    n+32(FP), CX
+	VMOVUPS ONE, Y15
+	SHRQ    $3, CX
+	JZ      lerpdone
+
+lerploop:
+	VMOVUPS (SI), Y0
+	VSUBPS  Y0, Y15, Y1
+	VMULPS  (DX), Y1, Y1
+	VMULPS  (R8), Y0, Y2
+	VADDPS  Y2, Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, R8
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     lerploop
+
+lerpdone:
+	VZEROUPPER
+	RET
+
+// func gruGradAVX2(dx, dh, hg, s, hp, d *float32, h, n int)
+//
+// GRUGrad for units j < n, n a multiple of 8, rows of width h: s holds
+// r z n hn at float offsets 0, h, 2h, 3h; dx and dh get their three gates
+// at 0, h, 2h; hg (skipped when nil) gets d·z added. Each operation is
+// rounded in the order of GRUGrad's Go expressions.
+TEXT ·gruGradAVX2(SB), NOSPLIT, $0-64
+	MOVQ    dx+0(FP), DI
+	MOVQ    dh+8(FP), SI
+	MOVQ    hg+16(FP), R11
+	MOVQ    s+24(FP), DX
+	MOVQ    hp+32(FP), R12
+	MOVQ    d+40(FP), R13
+	MOVQ    h+48(FP), R8
+	MOVQ    n+56(FP), CX
+	SHLQ    $2, R8                 // h in bytes
+	LEAQ    (R8)(R8*1), R9         // 2h
+	LEAQ    (R9)(R8*1), R10        // 3h
+	VMOVUPS ONE, Y15
+	SHRQ    $3, CX
+	JZ      ggdone
+
+ggloop:
+	VMOVUPS (R13), Y0              // d
+	VMOVUPS (DX), Y1               // r
+	VMOVUPS (DX)(R8*1), Y2         // z
+	VMOVUPS (DX)(R9*1), Y3         // n
+	VMOVUPS (DX)(R10*1), Y4        // hn
+	VMOVUPS (R12), Y5              // hp
+	VSUBPS  Y2, Y15, Y10           // 1-z
+	VMULPS  Y10, Y0, Y6            // d*(1-z)
+	VMULPS  Y3, Y3, Y7             // n*n
+	VSUBPS  Y7, Y15, Y7            // 1-n*n
+	VMULPS  Y7, Y6, Y6             // dn
+	VSUBPS  Y3, Y5, Y8             // hp-n
+	VMULPS  Y8, Y0, Y8             // d*(hp-n)
+	VMULPS  Y2, Y8, Y8             // *z
+	VMULPS  Y10, Y8, Y8            // dz
+	VMULPS  Y4, Y6, Y11            // dn*hn
+	VMULPS  Y1, Y11, Y11           // *r
+	VSUBPS  Y1, Y15, Y12           // 1-r
+	VMULPS  Y12, Y11, Y11          // dr
+	VMOVUPS Y11, (DI)
+	VMOVUPS Y8, (DI)(R8*1)
+	VMOVUPS Y6, (DI)(R9*1)
+	VMOVUPS Y11, (SI)
+	VMOVUPS Y8, (SI)(R8*1)
+	VMULPS  Y1, Y6, Y13            // dn*r
+	VMOVUPS Y13, (SI)(R9*1)
+	TESTQ   R11, R11
+	JZ      ggnext
+	VMULPS  Y2, Y0, Y14            // d*z
+	VADDPS  (R11), Y14, Y14        // hg + d*z
+	VMOVUPS Y14, (R11)
+	ADDQ    $32, R11
+
+ggnext:
+	ADDQ $32, DI
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $32, R12
+	ADDQ $32, R13
+	DECQ CX
+	JNZ  ggloop
+
+ggdone:
+	VZEROUPPER
+	RET
