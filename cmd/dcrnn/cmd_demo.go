@@ -11,6 +11,7 @@ import (
 	"github.com/dcrnn/dcrnn/internal/data"
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/synth"
 	"github.com/dcrnn/dcrnn/internal/train"
 )
 
@@ -41,7 +42,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		dir = d
 	}
 	start := time.Now()
-	st, err := data.WriteSynthDir(ctx, dir, data.SynthConfig{Rows: *rows, Seed: *seed}, true)
+	st, err := synth.WriteDir(ctx, dir, synth.Config{Rows: *rows, Seed: *seed}, true)
 	if err != nil {
 		return err
 	}
@@ -78,7 +79,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	sp := data.Splitter{Ratios: []float64{0.8, 0.1, 0.1}, Seed: *seed}
-	o, err := data.ReadSynthOracle(dir, func(r int64) bool { return sp.Part(r) == 2 })
+	o, err := synth.ReadOracle(dir, func(r int64) bool { return sp.Part(r) == 2 })
 	if err != nil {
 		return err
 	}

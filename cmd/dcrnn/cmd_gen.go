@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/dcrnn/dcrnn/internal/data"
+	"github.com/dcrnn/dcrnn/internal/synth"
 )
 
 func init() {
@@ -33,7 +33,7 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 Writes a synthetic impression log with a click -> conversion funnel: Zipf
 categorical ids, numeric fields, hidden pairwise and third-order crosses, two
 noise fields, CTR about 5%% and conversion-after-click about 10%%. The
-generative process is documented in internal/data (data.SynthConfig).
+generative process is the package doc of internal/synth.
 
 Flags:
 `)
@@ -52,7 +52,7 @@ Flags:
 		return fmt.Errorf("gen: --threads %d: want 0 (all cores) or more", *threads)
 	}
 	start := time.Now()
-	st, err := data.WriteSynthDir(ctx, *out, data.SynthConfig{Rows: *rows, Seed: *seed, Threads: *threads}, *truth)
+	st, err := synth.WriteDir(ctx, *out, synth.Config{Rows: *rows, Seed: *seed, Threads: *threads}, *truth)
 	if err != nil {
 		return fmt.Errorf("gen: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/dcrnn/dcrnn/internal/data"
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/synth"
 	"github.com/dcrnn/dcrnn/internal/train"
 )
 
@@ -127,7 +128,7 @@ func TestSummarize(t *testing.T) {
 // sweep on a tiny synthetic funnel, writes the report and checks its files.
 func TestCompareEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := data.WriteSynthDir(context.Background(), dir, data.SynthConfig{Rows: 6000, Seed: 7}, false); err != nil {
+	if _, err := synth.WriteDir(context.Background(), dir, synth.Config{Rows: 6000, Seed: 7}, false); err != nil {
 		t.Fatal(err)
 	}
 	schema, err := feature.LoadSchema(filepath.Join(dir, "schema.yaml"))
@@ -269,7 +270,7 @@ func TestCompareReuse(t *testing.T) {
 		t.Skip("trains models")
 	}
 	dir := t.TempDir()
-	if _, err := data.WriteSynthDir(context.Background(), dir, data.SynthConfig{Rows: 6000, Seed: 7}, false); err != nil {
+	if _, err := synth.WriteDir(context.Background(), dir, synth.Config{Rows: 6000, Seed: 7}, false); err != nil {
 		t.Fatal(err)
 	}
 	schema, err := feature.LoadSchema(filepath.Join(dir, "schema.yaml"))

@@ -1,13 +1,9 @@
-package data
+package synth_test
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"math"
-	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +12,7 @@ import (
 
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/metric"
+	"github.com/dcrnn/dcrnn/internal/synth"
 )
 
 // synthFile is a parsed generated file.
@@ -23,7 +20,7 @@ type synthFile struct {
 	header []string
 	rows   [][]string // data columns as text
 	truth  [][3]float32
-	stats  SynthStats
+	stats  synth.Stats
 }
 
 func (f *synthFile) col(name string) int { return slices.Index(f.header, name) }
@@ -42,7 +39,7 @@ func (f *synthFile) labels(name string) []float32 {
 func genParsed(t testing.TB, rows int64, seed uint64) *synthFile {
 	t.Helper()
 	var d, tr bytes.Buffer
-	st, err := GenerateSynth(context.Background(), SynthConfig{Rows: rows, Seed: seed}, &d, &tr)
+	st, err := synth.Generate(context.Background(), synth.Config{Rows: rows, Seed: seed}, &d, &tr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,10 +81,10 @@ func seed1(t *testing.T) *synthFile {
 	return seed1File
 }
 
-func TestSynthDeterministicAcrossThreadsAndLength(t *testing.T) {
+func TestDeterministicAcrossThreadsAndLength(t *testing.T) {
 	gen := func(rows int64, seed uint64, threads int) (string, string) {
 		var d, tr bytes.Buffer
-		if _, err := GenerateSynth(context.Background(), SynthConfig{Rows: rows, Seed: seed, Threads: threads}, &d, &tr); err != nil {
+		if _, err := synth.Generate(context.Background(), synth.Config{Rows: rows, Seed: seed, Threads: threads}, &d, &tr); err != nil {
 			t.Fatal(err)
 		}
 		return d.String(), tr.String()
@@ -104,14 +101,14 @@ func TestSynthDeterministicAcrossThreadsAndLength(t *testing.T) {
 	if d6, _ := gen(40000, 6, 2); d6 == d1 {
 		t.Fatal("seeds 5 and 6 give the same data")
 	}
-	if _, err := GenerateSynth(context.Background(), SynthConfig{Rows: 0}, &bytes.Buffer{}, nil); err != ErrSynthRows {
-		t.Fatalf("rows 0: err %v, want ErrSynthRows", err)
+	if _, err := synth.Generate(context.Background(), synth.Config{Rows: 0}, &bytes.Buffer{}, nil); err != synth.ErrRows {
+		t.Fatalf("rows 0: err %v, want synth.ErrRows", err)
 	}
 }
 
-func TestSynthBaseRatesFunnelAndTruth(t *testing.T) {
+func TestBaseRatesFunnelAndTruth(t *testing.T) {
 	f := seed1(t)
-	if !slices.Equal(f.header, SynthColumns) {
+	if !slices.Equal(f.header, synth.Columns) {
 		t.Fatalf("header %v", f.header)
 	}
 	if len(f.rows) != 200000 || len(f.truth) != 200000 {
@@ -120,7 +117,7 @@ func TestSynthBaseRatesFunnelAndTruth(t *testing.T) {
 	click, conv := f.labels("click"), f.labels("conversion")
 	var clicks, convs float64
 	for i, r := range f.rows {
-		if len(r) != len(SynthColumns) {
+		if len(r) != len(synth.Columns) {
 			t.Fatalf("row %d has %d columns", i+1, len(r))
 		}
 		if conv[i] == 1 && click[i] == 0 {
@@ -134,8 +131,8 @@ func TestSynthBaseRatesFunnelAndTruth(t *testing.T) {
 		}
 	}
 	ctr, cvr := clicks/200000, convs/clicks
-	if math.Abs(ctr-SynthCTR) > 0.004 || math.Abs(cvr-SynthCVR) > 0.012 {
-		t.Errorf("CTR %.4f (want %.2f±0.004), CVR %.4f (want %.2f±0.012)", ctr, SynthCTR, cvr, SynthCVR)
+	if math.Abs(ctr-synth.CTR) > 0.004 || math.Abs(cvr-synth.CVR) > 0.012 {
+		t.Errorf("CTR %.4f (want %.2f±0.004), CVR %.4f (want %.2f±0.012)", ctr, synth.CTR, cvr, synth.CVR)
 	}
 	if int64(clicks) != f.stats.Clicks || int64(convs) != f.stats.Conversions {
 		t.Errorf("stats %+v disagree with the file (%v clicks, %v conversions)", f.stats, clicks, convs)
@@ -146,7 +143,7 @@ func TestSynthBaseRatesFunnelAndTruth(t *testing.T) {
 		spc += float64(p[0])
 		spcv += float64(p[2])
 	}
-	if math.Abs(spc/200000-SynthCTR) > 0.002 || math.Abs(spcv/spc-SynthCVR) > 0.005 {
+	if math.Abs(spc/200000-synth.CTR) > 0.002 || math.Abs(spcv/spc-synth.CVR) > 0.005 {
 		t.Errorf("expected CTR %.4f, expected CVR %.4f", spc/200000, spcv/spc)
 	}
 }
@@ -171,7 +168,7 @@ func targetEncodingAUC(f *synthFile, c int, y []float32) float64 {
 	return metric.AUC(s, y[half:])
 }
 
-func TestSynthOracleBeatsEverySingleField(t *testing.T) {
+func TestOracleBeatsEverySingleField(t *testing.T) {
 	f := seed1(t)
 	o := f.stats.Oracle
 	click, conv := f.labels("click"), f.labels("conversion")
@@ -179,7 +176,7 @@ func TestSynthOracleBeatsEverySingleField(t *testing.T) {
 	for i, p := range f.truth {
 		pc[i], pcv[i] = p[0], p[2]
 	}
-	// The oracle in SynthStats is what the written truth reaches.
+	// The oracle in synth.Stats is what the written truth reaches.
 	if got := metric.AUC(pc, click); got != o.ClickAUC {
 		t.Errorf("oracle click AUC %v, truth.csv gives %v", o.ClickAUC, got)
 	}
@@ -191,7 +188,7 @@ func TestSynthOracleBeatsEverySingleField(t *testing.T) {
 	}
 	half := len(f.rows) / 2
 	oClick, oCTCVR := metric.AUC(pc[half:], click[half:]), metric.AUC(pcv[half:], conv[half:])
-	for _, name := range SynthColumns[2:13] { // the categorical fields
+	for _, name := range synth.Columns[2:13] { // the categorical fields
 		c := f.col(name)
 		if a := targetEncodingAUC(f, c, click); a >= oClick-0.05 {
 			t.Errorf("field %s alone reaches click AUC %.4f, oracle %.4f (second half)", name, a, oClick)
@@ -235,7 +232,7 @@ func chiSquareTop(f *synthFile, c int, y []float32, k int) (float64, int) {
 	return chi, len(keys) - 1
 }
 
-func TestSynthNoiseFieldsIndependentOfLabels(t *testing.T) {
+func TestNoiseFieldsIndependentOfLabels(t *testing.T) {
 	f := seed1(t)
 	click := f.labels("click")
 	// noise_num: AUC against click ≈ 0.5 (sd ≈ 0.003 with 10k positives).
@@ -264,8 +261,8 @@ func TestSynthNoiseFieldsIndependentOfLabels(t *testing.T) {
 	}
 }
 
-func TestSynthSchemaMatchesData(t *testing.T) {
-	s, err := feature.ParseSchema([]byte(SynthSchemaYAML))
+func TestSchemaMatchesData(t *testing.T) {
+	s, err := feature.ParseSchema([]byte(synth.SchemaYAML))
 	if err != nil {
 		t.Fatalf("schema does not parse: %v", err)
 	}
@@ -276,174 +273,10 @@ func TestSynthSchemaMatchesData(t *testing.T) {
 	for _, fd := range s.Fields {
 		cols = append(cols, fd.Name)
 	}
-	if !slices.Equal(cols, SynthColumns) || !s.Format.Header {
-		t.Fatalf("schema columns %v, data columns %v", cols, SynthColumns)
+	if !slices.Equal(cols, synth.Columns) || !s.Format.Header {
+		t.Fatalf("schema columns %v, data columns %v", cols, synth.Columns)
 	}
 	if len(s.Tasks) != 2 || s.Tasks[1].After != "click" || s.Tasks[1].Name != "conversion" {
 		t.Fatalf("tasks %+v", s.Tasks)
-	}
-}
-
-func TestWriteSynthDir(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "gen")
-	st, err := WriteSynthDir(context.Background(), dir, SynthConfig{Rows: 5000, Seed: 2}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ents, _ := os.ReadDir(dir)
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	if want := []string{"data.csv", "oracle.json", "schema.yaml", "truth.csv"}; !slices.Equal(names, want) {
-		t.Fatalf("files %v, want %v", names, want)
-	}
-	for _, e := range ents {
-		if info, err := e.Info(); err != nil {
-			t.Error(err)
-		} else if info.Mode().Perm() != 0o644 {
-			t.Errorf("%s: mode %v, want 0644", e.Name(), info.Mode().Perm())
-		}
-	}
-	b, _ := os.ReadFile(filepath.Join(dir, "oracle.json"))
-	var doc struct {
-		Rows  int64
-		Tasks struct {
-			Click      struct{ AUC float64 }
-			Conversion struct {
-				AUC        float64
-				AUCClicked float64 `json:"auc_clicked"`
-			}
-		}
-		Funnel struct{ CTCVR struct{ AUC float64 } }
-	}
-	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatalf("oracle.json: %v\n%s", err, b)
-	}
-	if doc.Rows != 5000 || doc.Tasks.Click.AUC != st.Oracle.ClickAUC || doc.Funnel.CTCVR.AUC != st.Oracle.CTCVRAUC ||
-		doc.Tasks.Conversion.AUCClicked != st.Oracle.ConversionAUCClicked || doc.Tasks.Click.AUC < 0.6 {
-		t.Fatalf("oracle.json %s disagrees with stats %+v", b, *st.Oracle)
-	}
-	// Without truth: only data and schema.
-	dir2 := filepath.Join(t.TempDir(), "plain")
-	if _, err := WriteSynthDir(context.Background(), dir2, SynthConfig{Rows: 10, Seed: 2}, false); err != nil {
-		t.Fatal(err)
-	}
-	if ents, _ := os.ReadDir(dir2); len(ents) != 2 {
-		t.Fatalf("without truth: %d files, want 2", len(ents))
-	}
-	// A cancelled context leaves nothing behind.
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	dir3 := filepath.Join(t.TempDir(), "cancelled")
-	if _, err := WriteSynthDir(ctx, dir3, SynthConfig{Rows: 10, Seed: 2}, true); err == nil {
-		t.Fatal("cancelled generation succeeded")
-	}
-	if ents, _ := os.ReadDir(dir3); len(ents) != 0 {
-		t.Fatalf("cancelled generation left %d files", len(ents))
-	}
-}
-
-func TestSynZipfFrequencies(t *testing.T) {
-	z := newSynZipf(10, 1.0)
-	r := rand.New(rand.NewPCG(1, 1))
-	const n = 200000
-	counts := make([]float64, 10)
-	for range n {
-		counts[z.draw(r)]++
-	}
-	var chi float64
-	var h float64
-	for k := range 10 {
-		h += 1 / float64(k+1)
-	}
-	for k := range 10 {
-		e := n / float64(k+1) / h // P(k) = (1/(k+1)) / H_10, written independently of the code
-		chi += (counts[k] - e) * (counts[k] - e) / e
-	}
-	if chi > 27.88 { // chi²(9) at 0.1%
-		t.Fatalf("Zipf(10, 1) draws: chi² = %.1f; counts %v", chi, counts)
-	}
-}
-
-func TestSynPureInteractionIsCentred(t *testing.T) {
-	r := rand.New(rand.NewPCG(2, 2))
-	a, b, c := []float64{0.5, 0.3, 0.2}, []float64{0.1, 0.9}, []float64{0.25, 0.25, 0.25, 0.25}
-	tab := synPureInteraction(r, 0.7, a, b, c)
-	// Every weighted mean along one axis (with the other two fixed) is 0.
-	for j := range b {
-		for k := range c {
-			var m float64
-			for i := range a {
-				m += a[i] * tab[(i*2+j)*4+k]
-			}
-			if math.Abs(m) > 1e-12 {
-				t.Fatalf("axis 0 mean at (%d,%d) = %v", j, k, m)
-			}
-		}
-	}
-	for i := range a {
-		for k := range c {
-			var m float64
-			for j := range b {
-				m += b[j] * tab[(i*2+j)*4+k]
-			}
-			if math.Abs(m) > 1e-12 {
-				t.Fatalf("axis 1 mean at (%d,%d) = %v", i, k, m)
-			}
-		}
-	}
-	var v float64
-	for i := range a {
-		for j := range b {
-			for k := range c {
-				x := tab[(i*2+j)*4+k]
-				v += a[i] * b[j] * c[k] * x * x
-			}
-		}
-	}
-	if math.Abs(math.Sqrt(v)-0.7) > 1e-12 {
-		t.Fatalf("weighted sd %v, want 0.7", math.Sqrt(v))
-	}
-}
-
-func BenchmarkGenerateSynth(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := GenerateSynth(context.Background(), SynthConfig{Rows: 100000, Seed: 1}, discard{}, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
-
-// TestReadSynthOracle checks that the oracle read back from the written
-// files equals the one computed while generating, and that a row filter
-// selects rows.
-func TestReadSynthOracle(t *testing.T) {
-	dir := t.TempDir()
-	st, err := WriteSynthDir(context.Background(), dir, SynthConfig{Rows: 5000, Seed: 4}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	all, err := ReadSynthOracle(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *all != *st.Oracle {
-		t.Fatalf("read back %+v, generated %+v", *all, *st.Oracle)
-	}
-	half, err := ReadSynthOracle(dir, func(r int64) bool { return r%2 == 0 })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if half.ClickAUC == all.ClickAUC {
-		t.Fatalf("a filter on half the rows gave the whole file's click AUC %v", all.ClickAUC)
-	}
-	if _, err := ReadSynthOracle(t.TempDir(), nil); err == nil {
-		t.Fatal("no error for a directory without generated files")
 	}
 }

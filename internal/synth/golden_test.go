@@ -1,4 +1,4 @@
-package data
+package synth_test
 
 import (
 	"context"
@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/dcrnn/dcrnn/internal/synth"
 )
 
-// goldenV1 are the SHA-256 sums of the files WriteSynthDir writes for
+// goldenV1 are the SHA-256 sums of the files WriteDir writes for
 // 40,000 rows of seed 1 with truth (3 chunks, so the parallel writer is
 // exercised), taken with the generator as it was before it moved to its own
 // package (commit 43730b1, `dcrnn gen --rows 40000 --seed 1 --truth`).
@@ -20,12 +22,12 @@ var goldenV1 = map[string]string{
 	"schema.yaml": "b118afa0b619ccec46ba1df5aa5f164bb2b67c29575edb83a70502e8d703b07d",
 }
 
-// TestSynthGolden pins the generator's output bytes for fixed rows and seed
+// TestGolden pins the generator's output bytes for fixed rows and seed
 // and for any thread count.
-func TestSynthGolden(t *testing.T) {
+func TestGolden(t *testing.T) {
 	for _, threads := range []int{1, 3} {
 		dir := t.TempDir()
-		if _, err := WriteSynthDir(context.Background(), dir, SynthConfig{Rows: 40000, Seed: 1, Threads: threads}, true); err != nil {
+		if _, err := synth.WriteDir(context.Background(), dir, synth.Config{Rows: 40000, Seed: 1, Threads: threads}, true); err != nil {
 			t.Fatal(err)
 		}
 		for name, want := range goldenV1 {
