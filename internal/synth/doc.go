@@ -8,7 +8,10 @@
 // PCG generators: the hidden parameters from PCG(S, 0), the calibration
 // sample from PCG(S, 1), and data chunk k (rows k·ChunkRows …) from
 // PCG(S, 0x10000+k), so the output depends only on (S, rows), never on the
-// number of threads, and a longer file starts with the shorter one.
+// number of threads, and a longer file starts with the shorter one. The
+// noise ids (below) have their own generators, PCG(S, 2) for their hidden
+// parameters and PCG(S, 2^63+k) for chunk k, so turning them on or off
+// changes no other byte of data.csv and none of truth.csv.
 //
 // Entities. 5,000 users drawn per row from Zipf(s=0.8); each user has fixed
 // hidden attributes: age_group (7 values, Zipf 0.6), gender (3, Zipf 0.5),
@@ -52,10 +55,30 @@
 // p_ctcvr = p_click·p_cvr, click ~ Bernoulli(p_click), and conversion ~
 // Bernoulli(p_cvr) when click = 1, else 0.
 //
+// Noise ids (Config.NoiseIDs; on by default in dcrnn gen and dcrnn demo,
+// off with --noise-ids=false). Real logs carry high-cardinality ids that
+// predict nothing; two such columns enter no logit and no label draw:
+//
+//   - request_id: a rank drawn per row from Zipf(0.8) over 2^30 ranks (by
+//     inverting the continuous approximation of the CDF), printed as 16 hex
+//     digits of a seed-keyed bijective mix of the rank. Most values are
+//     unique (on 200,000 rows of seed 1: ~94% of the values are distinct,
+//     the most frequent one has ~470 rows), so the distinct count grows
+//     about linearly with the rows. The schema declares it hash_buckets:
+//     100000.
+//   - session_user: Zipf(1.0) over 50,000 values (the most frequent holds
+//     1/H(50,000) ≈ 8.8% of the rows), printed as 1..50,000 through a hidden
+//     permutation. The schema declares it a plain categorical field without
+//     min_count, so its min_count comes from the training rows.
+//
+// A model can only over-fit them: they measure how well it ignores noise at
+// the cost of an embedding table.
+//
 // data.csv columns: click, conversion, user_id, item_id, item_category, city,
 // age_group, gender, device, hour, position, channel, noise_cat, price,
-// user_activity, item_quality, noise_num. truth.csv (optional) has
-// p_click, p_conversion_given_click, p_ctcvr for the same rows, in order.
+// user_activity, item_quality, noise_num, then request_id and session_user
+// with the noise ids (Config.Columns). truth.csv (optional) has p_click,
+// p_conversion_given_click, p_ctcvr for the same rows, in order.
 //
 // The effect sizes are chosen so that the signal is learnable from ~160k
 // rows: most of the logit variance sits on low-cardinality fields and their

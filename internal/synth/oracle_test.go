@@ -12,7 +12,7 @@ import (
 // selects rows.
 func TestReadOracle(t *testing.T) {
 	dir := t.TempDir()
-	st, err := synth.WriteDir(context.Background(), dir, synth.Config{Rows: 5000, Seed: 4}, true)
+	st, err := synth.WriteDir(context.Background(), dir, synth.Config{Rows: 5000, Seed: 4, NoiseIDs: true}, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,17 +20,20 @@ import (
 // ChunkRows is the number of rows generated from one PCG stream.
 const ChunkRows = 1 << 14
 
-// Columns are the columns of the generated data.csv, in order.
-var Columns = []string{"click", "conversion", "user_id", "item_id", "item_category", "city",
+// baseColumns are the columns of data.csv without the noise ids.
+var baseColumns = []string{"click", "conversion", "user_id", "item_id", "item_category", "city",
 	"age_group", "gender", "device", "hour", "position", "channel", "noise_cat",
 	"price", "user_activity", "item_quality", "noise_num"}
 
-// SchemaYAML is the schema.yaml written next to the generated data.
-const SchemaYAML = `# Synthetic funnel written by dcrnn gen (generative process: see the doc of
-# data.SynthConfig in internal/data). noise_cat and noise_num have no effect.
+// schemaHead and schemaTasks frame the fields of schema.yaml; schemaFields
+// are the fields without the noise ids, noiseIDFields the noise ids.
+const (
+	schemaHead = `# Synthetic funnel written by dcrnn gen (generative process: see the package
+# doc of internal/synth). %s have no effect.
 format: {type: csv, separator: ",", header: true}
 fields:
-  - {name: user_id,       type: categorical}
+`
+	schemaFields = `  - {name: user_id,       type: categorical}
   - {name: item_id,       type: categorical}
   - {name: item_category, type: categorical}
   - {name: city,          type: categorical}
@@ -44,10 +48,15 @@ fields:
   - {name: user_activity, type: numeric, transform: log1p, normalize: standard}
   - {name: item_quality,  type: numeric, normalize: standard}
   - {name: noise_num,     type: numeric, normalize: standard}
-tasks:
+`
+	noiseIDFields = `  - {name: request_id,    type: categorical, hash_buckets: 100000}
+  - {name: session_user,  type: categorical}
+`
+	schemaTasks = `tasks:
   - {name: click,      label: click,      positive: ["1"]}
   - {name: conversion, label: conversion, positive: ["1"], after: click}
 `
+)
 
 // Config configures Generate and WriteDir (the generative process is the
 // package doc).
@@ -55,6 +64,28 @@ type Config struct {
 	Rows    int64  // data rows to generate (≥ 1)
 	Seed    uint64 // selects the hidden parameters and the sample
 	Threads int    // worker goroutines; ≤ 0 means GOMAXPROCS. The output does not depend on it.
+	// NoiseIDs appends the label-free high-cardinality columns request_id
+	// (hashed) and session_user (package doc, "Noise ids"); the other
+	// columns and truth.csv stay byte for byte those written without them.
+	// dcrnn gen and dcrnn demo turn it on unless --noise-ids=false.
+	NoiseIDs bool
+}
+
+// Columns returns the columns of the generated data.csv, in order.
+func (c Config) Columns() []string {
+	cols := slices.Clone(baseColumns)
+	if c.NoiseIDs {
+		cols = append(cols, NoiseIDColumns...)
+	}
+	return cols
+}
+
+// Schema returns the schema.yaml written next to the generated data.
+func (c Config) Schema() string {
+	if c.NoiseIDs {
+		return fmt.Sprintf(schemaHead, "noise_cat, noise_num, request_id and session_user") + schemaFields + noiseIDFields + schemaTasks
+	}
+	return fmt.Sprintf(schemaHead, "noise_cat and noise_num") + schemaFields + schemaTasks
 }
 
 // Stats reports a generated file.
@@ -80,9 +111,14 @@ type chunk struct {
 	clicks, conversions int64
 }
 
-// genChunk generates and formats the rows of chunk k into out.
-func (m *process) genChunk(seed uint64, k int64, rows int, withTruth bool, out *chunk) {
+// genChunk generates and formats the rows of chunk k into out, with the
+// noise ids when noise is not nil.
+func (m *process) genChunk(seed uint64, k int64, rows int, withTruth bool, noise *noiseIDs, out *chunk) {
 	r := rand.New(rand.NewPCG(seed, 0x10000+uint64(k)))
+	var rn *rand.Rand
+	if noise != nil {
+		rn = rand.New(rand.NewPCG(seed, noiseIDsStream+uint64(k)))
+	}
 	out.data = out.data[:0]
 	out.truth = out.truth[:0]
 	out.pc, out.pv, out.pcv = out.pc[:0], out.pv[:0], out.pcv[:0]
@@ -122,6 +158,9 @@ func (m *process) genChunk(seed uint64, k int64, rows int, withTruth bool, out *
 		b = append(b, it.qualityFormatted...)
 		b = append(b, ',')
 		b = strconv.AppendFloat(b, rw.noiseNum, 'f', 4, 64)
+		if noise != nil {
+			b = noise.appendIDs(b, rn)
+		}
 		b = append(b, '\n')
 		if withTruth {
 			f1, f2, f3 := float32(pc), float32(pv), float32(pc*pv)
@@ -167,9 +206,13 @@ func Generate(ctx context.Context, cfg Config, data, truth io.Writer) (Stats, er
 		threads = runtime.GOMAXPROCS(0)
 	}
 	m := newProcess(cfg.Seed)
+	var noise *noiseIDs
+	if cfg.NoiseIDs {
+		noise = newNoiseIDs(cfg.Seed)
+	}
 	withTruth := truth != nil
 	st := Stats{Rows: cfg.Rows}
-	if _, err := io.WriteString(data, strings.Join(Columns, ",")+"\n"); err != nil {
+	if _, err := io.WriteString(data, strings.Join(cfg.Columns(), ",")+"\n"); err != nil {
 		return st, fmt.Errorf("synth: write data: %w", err)
 	}
 	if withTruth {
@@ -194,7 +237,7 @@ func Generate(ctx context.Context, cfg Config, data, truth io.Writer) (Stats, er
 		for j := range n {
 			k := first + int64(j)
 			rows := int(min(ChunkRows, cfg.Rows-k*ChunkRows))
-			wg.Go(func() { m.genChunk(cfg.Seed, k, rows, withTruth, &bufs[j]) })
+			wg.Go(func() { m.genChunk(cfg.Seed, k, rows, withTruth, noise, &bufs[j]) })
 		}
 		wg.Wait()
 		for j := range n {
@@ -257,7 +300,7 @@ func WriteDir(ctx context.Context, dir string, cfg Config, truth bool) (Stats, e
 	if err != nil {
 		return st, err
 	}
-	if _, err := io.WriteString(sw, SchemaYAML); err != nil {
+	if _, err := io.WriteString(sw, cfg.Schema()); err != nil {
 		return st, fmt.Errorf("synth: schema.yaml: %w", err)
 	}
 	if truth {
