@@ -284,7 +284,7 @@ func writeAblation(w io.Writer, rep *Report) {
 		case a.Variant == DefaultVariant:
 			p(" (reference) |")
 		default:
-			p(" %+.4f |", d)
+			p(" %s |", signed5(d))
 		}
 		p(" %s | %.1f | %.1f |\n", groupDigits(a.Params), float64(a.TrainSecondsMean), float64(a.EpochsMean))
 	}
@@ -292,6 +292,15 @@ func writeAblation(w io.Writer, rep *Report) {
 		"early stopping; a variant whose config equals an earlier one's reuses its runs (=). Δ mean AUC is the mean over tasks " +
 		"of the variant's mean test AUC minus the default's; a Δ within the seeds' standard deviations is not a difference. " +
 		"`cross=false` removes the recurrent cross block (the towers read the deep branch alone).\n\n")
+}
+
+// signed5 formats d with a sign and 5 decimals, the precision of the std
+// columns; a d that rounds to zero is +0.00000.
+func signed5(d float64) string {
+	if math.Abs(d) < 0.000005 {
+		d = 0
+	}
+	return fmt.Sprintf("%+.5f", d)
 }
 
 // deltaAUC is the mean over tasks of s's mean test AUC minus ref's; NaN
