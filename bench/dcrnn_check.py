@@ -259,14 +259,17 @@ class DCRNN:
         self.kind = cfg["cell"] or "gru"
         self.mode = cfg["cross_mode"] or "depth"
         self.d = cfg["embedding_dim"]
+        # cross: false (absent in files written before the key) removes the cross block.
+        self.cross = cfg.get("cross") is not False
         # State sizes from the weights, checked against the config.
         self.hs = tensors["cross.shared.A.W"].shape[0] if "cross.shared.A.W" in tensors else 0
         a0 = f"cross.task.{self.tasks[0]}.A.W"
         self.hp = tensors[a0].shape[0] - self.hs if a0 in tensors else 0
-        if (self.hs, self.hp) != (cfg["shared_hidden"], cfg["private_hidden"]):
+        want = (cfg["shared_hidden"], cfg["private_hidden"]) if self.cross else (0, 0)
+        if (self.hs, self.hp) != want:
             raise CheckError(
                 f"state sizes from the weights ({self.hs}, {self.hp}) differ from the config "
-                f"({cfg['shared_hidden']}, {cfg['private_hidden']})"
+                f"({want[0]}, {want[1]})"
             )
         self.deep_layers = len(cfg["deep"] or [])
         self.tower_layers = len(cfg["tower"] or [])
@@ -280,7 +283,9 @@ class DCRNN:
         x0 = embed(w, self.fields, rows)
         B = x0.shape[0]
         deep = mlp(w, "deep", x0, self.deep_layers)
-        if self.mode == "depth":
+        if not self.cross:
+            steps = 0  # the towers read the deep branch alone
+        elif self.mode == "depth":
             u = w.linear("cross.in", x0)
             steps = self.cfg["cross_steps"]
         else:

@@ -11,7 +11,8 @@
 # Datasets:
 #   census  UCI Census-Income (KDD), examples/census.yaml: 2 tasks, no
 #           funnel; trained on census-income.test.gz split 0.5,0.25,0.25, 1 epoch
-#   synth   dcrnn gen --rows 20000 (click -> conversion funnel) plus a
+#   synth   dcrnn gen --rows 20000 (click -> conversion funnel, with the noise
+#           ids request_id (hashed) and session_user) plus a
 #           multi-valued column "tags" (1-3 ids, empty on every 5th row) added
 #           here so the mean of a multi-categorical field is checked too;
 #           split 0.8,0.1,0.1, 3 epochs
@@ -20,6 +21,7 @@
 #   cell=lstm cross_mode=fields rho=0         a private cross network per task, one step per field
 #   cell=rnn rho=1 transfer=false             hard sharing, no transfer gate
 #   rho=0.25 deep=[] tower=[] cross_steps=2   no deep branch, no tower hidden layer
+#   cross=false                               no cross block: the towers read the deep branch
 #   calibration=isotonic                      isotonic maps instead of the default calibration
 # and, on the synthetic funnel, the default config with negative_sampling: 0.5
 # declared on click (the correction after the calibration).
@@ -62,6 +64,7 @@ configs=(
 	"rnn-rho1-notransfer|--set cell=rnn --set rho=1 --set transfer=false"
 	"rho0.25-nodeep-notower|--set rho=0.25 --set deep=[] --set tower=[] --set cross_steps=2"
 	"isotonic|--set calibration=isotonic"
+	"nocross|--set cross=false"
 )
 
 results=()

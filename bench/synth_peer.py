@@ -10,7 +10,7 @@ the value `dcrnn data inspect` reports as the default), numeric fields are stand
 generated schema says. It prints per epoch the valid and test AUCs of click and ctcvr, and the
 test AUCs of the epoch with the best valid mean, to compare with the oracle on the same rows.
 
-    D=/tmp/synth; ./dcrnn gen --rows 200000 --seed 1 --truth --out $D
+    D=/tmp/synth; ./dcrnn gen --rows 200000 --seed 1 --truth --noise-ids=false --out $D
     ./dcrnn split --data $D/data.csv --ratios 0.8,0.1,0.1 --seed 1 --out $D/parts
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/synth_peer.py --parts $D/parts --min-count 100
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +26,7 @@ func init() {
 }
 
 func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("compare", "--schema S --data F --split 0.5,0.25,0.25 --models a,b,... --seeds N --out DIR [--sweep rho=0,0.5,1]", stderr)
+	fs := newFlags("compare", "--schema S --data F --split 0.5,0.25,0.25 --models a,b,... --seeds N --out DIR [--sweep rho=0,0.5,1] [--ablate all]", stderr)
 	schemaPath := fs.String("schema", "", "schema file (YAML, see DESIGN §2)")
 	src := addSourceFlags(fs, "train,valid,test ratios for --data, e.g. 0.5,0.25,0.25 (the test part is required)",
 		"seed of the split (the same for every model; model seeds are 1..--seeds)", "test file (with --train)")
@@ -36,6 +37,9 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var sets multiFlag
 	fs.Var(&sets, "set", "override one config key for every model, key=value (repeatable)")
 	sweep := fs.String("sweep", "", "also train DCRNN at each sharing ratio, e.g. rho=0,0.25,0.5,0.75,1 (state_size fixed)")
+	ablate := fs.String("ablate", "", "also train DCRNN variants, each the config plus overrides, one ablation-table row each: comma-separated "+
+		"no-cross (cross=false), no-transfer (transfer=false), key=value (e.g. rho=0, cell=lstm, cross_mode=fields) or all ("+
+		strings.Join(compare.AblationAll, ",")+"); the table starts with the default")
 	render := fs.String("render", "", "only draw report.md and the plots again from DIR/report.json (no training)")
 	gateRows := fs.Int("gate-rows", 0, "average MMoE/PLE gate usage over the first N test rows (0: all)")
 	df := addDataFlags(fs)
@@ -71,8 +75,12 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if *sweep != "" && !fsSet(fs, "models") {
-		names = nil // --sweep alone trains only the sweep
+	variants, err := compare.ParseAblate(*ablate)
+	if err != nil {
+		return err
+	}
+	if (*sweep != "" || len(variants) > 0) && !fsSet(fs, "models") {
+		names = nil // --sweep or --ablate alone trains only the sweep or the ablation
 	}
 	schema, err := feature.LoadSchema(*schemaPath)
 	if err != nil {
@@ -84,6 +92,14 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if cfg.Seed != 0 {
 		return errors.New("compare: the config sets seed; compare trains every model with seeds 1..--seeds (use --seeds)")
+	}
+	var ablation []compare.Ablated
+	for _, v := range variants {
+		c, err := train.LoadConfig(*configPath, append(slices.Clone(sets), v.Set...))
+		if err != nil {
+			return fmt.Errorf("compare: --ablate %s: %w", v.Name, err)
+		}
+		ablation = append(ablation, compare.Ablated{Variant: v, Config: c})
 	}
 	var job train.Job
 	if err := src.set("compare", &job); err != nil {
@@ -97,7 +113,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		data = fmt.Sprintf("train %s, valid %s, test %s", *src.train, *src.valid, *src.test)
 	}
 	opt := compare.Options{Schema: schema, Train: job.Train, Valid: job.Valid, Test: job.Test, Models: names, Seeds: *seeds,
-		Config: cfg, Sweep: rhos, GateRows: *gateRows, BadRows: br, Logger: newLogger(stderr), Progress: trainProgress(stderr),
+		Config: cfg, Sweep: rhos, Ablation: ablation, GateRows: *gateRows, BadRows: br, Logger: newLogger(stderr), Progress: trainProgress(stderr),
 		Meta: compare.Meta{Command: commandLine(args), Date: time.Now().UTC().Format("2006-01-02 15:04 UTC"),
 			Schema: *schemaPath, Data: data, Split: *src.split, SplitSeed: *src.seed,
 			Threads: tensor.Threads(), CPUs: runtime.NumCPU(), LoadBefore: loadAverage()}}

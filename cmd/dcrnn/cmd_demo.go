@@ -11,6 +11,7 @@ import (
 	"github.com/dcrnn/dcrnn/internal/data"
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/synth"
 	"github.com/dcrnn/dcrnn/internal/train"
 )
 
@@ -19,11 +20,12 @@ func init() {
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", "[--rows N] [--seed S] [--keep DIR]", stderr)
+	fs := newFlags("demo", "[--rows N] [--seed S] [--keep DIR] [--noise-ids=false]", stderr)
 	rows := fs.Int64("rows", 100000, "rows of synthetic data to generate")
 	seed := fs.Uint64("seed", 1, "seed of the data and of training")
 	keep := fs.String("keep", "", "keep the generated data and models in this directory (default: a temporary one, removed)")
 	epochs := fs.Int("epochs", 4, "maximum training epochs per model")
+	noiseIDs := fs.Bool("noise-ids", true, "generate the noise ids request_id (hashed) and session_user, which have no effect on the labels (see dcrnn gen)")
 	threads := threadsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -41,12 +43,16 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		dir = d
 	}
 	start := time.Now()
-	st, err := data.WriteSynthDir(ctx, dir, data.SynthConfig{Rows: *rows, Seed: *seed}, true)
+	st, err := synth.WriteDir(ctx, dir, synth.Config{Rows: *rows, Seed: *seed, NoiseIDs: *noiseIDs}, true)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "generated %d impressions: CTR %.2f%%, CVR %.2f%% (conversion given click), written to %s\n",
-		st.Rows, 100*st.CTR(), 100*st.CVR(), dir)
+	noise := "off"
+	if *noiseIDs {
+		noise = "on (request_id, session_user)"
+	}
+	fmt.Fprintf(stdout, "generated %d impressions: CTR %.2f%%, CVR %.2f%% (conversion given click), noise ids %s, written to %s\n",
+		st.Rows, 100*st.CTR(), 100*st.CVR(), noise, dir)
 	schema, err := feature.LoadSchema(filepath.Join(dir, "schema.yaml"))
 	if err != nil {
 		return err
@@ -78,7 +84,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	sp := data.Splitter{Ratios: []float64{0.8, 0.1, 0.1}, Seed: *seed}
-	o, err := data.ReadSynthOracle(dir, func(r int64) bool { return sp.Part(r) == 2 })
+	o, err := synth.ReadOracle(dir, func(r int64) bool { return sp.Part(r) == 2 })
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/dcrnn/dcrnn/internal/data"
+	"github.com/dcrnn/dcrnn/internal/synth"
 )
 
 func init() {
@@ -21,19 +21,21 @@ func init() {
 
 // runGen implements `dcrnn gen`.
 func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("gen", "--rows N --seed S --out DIR [--truth] [--threads N]", stderr)
+	fs := newFlags("gen", "--rows N --seed S --out DIR [--truth] [--noise-ids=false] [--threads N]", stderr)
 	rows := fs.Int64("rows", 200000, "number of data rows")
 	seed := fs.Uint64("seed", 1, "seed of the hidden parameters and of the sample; the same seed gives the same files")
 	out := fs.String("out", "", "output directory (created if needed): data.csv and schema.yaml")
 	truth := fs.Bool("truth", false, "also write truth.csv (true probabilities per row, never features) and oracle.json (the AUCs they reach)")
+	noiseIDs := fs.Bool("noise-ids", true, "also write request_id (hashed, mostly unique) and session_user (Zipf over 50k values), two ids with no effect on the labels; the other columns and truth.csv are the same without them")
 	threads := fs.Int("threads", 0, "worker goroutines (default: all cores); the output does not depend on it")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, `Usage: dcrnn gen --rows N --seed S --out DIR [--truth] [--threads N]
+		fmt.Fprintf(stderr, `Usage: dcrnn gen --rows N --seed S --out DIR [--truth] [--noise-ids=false] [--threads N]
 
 Writes a synthetic impression log with a click -> conversion funnel: Zipf
 categorical ids, numeric fields, hidden pairwise and third-order crosses, two
-noise fields, CTR about 5%% and conversion-after-click about 10%%. The
-generative process is documented in internal/data (data.SynthConfig).
+noise fields and (unless --noise-ids=false) two high-cardinality noise ids,
+CTR about 5%% and conversion-after-click about 10%%. The generative process
+is the package doc of internal/synth.
 
 Flags:
 `)
@@ -52,7 +54,7 @@ Flags:
 		return fmt.Errorf("gen: --threads %d: want 0 (all cores) or more", *threads)
 	}
 	start := time.Now()
-	st, err := data.WriteSynthDir(ctx, *out, data.SynthConfig{Rows: *rows, Seed: *seed, Threads: *threads}, *truth)
+	st, err := synth.WriteDir(ctx, *out, synth.Config{Rows: *rows, Seed: *seed, Threads: *threads, NoiseIDs: *noiseIDs}, *truth)
 	if err != nil {
 		return fmt.Errorf("gen: %w", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dcrnn/dcrnn/internal/synth"
 )
 
 // TestGenThenSplit runs `dcrnn gen --truth` and splits data.csv and truth.csv
@@ -44,6 +46,38 @@ func TestGenThenSplit(t *testing.T) {
 	} {
 		if err := run(ctx, bad, &out, &errb); err == nil {
 			t.Errorf("%v: accepted", bad)
+		}
+	}
+}
+
+// TestGenNoiseIDsFlag: dcrnn gen writes the noise ids by default and not
+// with --noise-ids=false, byte for byte what synth.WriteDir writes for the
+// same config (whose bytes synth's golden test pins).
+func TestGenNoiseIDsFlag(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		flags []string
+		noise bool
+	}{{nil, true}, {[]string{"--noise-ids=false"}, false}} {
+		dir := t.TempDir()
+		var out, errb bytes.Buffer
+		args := append([]string{"gen", "--rows", "20000", "--seed", "6", "--truth", "--out", filepath.Join(dir, "cli")}, c.flags...)
+		if err := run(ctx, args, &out, &errb); err != nil {
+			t.Fatalf("%v: %v (%s)", args, err, errb.String())
+		}
+		if _, err := synth.WriteDir(ctx, filepath.Join(dir, "lib"), synth.Config{Rows: 20000, Seed: 6, NoiseIDs: c.noise}, true); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"data.csv", "truth.csv", "schema.yaml", "oracle.json"} {
+			a, _ := os.ReadFile(filepath.Join(dir, "cli", f))
+			b, _ := os.ReadFile(filepath.Join(dir, "lib", f))
+			if len(a) == 0 || !bytes.Equal(a, b) {
+				t.Errorf("%v: %s differs from synth.WriteDir with NoiseIDs %v", c.flags, f, c.noise)
+			}
+		}
+		header, _, _ := strings.Cut(mustRead(t, filepath.Join(dir, "cli", "data.csv")), "\n")
+		if got := strings.HasSuffix(header, ",noise_num,request_id,session_user"); got != c.noise {
+			t.Errorf("%v: header %q", c.flags, header)
 		}
 	}
 }

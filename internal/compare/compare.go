@@ -2,7 +2,9 @@
 // with the same budget and early-stopping rule, several seeds each, and
 // writes a comparison report: report.md, report.json and PNG plots (test AUC
 // per task and model with error bars, DCRNN AUC and cost against the sharing
-// ratio rho, validation curves per epoch). It backs `dcrnn compare`.
+// ratio rho, validation curves per epoch). It backs `dcrnn compare`,
+// including its DCRNN ablation (--ablate: named config overrides on top of
+// the compared config, one table row each; ablation.go).
 //
 // Fairness rules: every model reads the same config (so the same embedding
 // size, epochs, batch size, learning rate, patience and early-stopping
@@ -51,6 +53,10 @@ type Options struct {
 	// Sweep lists the rho values at which DCRNN is trained (with the
 	// config's state_size fixed); nil for no sweep.
 	Sweep []float64
+	// Ablation lists the DCRNN variants to train, in table order, each with
+	// the config it reads (the compared config plus the variant's
+	// overrides); nil for no ablation.
+	Ablation []Ablated
 	// GateRows caps the test rows over which gate usage is averaged
 	// (default 0: all of the test part).
 	GateRows int
@@ -60,6 +66,12 @@ type Options struct {
 	Progress func(train.Progress)
 	// Meta is copied into the report (command, data, split; free-form).
 	Meta Meta
+}
+
+// Ablated is an ablation variant with the config it trains with.
+type Ablated struct {
+	Variant
+	Config train.Config
 }
 
 // Meta describes the comparison for the report.
@@ -86,7 +98,9 @@ type Meta struct {
 type Run struct {
 	Model string   `json:"model"`
 	Rho   *float64 `json:"rho,omitempty"`
-	Seed  uint64   `json:"seed"`
+	// Variant is the ablation variant's name ("" outside the ablation).
+	Variant string `json:"variant,omitempty"`
+	Seed    uint64 `json:"seed"`
 	// Test holds the test metrics of the best (by validation) epoch.
 	Test             *train.Report `json:"test"`
 	Params           int           `json:"params"`
@@ -115,9 +129,10 @@ type Run struct {
 }
 
 // Compare trains every model of o.Models for every seed, then DCRNN at
-// every rho of o.Sweep for every seed, and summarises the runs. A sweep
-// point whose config equals that of a model run already made (the same
-// model, config and seed) reuses that run instead of training it again.
+// every rho of o.Sweep and in every variant of o.Ablation for every seed,
+// and summarises the runs. A sweep point or variant whose config equals
+// that of a run already made (the same model, config and seed) reuses that
+// run instead of training it again.
 func Compare(ctx context.Context, o Options) (*Report, error) {
 	if o.Schema == nil {
 		return nil, errors.New("compare: no schema")
@@ -125,8 +140,8 @@ func Compare(ctx context.Context, o Options) (*Report, error) {
 	if o.Test == nil {
 		return nil, errors.New("compare: the test part is missing (--split needs three ratios, e.g. 0.5,0.25,0.25)")
 	}
-	if len(o.Models) == 0 && len(o.Sweep) == 0 {
-		return nil, errors.New("compare: no model to train (give --models or --sweep)")
+	if len(o.Models) == 0 && len(o.Sweep) == 0 && len(o.Ablation) == 0 {
+		return nil, errors.New("compare: no model to train (give --models, --sweep or --ablate)")
 	}
 	for _, m := range o.Models {
 		if !slices.Contains(model.Names(), m) {
@@ -143,6 +158,10 @@ func Compare(ctx context.Context, o Options) (*Report, error) {
 			return nil, fmt.Errorf("compare: --sweep: rho must be in [0, 1], got %g", r)
 		}
 	}
+	sameAs, err := checkAblation(o.Ablation, len(o.Schema.Tasks))
+	if err != nil {
+		return nil, err
+	}
 	if o.Seeds <= 0 {
 		o.Seeds = 1
 	}
@@ -156,9 +175,10 @@ func Compare(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	type job struct {
-		model string
-		rho   *float64
-		cfg   train.Config
+		model   string
+		rho     *float64
+		variant string
+		cfg     train.Config
 	}
 	var jobs []job
 	for _, m := range o.Models {
@@ -167,6 +187,9 @@ func Compare(ctx context.Context, o Options) (*Report, error) {
 	for _, rho := range o.Sweep {
 		cfg := sweepConfig(o.Config, rho)
 		jobs = append(jobs, job{model: SweepModel, rho: &rho, cfg: cfg})
+	}
+	for _, a := range o.Ablation {
+		jobs = append(jobs, job{model: AblationModel, variant: a.Name, cfg: a.Config})
 	}
 	total := len(jobs) * o.Seeds
 	done := map[string]*Run{} // model + effective config + seed -> run
@@ -184,31 +207,83 @@ func Compare(ctx context.Context, o Options) (*Report, error) {
 			}
 			if prev, ok := done[key]; ok {
 				r := *prev
-				r.Rho = j.rho
+				r.Rho, r.Variant = j.rho, j.variant
 				runs = append(runs, r)
-				log.Info("compare: reusing an identical run", "run", k, "of", total, "model", j.model, "rho", fmtRho(j.rho), "seed", seed)
+				log.Info("compare: reusing an identical run", "run", k, "of", total, "model", j.model, "rho", fmtRho(j.rho),
+					"variant", j.variant, "seed", seed)
 				continue
 			}
-			log.Info("compare: training", "run", k, "of", total, "model", j.model, "rho", fmtRho(j.rho), "seed", seed,
-				"elapsed", time.Since(start).Round(time.Second).String())
+			log.Info("compare: training", "run", k, "of", total, "model", j.model, "rho", fmtRho(j.rho), "variant", j.variant,
+				"seed", seed, "elapsed", time.Since(start).Round(time.Second).String())
 			r, err := runOne(ctx, o, j.model, cfg)
 			if err != nil {
-				return nil, fmt.Errorf("compare: %s (seed %d%s): %w", j.model, seed, rhoSuffix(j.rho), err)
+				return nil, fmt.Errorf("compare: %s (seed %d%s%s): %w", j.model, seed, rhoSuffix(j.rho), variantSuffix(j.variant), err)
 			}
-			r.Rho = j.rho
-			log.Info("compare: trained", "model", j.model, "rho", fmtRho(j.rho), "seed", seed, "test", aucString(r.Test),
+			r.Rho, r.Variant = j.rho, j.variant
+			log.Info("compare: trained", "model", j.model, "rho", fmtRho(j.rho), "variant", j.variant, "seed", seed, "test", aucString(r.Test),
 				"epochs", r.Epochs, "best_epoch", r.BestEpoch, "seconds", math.Round(float64(r.TrainSeconds)))
 			runs = append(runs, *r)
 			done[key] = r
 		}
 	}
-	rep := Summarize(runs, o.Models, o.Sweep, taskNames(o.Schema))
+	var variants []string
+	for _, a := range o.Ablation {
+		variants = append(variants, a.Name)
+	}
+	rep := Summarize(runs, o.Models, o.Sweep, variants, taskNames(o.Schema))
+	for i := range rep.Ablation {
+		for _, a := range o.Ablation {
+			if a.Name == rep.Ablation[i].Variant {
+				rep.Ablation[i].Set, rep.Ablation[i].SameAs = a.Set, sameAs[a.Name]
+			}
+		}
+	}
 	rep.Meta = o.Meta
 	rep.Config = base
 	rep.Config.Seed = 0
 	rep.Seeds = o.Seeds
 	rep.WallSeconds = time.Since(start).Seconds()
 	return rep, nil
+}
+
+// checkAblation checks the variants (unique names, a valid training and
+// model config for ntasks tasks, no seed) before anything is trained, and
+// returns, for each variant whose config equals that of an earlier one, the
+// earlier one's name.
+func checkAblation(vs []Ablated, ntasks int) (map[string]string, error) {
+	sameAs := map[string]string{}
+	first := map[string]string{} // run key -> first variant
+	for i, a := range vs {
+		if a.Name == "" {
+			return nil, errors.New("compare: --ablate: a variant has no name")
+		}
+		for _, b := range vs[:i] {
+			if b.Name == a.Name {
+				return nil, fmt.Errorf("compare: --ablate: %q is listed twice", a.Name)
+			}
+		}
+		if a.Config.Seed != 0 {
+			return nil, fmt.Errorf("compare: --ablate %s: the config sets seed; the seeds are 1..--seeds", a.Name)
+		}
+		cfg := a.Config
+		cfg.Defaults()
+		if err := cfg.Validate(); err != nil {
+			return nil, fmt.Errorf("compare: --ablate %s: %w", a.Name, err)
+		}
+		if err := cfg.Config.Validate(ntasks); err != nil {
+			return nil, fmt.Errorf("compare: --ablate %s: %w", a.Name, err)
+		}
+		key, err := runKey(AblationModel, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if f, ok := first[key]; ok {
+			sameAs[a.Name] = f
+		} else {
+			first[key] = a.Name
+		}
+	}
+	return sameAs, nil
 }
 
 // sweepConfig returns cfg with rho set; the state size stays fixed: the
@@ -374,6 +449,13 @@ func rhoSuffix(r *float64) string {
 		return ""
 	}
 	return fmt.Sprintf(", rho %g", *r)
+}
+
+func variantSuffix(v string) string {
+	if v == "" {
+		return ""
+	}
+	return ", variant " + v
 }
 
 func aucString(r *train.Report) string {

@@ -14,6 +14,7 @@ import (
 	"github.com/dcrnn/dcrnn/internal/data"
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/synth"
 	"github.com/dcrnn/dcrnn/internal/train"
 )
 
@@ -69,7 +70,7 @@ func TestSummarize(t *testing.T) {
 	runs[0].Gates = []model.GateUsage{{Gate: "a", Experts: []string{"e0", "e1"}, Weights: []float64{0.2, 0.8}}}
 	runs[1].Gates = []model.GateUsage{{Gate: "a", Experts: []string{"e0", "e1"}, Weights: []float64{0.4, 0.6}}}
 	runs[2].Gates = []model.GateUsage{{Gate: "a", Experts: []string{"e0", "e1"}, Weights: []float64{0.6, 0.4}}}
-	rep := Summarize(runs, []string{"x", "y"}, []float64{0, 1}, []string{"a", "b"})
+	rep := Summarize(runs, []string{"x", "y"}, []float64{0, 1}, nil, []string{"a", "b"})
 
 	near := func(what string, got, want float64) {
 		t.Helper()
@@ -127,7 +128,7 @@ func TestSummarize(t *testing.T) {
 // sweep on a tiny synthetic funnel, writes the report and checks its files.
 func TestCompareEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := data.WriteSynthDir(context.Background(), dir, data.SynthConfig{Rows: 6000, Seed: 7}, false); err != nil {
+	if _, err := synth.WriteDir(context.Background(), dir, synth.Config{Rows: 6000, Seed: 7}, false); err != nil {
 		t.Fatal(err)
 	}
 	schema, err := feature.LoadSchema(filepath.Join(dir, "schema.yaml"))
@@ -269,7 +270,7 @@ func TestCompareReuse(t *testing.T) {
 		t.Skip("trains models")
 	}
 	dir := t.TempDir()
-	if _, err := data.WriteSynthDir(context.Background(), dir, data.SynthConfig{Rows: 6000, Seed: 7}, false); err != nil {
+	if _, err := synth.WriteDir(context.Background(), dir, synth.Config{Rows: 6000, Seed: 7}, false); err != nil {
 		t.Fatal(err)
 	}
 	schema, err := feature.LoadSchema(filepath.Join(dir, "schema.yaml"))
@@ -283,14 +284,31 @@ func TestCompareReuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Compare(context.Background(), Options{Schema: schema,
-		Train: train.Source{Path: path, Filter: part(0)}, Valid: train.Source{Path: path, Filter: part(1)},
-		Test: &train.Source{Path: path, Filter: part(2)}, Models: []string{"dcrnn"}, Seeds: 1, Config: cfg, Sweep: []float64{0.5}})
+	cellGRU, err := train.LoadConfig("", []string{"epochs=1", "proj=4", "deep=[4]", "tower=[4]", "state_size=4", "cell=gru"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Runs) != 2 {
-		t.Fatalf("%d runs, want 2", len(rep.Runs))
+	rep, err := Compare(context.Background(), Options{Schema: schema,
+		Train: train.Source{Path: path, Filter: part(0)}, Valid: train.Source{Path: path, Filter: part(1)},
+		Test: &train.Source{Path: path, Filter: part(2)}, Models: []string{"dcrnn"}, Seeds: 1, Config: cfg, Sweep: []float64{0.5},
+		Ablation: []Ablated{{Variant: Variant{Name: DefaultVariant}, Config: cfg},
+			{Variant: Variant{Name: "cell=gru", Set: []string{"cell=gru"}}, Config: cellGRU}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Runs) != 4 {
+		t.Fatalf("%d runs, want 4", len(rep.Runs))
+	}
+	for _, r := range rep.Runs[2:] {
+		if r.Variant == "" || r.TrainSeconds != rep.Runs[0].TrainSeconds {
+			t.Errorf("ablation run %q was trained again instead of reusing the dcrnn run", r.Variant)
+		}
+	}
+	if len(rep.Ablation) != 2 || rep.Ablation[0].SameAs != "" || rep.Ablation[1].SameAs != DefaultVariant {
+		t.Errorf("ablation %+v, want cell=gru marked the same as default", rep.Ablation)
+	}
+	if _, ok := rep.Models["dcrnn"]; !ok || len(rep.Models["dcrnn"].Seeds) != 1 {
+		t.Errorf("ablation runs leaked into the model table: %+v", rep.Models["dcrnn"])
 	}
 	a, b := rep.Runs[0], rep.Runs[1]
 	if a.Rho != nil || b.Rho == nil || *b.Rho != 0.5 {
@@ -314,6 +332,9 @@ func TestCompareBadOptions(t *testing.T) {
 		{"unknown model", Options{Schema: s, Test: test, Models: []string{"nope"}}, `unknown model "nope"`},
 		{"twice", Options{Schema: s, Test: test, Models: []string{"esmm", "esmm"}}, "listed twice"},
 		{"bad rho", Options{Schema: s, Test: test, Sweep: []float64{1.5}}, "rho must be in [0, 1]"},
+		{"variant twice", Options{Schema: s, Test: test, Ablation: []Ablated{{Variant: Variant{Name: "a"}}, {Variant: Variant{Name: "a"}}}}, `"a" is listed twice`},
+		{"variant config", Options{Schema: s, Test: test, Ablation: []Ablated{{Variant: Variant{Name: "a"}, Config: train.Config{Epochs: -1}}}}, "--ablate a: config: epochs"},
+		{"variant seed", Options{Schema: s, Test: test, Ablation: []Ablated{{Variant: Variant{Name: "a"}, Config: train.Config{Seed: 2}}}}, "sets seed"},
 		{"bad config", Options{Schema: s, Test: test, Models: []string{"esmm"}, Config: train.Config{Epochs: -1}}, "epochs"},
 	}
 	for _, tc := range tests {
@@ -363,7 +384,7 @@ func TestReportWithUndefinedMetrics(t *testing.T) {
 	r := fakeRun("esmm", nil, 1, 0.7, math.NaN(), 0.3, 0.4, 0, math.Inf(1))
 	r.ValidAUC = []Num{Num(math.NaN()), 0.6}
 	r.TrainLoss = []Num{Num(math.NaN())}
-	rep := Summarize([]Run{r}, []string{"esmm"}, nil, []string{"a", "b"})
+	rep := Summarize([]Run{r}, []string{"esmm"}, nil, nil, []string{"a", "b"})
 	dir := t.TempDir()
 	if err := WriteDir(dir, rep); err != nil {
 		t.Fatalf("WriteDir: %v", err)
@@ -377,5 +398,115 @@ func TestReportWithUndefinedMetrics(t *testing.T) {
 		!math.IsNaN(float64(back.Models["esmm"].Tasks["b"].AUCMean)) || back.Models["esmm"].Tasks["a"].AUCMean != 0.7 {
 		t.Errorf("read back: valid %v, samples/s %v, b auc %v, a auc %v", got.ValidAUC, got.SamplesPerSecond,
 			back.Models["esmm"].Tasks["b"].AUCMean, back.Models["esmm"].Tasks["a"].AUCMean)
+	}
+}
+
+func TestParseAblate(t *testing.T) {
+	names := func(vs []Variant) string {
+		var n []string
+		for _, v := range vs {
+			n = append(n, v.Name+"["+strings.Join(v.Set, " ")+"]")
+		}
+		return strings.Join(n, ",")
+	}
+	tests := []struct{ in, want, err string }{
+		{"", "", ""},
+		{"no-cross", "default[],no-cross[cross=false]", ""},
+		{"default,no-transfer", "default[],no-transfer[transfer=false]", ""},
+		{" rho=0 , cell = lstm,", "default[],rho=0[rho=0],cell=lstm[cell=lstm]", ""},
+		{"all", "default[],no-cross[cross=false],rho=0[rho=0],rho=0.5[rho=0.5],rho=1[rho=1],cell=gru[cell=gru],cell=lstm[cell=lstm]," +
+			"cell=rnn[cell=rnn],cross_mode=depth[cross_mode=depth],cross_mode=fields[cross_mode=fields],no-transfer[transfer=false]", ""},
+		{"cross_steps=5,all", "default[],cross_steps=5[cross_steps=5],no-cross[cross=false],rho=0[rho=0],rho=0.5[rho=0.5],rho=1[rho=1]," +
+			"cell=gru[cell=gru],cell=lstm[cell=lstm],cell=rnn[cell=rnn],cross_mode=depth[cross_mode=depth],cross_mode=fields[cross_mode=fields]," +
+			"no-transfer[transfer=false]", ""},
+		{"rho=0,rho = 0", "", `"rho = 0" is listed twice`},
+		{"no-cross,no-cross", "", "listed twice"},
+		{"bogus", "", `variant "bogus": want default, no-cross`},
+		{"rho=", "", `variant "rho="`},
+		{"seed=2", "", "seeds are 1..--seeds"},
+	}
+	for _, tc := range tests {
+		vs, err := ParseAblate(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseAblate(%q) err = %v, want it to mention %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || names(vs) != tc.want {
+			t.Errorf("ParseAblate(%q) = %s, %v; want %s", tc.in, names(vs), err, tc.want)
+		}
+	}
+}
+
+// TestAblationTable checks the ablation table of report.md against values
+// computed by hand, and that report.json draws the same table again.
+func TestAblationTable(t *testing.T) {
+	variant := func(v string, seed uint64, a, b, secs float64) Run {
+		r := fakeRun("dcrnn", nil, seed, a, b, 0.2, 0.3, secs, 100)
+		r.Variant = v
+		return r
+	}
+	runs := []Run{
+		variant("default", 1, 0.90, 0.80, 10), variant("default", 2, 0.92, 0.82, 20),
+		variant("no-cross", 1, 0.88, 0.81, 4), variant("no-cross", 2, 0.90, 0.81, 6),
+		variant("rho=0.5", 1, 0.90, 0.80, 10), variant("rho=0.5", 2, 0.92, 0.82, 20),
+	}
+	rep := Summarize(runs, nil, nil, []string{"default", "no-cross", "rho=0.5"}, []string{"a", "b"})
+	rep.Seeds = 2
+	rep.Ablation[1].Set = []string{"cross=false"}
+	rep.Ablation[2].Set, rep.Ablation[2].SameAs = []string{"rho=0.5"}, "default"
+	var md bytes.Buffer
+	WriteMarkdown(&md, rep, nil)
+	text := md.String()
+	// no-cross: a 0.89 vs 0.91, b 0.81 vs 0.81: Δ = (-0.02 + 0) / 2.
+	for _, want := range []string{
+		"## DCRNN ablation (mean ± std over 2 seeds)",
+		"| variant | overrides | a AUC | b AUC | Δ mean AUC | params | train s | epochs |",
+		"| default | – | 0.9100 ± 0.01414 | 0.8100 ± 0.01414 | (reference) | 1,001 | 15.0 | 2.5 |",
+		"| no-cross | `cross=false` | 0.8900 ± 0.01414 | 0.8100 ± 0.00000 | -0.01000 | 1,001 | 5.0 | 2.5 |",
+		"| rho=0.5 | `rho=0.5` (= default) | 0.9100 ± 0.01414 | 0.8100 ± 0.01414 | +0.00000 | 1,001 | 15.0 | 2.5 |",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report.md lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "## Test metrics") {
+		t.Errorf("ablation runs made a model table:\n%s", text)
+	}
+	dir := t.TempDir()
+	if err := WriteDir(dir, rep); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadReport(filepath.Join(dir, JSONFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again bytes.Buffer
+	WriteMarkdown(&again, back, nil)
+	if again.String() != text {
+		t.Errorf("report.md drawn from report.json differs:\n%s\n---\n%s", again.String(), text)
+	}
+	var doc struct {
+		Ablation []struct {
+			Variant string   `json:"variant"`
+			Set     []string `json:"set"`
+			SameAs  string   `json:"same_as"`
+			Tasks   map[string]struct {
+				AUCMean float64 `json:"auc_mean"`
+				AUCStd  float64 `json:"auc_std"`
+			} `json:"tasks"`
+			Params       int     `json:"params"`
+			TrainSeconds float64 `json:"train_seconds_mean"`
+		} `json:"ablation"`
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, JSONFile))
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Ablation) != 3 || doc.Ablation[1].Variant != "no-cross" || doc.Ablation[1].Set[0] != "cross=false" ||
+		doc.Ablation[2].SameAs != "default" || math.Abs(doc.Ablation[1].Tasks["a"].AUCMean-0.89) > 1e-12 ||
+		doc.Ablation[1].Params != 1001 || doc.Ablation[1].TrainSeconds != 5 {
+		t.Errorf("report.json ablation = %+v", doc.Ablation)
 	}
 }

@@ -105,7 +105,7 @@ func WriteMarkdown(w io.Writer, rep *Report, plots []string) {
 		p("---:|\n")
 		for _, m := range rep.ModelOrder {
 			for _, r := range rep.Runs {
-				if r.Model != m || r.Rho != nil || r.Test == nil {
+				if r.Model != m || r.Rho != nil || r.Variant != "" || r.Test == nil {
 					continue
 				}
 				p("| %s | %d |", m, r.Seed)
@@ -126,6 +126,10 @@ func WriteMarkdown(w io.Writer, rep *Report, plots []string) {
 		p("## Sharing ratio sweep: DCRNN at rho = H_s / (H_s + H_p), state size %d (mean ± std over %d seeds)\n\n", ss, rep.Seeds)
 		writeTable(w, rep, true)
 		p("\nrho 1 is hard sharing (one cross state for all tasks), rho 0 a private cross network per task (embeddings and deep branch still shared).\n\n")
+	}
+	if len(rep.Ablation) > 0 {
+		p("## DCRNN ablation (mean ± std over %d seeds)\n\n", rep.Seeds)
+		writeAblation(w, rep)
 	}
 	if len(plots) > 0 {
 		p("## Plots\n\n")
@@ -217,6 +221,107 @@ func writeTable(w io.Writer, rep *Report, sweep bool) {
 	}
 }
 
+// writeAblation writes the ablation table: one row per variant with its
+// overrides, test AUC mean ± std per task (and the later funnel task's AUC
+// on clicked rows), the mean over tasks of the change in mean AUC against
+// the default variant, parameters, training time and epochs.
+func writeAblation(w io.Writer, rep *Report) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	var ref *Summary
+	for i := range rep.Ablation {
+		if rep.Ablation[i].Variant == DefaultVariant {
+			ref = &rep.Ablation[i].Summary
+			break
+		}
+	}
+	var clicked []string
+	for _, t := range rep.TaskOrder {
+		for _, a := range rep.Ablation {
+			if a.Tasks[t].AUCClickedMean != nil {
+				clicked = append(clicked, t)
+				break
+			}
+		}
+	}
+	p("| variant | overrides |")
+	for _, t := range rep.TaskOrder {
+		p(" %s AUC |", t)
+	}
+	for _, t := range clicked {
+		p(" %s AUC on clicked |", t)
+	}
+	p(" Δ mean AUC | params | train s | epochs |\n|---|---|")
+	for i := 0; i < len(rep.TaskOrder)+len(clicked)+4; i++ {
+		p("---:|")
+	}
+	p("\n")
+	for _, a := range rep.Ablation {
+		over := "–"
+		if len(a.Set) > 0 {
+			over = "`" + strings.Join(a.Set, " ") + "`"
+		}
+		if a.SameAs != "" {
+			over += " (= " + a.SameAs + ")"
+		}
+		p("| %s | %s |", a.Variant, over)
+		for _, t := range rep.TaskOrder {
+			ts, ok := a.Tasks[t]
+			if !ok {
+				p(" – |")
+				continue
+			}
+			p(" %s |", pm(ts))
+		}
+		for _, t := range clicked {
+			if c := a.Tasks[t].AUCClickedMean; c != nil {
+				p(" %.4f |", float64(*c))
+			} else {
+				p(" – |")
+			}
+		}
+		switch d := deltaAUC(&a.Summary, ref, rep.TaskOrder); {
+		case ref == nil || math.IsNaN(d):
+			p(" – |")
+		case a.Variant == DefaultVariant:
+			p(" (reference) |")
+		default:
+			p(" %s |", signed5(d))
+		}
+		p(" %s | %.1f | %.1f |\n", groupDigits(a.Params), float64(a.TrainSecondsMean), float64(a.EpochsMean))
+	}
+	p("\nEach variant is the compared config with the listed overrides (as `--set`), trained with the same seeds, split and " +
+		"early stopping; a variant whose config equals an earlier one's reuses its runs (=). Δ mean AUC is the mean over tasks " +
+		"of the variant's mean test AUC minus the default's; a Δ within the seeds' standard deviations is not a difference. " +
+		"`cross=false` removes the recurrent cross block (the towers read the deep branch alone).\n\n")
+}
+
+// signed5 formats d with a sign and 5 decimals, the precision of the std
+// columns; a d that rounds to zero is +0.00000.
+func signed5(d float64) string {
+	if math.Abs(d) < 0.000005 {
+		d = 0
+	}
+	return fmt.Sprintf("%+.5f", d)
+}
+
+// deltaAUC is the mean over tasks of s's mean test AUC minus ref's; NaN
+// when ref is nil or a task is missing.
+func deltaAUC(s, ref *Summary, tasks []string) float64 {
+	if ref == nil || len(tasks) == 0 {
+		return math.NaN()
+	}
+	var d float64
+	for _, t := range tasks {
+		a, okA := s.Tasks[t]
+		b, okB := ref.Tasks[t]
+		if !okA || !okB {
+			return math.NaN()
+		}
+		d += float64(a.AUCMean) - float64(b.AUCMean)
+	}
+	return d / float64(len(tasks))
+}
+
 // writeGates writes the gate usage of the models that have expert gates.
 func writeGates(w io.Writer, rep *Report) {
 	have := false
@@ -239,7 +344,7 @@ func writeGates(w io.Writer, rep *Report) {
 		fmt.Fprintf(w, "### %s\n\n| gate | seed | expert weights |\n|---|---:|---|\n", m)
 		for gi := range s.Gates {
 			for _, r := range rep.Runs {
-				if r.Model != m || r.Rho != nil || gi >= len(r.Gates) {
+				if r.Model != m || r.Rho != nil || r.Variant != "" || gi >= len(r.Gates) {
 					continue
 				}
 				g := r.Gates[gi]
@@ -336,7 +441,18 @@ func ReadReport(path string) (*Report, error) {
 	for _, sp := range rep.Sweep {
 		rhos = append(rhos, sp.Rho)
 	}
-	again := Summarize(rep.Runs, rep.ModelOrder, rhos, rep.TaskOrder)
-	rep.Models, rep.Sweep = again.Models, again.Sweep
+	var variants []string
+	for _, a := range rep.Ablation {
+		variants = append(variants, a.Variant)
+	}
+	again := Summarize(rep.Runs, rep.ModelOrder, rhos, variants, rep.TaskOrder)
+	for i := range again.Ablation {
+		for _, a := range rep.Ablation {
+			if a.Variant == again.Ablation[i].Variant {
+				again.Ablation[i].Set, again.Ablation[i].SameAs = a.Set, a.SameAs
+			}
+		}
+	}
+	rep.Models, rep.Sweep, rep.Ablation = again.Models, again.Sweep, again.Ablation
 	return &rep, nil
 }

@@ -11,11 +11,13 @@ import (
 // Num is a metric value; NaN and ±Inf marshal as JSON null.
 type Num = train.Num
 
-// Report is the whole comparison, as written to report.json. Models and
-// Sweep are the summaries; Runs keeps every run.
+// Report is the whole comparison, as written to report.json. Models,
+// Sweep and Ablation are the summaries; Runs keeps every run.
 type Report struct {
 	Models map[string]*Summary `json:"models"`
 	Sweep  []SweepPoint        `json:"sweep"`
+	// Ablation holds the DCRNN variants in table order (the default first).
+	Ablation []AblationPoint `json:"ablation"`
 	// ModelOrder and TaskOrder give the order of the tables and plots.
 	ModelOrder []string `json:"model_order"`
 	TaskOrder  []string `json:"task_order"`
@@ -70,19 +72,32 @@ type SweepPoint struct {
 	Summary
 }
 
-// Summarize groups runs by model (runs without rho) and by sweep point
-// (runs of SweepModel with a rho) and computes means and standard
-// deviations over seeds. models and sweep give the order; tasks the task
-// names in schema order.
-func Summarize(runs []Run, models []string, sweep []float64, tasks []string) *Report {
-	rep := &Report{Models: map[string]*Summary{}, Sweep: []SweepPoint{}, ModelOrder: slices.Clone(models), TaskOrder: slices.Clone(tasks), Runs: runs}
+// AblationPoint is DCRNN in one ablation variant.
+type AblationPoint struct {
+	Variant string `json:"variant"`
+	// Set lists the variant's config overrides, key=value.
+	Set []string `json:"set"`
+	// SameAs names an earlier variant with the same config, whose runs this
+	// one reuses ("" when the config is its own).
+	SameAs string `json:"same_as,omitempty"`
+	Summary
+}
+
+// Summarize groups runs by model (runs without rho or variant), by sweep
+// point (runs of SweepModel with a rho) and by ablation variant, and
+// computes means and standard deviations over seeds. models, sweep and
+// variants give the order; tasks the task names in schema order. The
+// ablation points' Set and SameAs are left for the caller.
+func Summarize(runs []Run, models []string, sweep []float64, variants []string, tasks []string) *Report {
+	rep := &Report{Models: map[string]*Summary{}, Sweep: []SweepPoint{}, Ablation: []AblationPoint{},
+		ModelOrder: slices.Clone(models), TaskOrder: slices.Clone(tasks), Runs: runs}
 	if rep.ModelOrder == nil {
 		rep.ModelOrder = []string{}
 	}
 	for _, m := range models {
 		var group []Run
 		for _, r := range runs {
-			if r.Model == m && r.Rho == nil {
+			if r.Model == m && r.Rho == nil && r.Variant == "" {
 				group = append(group, r)
 			}
 		}
@@ -100,6 +115,17 @@ func Summarize(runs []Run, models []string, sweep []float64, tasks []string) *Re
 		if len(group) > 0 {
 			rep.Sweep = append(rep.Sweep, SweepPoint{Rho: rho, SharedHidden: group[0].SharedHidden,
 				PrivateHidden: group[0].PrivateHidden, Summary: *summarize(group, tasks)})
+		}
+	}
+	for _, v := range variants {
+		var group []Run
+		for _, r := range runs {
+			if r.Variant == v {
+				group = append(group, r)
+			}
+		}
+		if len(group) > 0 {
+			rep.Ablation = append(rep.Ablation, AblationPoint{Variant: v, Summary: *summarize(group, tasks)})
 		}
 	}
 	return rep

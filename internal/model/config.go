@@ -25,6 +25,12 @@ type Config struct {
 	// TaskWeights are the fixed loss weights, one per task (default all 1).
 	TaskWeights []float64 `yaml:"task_weights" json:"task_weights"`
 
+	// DCRNN: Cross turns the recurrent cross block on (default true). With
+	// cross false there is no projection, no cell and no state: each task
+	// tower reads the deep branch alone (x0 itself when deep is []), and
+	// proj, cross_mode, cross_steps, cell and the state sizes are ignored.
+	// It is the ablation "DCRNN without its cross network".
+	Cross *bool `yaml:"cross" json:"cross"`
 	// DCRNN: projection width K (default 64).
 	Proj int `yaml:"proj" json:"proj"`
 	// DCRNN: cross mode "depth" (default) or "fields".
@@ -65,6 +71,10 @@ func (c *Config) Defaults() {
 	if c.Transfer == nil {
 		t := true
 		c.Transfer = &t
+	}
+	if c.Cross == nil {
+		t := true
+		c.Cross = &t
 	}
 	if c.LossWeighting == "" {
 		c.LossWeighting = "fixed"

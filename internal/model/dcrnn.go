@@ -43,7 +43,9 @@ import (
 //
 // Config keys: embedding_dim, proj (K, 64), cross_mode (depth), cross_steps
 // (3), cell (gru), rho (0.5) with state_size (64) or shared_hidden and
-// private_hidden, deep ([256, 128]), tower ([64]), transfer (true), dropout.
+// private_hidden, deep ([256, 128]), tower ([64]), transfer (true), dropout,
+// cross (true; false removes the cross block, for ablations: the towers then
+// read [deep(x0)] only).
 type DCRNN struct {
 	spec     Spec
 	dim      int
@@ -76,17 +78,19 @@ func newDCRNN(cfg *Config, spec Spec, rng *rand.Rand) (Model, error) {
 		return nil, err
 	}
 	k := cfg.Proj
-	switch cfg.CrossMode {
-	case "depth":
+	hs, hp := cfg.SharedHidden, cfg.PrivateHidden
+	switch {
+	case !*cfg.Cross: // no cross block: 0 steps, no state; the towers read the deep branch alone
+		hs, hp = 0, 0
+	case cfg.CrossMode == "depth":
 		m.inProj = nn.NewLinear("cross.in", d0, k, nn.Identity, rng)
 		m.steps = cfg.CrossSteps
-	case "fields":
+	case cfg.CrossMode == "fields":
 		for f, fs := range spec.Fields {
 			m.fieldPrj = append(m.fieldPrj, nn.NewLinear(fmt.Sprintf("cross.field.%d.%s", f, fs.Name), cfg.EmbeddingDim, k, nn.Identity, rng))
 		}
 		m.steps = len(spec.Fields)
 	}
-	hs, hp := cfg.SharedHidden, cfg.PrivateHidden
 	if hs > 0 {
 		m.sharedA = nn.NewLinear("cross.shared.A", hs, k, nn.Identity, rng)
 		if m.sharedCell, err = nn.NewCell(cfg.Cell, "cross.shared.cell", k, hs, rng); err != nil {

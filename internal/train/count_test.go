@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dcrnn/dcrnn/internal/data"
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/nn"
+	"github.com/dcrnn/dcrnn/internal/synth"
 )
 
 // TestCountScales checks that each embedding table gets 1/n_j of its own
@@ -57,7 +57,7 @@ func TestCountScales(t *testing.T) {
 // tables (one set per task for "single") compared with λ = 0.
 func TestEmbeddingL2CountTrains(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := data.WriteSynthDir(context.Background(), dir, data.SynthConfig{Rows: 2000, Seed: 3}, false); err != nil {
+	if _, err := synth.WriteDir(context.Background(), dir, synth.Config{Rows: 2000, Seed: 3}, false); err != nil {
 		t.Fatal(err)
 	}
 	s, err := feature.LoadSchema(filepath.Join(dir, "schema.yaml"))

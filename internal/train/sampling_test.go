@@ -14,6 +14,7 @@ import (
 
 	"github.com/dcrnn/dcrnn/internal/data"
 	"github.com/dcrnn/dcrnn/internal/feature"
+	"github.com/dcrnn/dcrnn/internal/synth"
 	"github.com/dcrnn/dcrnn/internal/tensor"
 	"github.com/dcrnn/dcrnn/internal/train"
 )
@@ -37,7 +38,7 @@ func TestNegativeSamplingDownsampledLog(t *testing.T) {
 	defer tensor.SetThreads(0)
 	const rate = 0.2
 	dir := t.TempDir()
-	if _, err := data.WriteSynthDir(context.Background(), dir, data.SynthConfig{Rows: 60000, Seed: 5}, true); err != nil {
+	if _, err := synth.WriteDir(context.Background(), dir, synth.Config{Rows: 60000, Seed: 5}, true); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "schema.yaml"))

@@ -15,6 +15,7 @@ import (
 	"github.com/dcrnn/dcrnn/internal/model"
 	"github.com/dcrnn/dcrnn/internal/modelfile"
 	"github.com/dcrnn/dcrnn/internal/nn"
+	"github.com/dcrnn/dcrnn/internal/synth"
 	"github.com/dcrnn/dcrnn/internal/tensor"
 	"github.com/dcrnn/dcrnn/internal/train"
 )
@@ -23,7 +24,7 @@ import (
 func synthJob(t *testing.T, rows int64) train.Job {
 	t.Helper()
 	dir := t.TempDir()
-	if _, err := data.WriteSynthDir(context.Background(), dir, data.SynthConfig{Rows: rows, Seed: 3}, false); err != nil {
+	if _, err := synth.WriteDir(context.Background(), dir, synth.Config{Rows: rows, Seed: 3}, false); err != nil {
 		t.Fatal(err)
 	}
 	s, err := feature.LoadSchema(filepath.Join(dir, "schema.yaml"))

@@ -1,4 +1,4 @@
-package data
+package synth_test
 
 import (
 	"math"
@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/dcrnn/dcrnn/internal/data"
 	"github.com/dcrnn/dcrnn/internal/metric"
 )
 
@@ -79,7 +80,7 @@ func (m *lrModel) fit(rows []lrRow, y []float32, epochs int, seed uint64) {
 	}
 }
 
-// TestSynthLearnableByWellSpecifiedModel checks the design goal that the
+// TestLearnableByWellSpecifiedModel checks the design goal that the
 // signal is learnable from 160k rows: a logistic regression given exactly
 // the generating terms (one-hot main effects and cross cells), trained on the
 // train part of `--split 0.8,0.1,0.1 --seed 1` of the seed-1 file, gets
@@ -89,7 +90,7 @@ func (m *lrModel) fit(rows []lrRow, y []float32, epochs int, seed uint64) {
 // without a min_count their one-hots over-fit, and their small effects are
 // covered by item_quality. It does not show that a neural model finds the
 // crosses by itself.
-func TestSynthLearnableByWellSpecifiedModel(t *testing.T) {
+func TestLearnableByWellSpecifiedModel(t *testing.T) {
 	f := seed1(t)
 	col := func(name string) int { return f.col(name) }
 	cPos, cCat, cCity := col("position"), col("item_category"), col("city")
@@ -114,7 +115,7 @@ func TestSynthLearnableByWellSpecifiedModel(t *testing.T) {
 	nums := func(r []string) []float64 {
 		return []float64{(num(r, cPrice, true) - 3) / 0.7, (num(r, cAct, true) - 1.7) / 0.8, num(r, cQual, false) / 1.2}
 	}
-	sp := Splitter{Ratios: []float64{0.8, 0.1, 0.1}, Seed: 1}
+	sp := data.Splitter{Ratios: []float64{0.8, 0.1, 0.1}, Seed: 1}
 	click, conv := f.labels("click"), f.labels("conversion")
 	ctr := &lrModel{index: map[string]int32{}}
 	cvr := &lrModel{index: map[string]int32{}}
