@@ -5,11 +5,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/tensor"
 )
 
 // readCSVColumns reads a CSV without quoting into columns by header name,
@@ -95,7 +97,7 @@ func TestCalibrationThroughTrainEvalPredict(t *testing.T) {
 		for _, key := range []string{"tasks", "funnel", "rows"} {
 			want, _ := json.Marshal(trained[key])
 			got, _ := json.Marshal(evaluated[key])
-			if string(want) != string(got) {
+			if string(want) != string(got) && !(tensor.Backend() == "openblas" && sameNumbers(trained[key], evaluated[key], 1e-6)) {
 				t.Fatalf("%s: eval %s = %s, training reported %s", method, key, got, want)
 			}
 		}
@@ -141,5 +143,31 @@ func TestCalibrationThroughTrainEvalPredict(t *testing.T) {
 		if moved < 1e-3 {
 			t.Errorf("%s: calibrated click predictions within %g of the model's own", method, moved)
 		}
+	}
+}
+
+// sameNumbers reports whether two decoded JSON values have the same shape
+// and numbers equal to a relative tolerance. The pure-Go build's scores do
+// not depend on the batch they are computed in, so its metrics must match
+// exactly; OpenBLAS's sgemm blocks by matrix size, so the same rows scored in
+// batches of other sizes differ in the last bits.
+func sameNumbers(a, b any, tol float64) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k := range x {
+			if !sameNumbers(x[k], y[k], tol) {
+				return false
+			}
+		}
+		return true
+	case float64:
+		y, ok := b.(float64)
+		return ok && math.Abs(x-y) <= tol*math.Max(math.Abs(x), math.Abs(y))
+	default:
+		return reflect.DeepEqual(a, b)
 	}
 }
