@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # compare.sh — dcrnn (pure-Go and OpenBLAS builds) against PyTorch on the
-# DESIGN §7 reference workload, back to back, interleaved rounds.
+# reference workload (package doc of internal/bench), back to back, interleaved rounds.
 #
 # Usage: bench/compare.sh [--rounds N] [--seconds S] [--threads T] [--workload mlp24]
 #                         [--out DIR] [--quiet F] [--max-wait S] [--nice N]

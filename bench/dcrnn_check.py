@@ -5,7 +5,7 @@ Reads a dcrnn model file (a safetensors file: 8-byte little-endian header
 length N, N bytes of JSON header whose "__metadata__" holds the documents
 "model" = {"name", "config"} and "pipeline", then the raw little-endian F32
 weights), rebuilds the DCRNN forward pass in float64 torch from the equations
-in DESIGN.md §1 (not from the Go code paths), runs it on the transformed
+in the README section "DCRNN as we built it" (not from the Go code paths), runs it on the transformed
 inputs written by `dcrnn predict --inputs-out`, and compares with the
 probabilities `dcrnn predict --out` wrote. The probabilities go through
 what the model file says comes after the sigmoid, re-implemented here from
@@ -236,7 +236,7 @@ def apply_map(m, p):
 
 
 class DCRNN:
-    """The DCRNN of DESIGN.md §1 built from a model file's config and weights."""
+    """The DCRNN of the README ("DCRNN as we built it") built from a model file's config and weights."""
 
     def __init__(self, meta, tensors):
         doc = json.loads(meta["model"])

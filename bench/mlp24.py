@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch peer of `dcrnn bench --workload mlp24` (DESIGN.md section 7).
+"""PyTorch peer of `dcrnn bench --workload mlp24` (the workload of package internal/bench).
 
 Workload: 24 categorical fields, vocabulary 100,000 each, embedding size 16
 (x0 = 384 floats), two towers 384-256-128-64-1 with ReLU, sigmoid BCE on two

@@ -27,7 +27,7 @@ func init() {
 
 func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("compare", "--schema S --data F --split 0.5,0.25,0.25 --models a,b,... --seeds N --out DIR [--sweep rho=0,0.5,1] [--ablate all]", stderr)
-	schemaPath := fs.String("schema", "", "schema file (YAML, see DESIGN §2)")
+	schemaPath := fs.String("schema", "", "schema file (YAML; keys in the README's Data section)")
 	src := addSourceFlags(fs, "train,valid,test ratios for --data, e.g. 0.5,0.25,0.25 (the test part is required)",
 		"seed of the split (the same for every model; model seeds are 1..--seeds)", "test file (with --train)")
 	models := fs.String("models", strings.Join(model.Names(), ","), "comma-separated models to compare: "+strings.Join(model.Names(), ","))

@@ -21,7 +21,7 @@ func init() {
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("train", "--schema S (--data F --split 0.8,0.1,0.1 | --train F --valid F [--test F]) [--model dcrnn] --out M.dcrnn", stderr)
-	schemaPath := fs.String("schema", "", "schema file (YAML, see DESIGN §2)")
+	schemaPath := fs.String("schema", "", "schema file (YAML; keys in the README's Data section)")
 	src := addSourceFlags(fs, "ratios for --data, e.g. 0.8,0.1,0.1 (train,valid,test) or 0.9,0.1 (train,valid)",
 		"seed of the split (and of training unless the config sets seed)", "test file (optional, with --train)")
 	modelName := fs.String("model", "dcrnn", "model: "+strings.Join(model.Names(), "|"))

@@ -1,5 +1,5 @@
 // Command dcrnn trains, evaluates and serves multi-task ranking models.
-// See the README and DESIGN for the command list.
+// See the README for the command list; every command has --help.
 package main
 
 import (

@@ -1,4 +1,4 @@
-// Package bench holds the reference benchmark workloads of dcrnn (DESIGN §7):
+// Package bench holds the reference benchmark workloads of dcrnn:
 // the same model trained and scored on synthetic uniform ids by our engine
 // here and by PyTorch in bench/mlp24.py, so the two can be compared on the
 // same work.
@@ -136,7 +136,7 @@ func (o Options) check() error {
 }
 
 // Result is what Run measured. The JSON keys train_samples_per_second,
-// infer_samples_per_second and peak_rss_bytes are the contract of DESIGN §7.
+// infer_samples_per_second and peak_rss_bytes are its stable JSON keys.
 type Result struct {
 	Workload     string  `json:"workload"`
 	Backend      string  `json:"backend"`

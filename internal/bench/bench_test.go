@@ -52,7 +52,7 @@ func TestRunTiny(t *testing.T) {
 	}
 }
 
-// TestMLP24Shape checks that the mlp24 workload is the DESIGN §7 model: 24
+// TestMLP24Shape checks that the mlp24 workload is the package doc's model: 24
 // tables of 100000×16 and two towers 384-256-128-64-1, nothing else.
 func TestMLP24Shape(t *testing.T) {
 	if testing.Short() {
@@ -210,7 +210,7 @@ func benchWorkload(b *testing.B, wl string) *Workload {
 	return w
 }
 
-// BenchmarkMLP24Train measures one training step of the DESIGN §7 workload
+// BenchmarkMLP24Train measures one training step of the mlp24 workload
 // (batch 1024). Thread count: tensor's default (GOMAXPROCS; set -cpu).
 func BenchmarkMLP24Train(b *testing.B) { benchTrain(b, MLP24) }
 

@@ -142,7 +142,7 @@ func WriteMarkdown(w io.Writer, rep *Report, plots []string) {
 // writeTable writes the model table, or the sweep table when sweep is set.
 // For the later task of a funnel it adds that task's AUC on the rows where
 // the earlier step happened (CVR AUC on clicked rows); the task's own AUC is
-// then the CTCVR AUC on all rows (DESIGN §3).
+// then the CTCVR AUC on all rows.
 func writeTable(w io.Writer, rep *Report, sweep bool) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
 	var (

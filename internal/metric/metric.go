@@ -1,4 +1,4 @@
-// Package metric computes the evaluation metrics of DESIGN §3 for binary
+// Package metric computes the evaluation metrics for binary
 // tasks: exact AUC (ties counted as half), group AUC (gAUC), logloss and
 // calibration.
 //

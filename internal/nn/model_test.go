@@ -251,7 +251,7 @@ func TestCellUnrollShapes(t *testing.T) {
 }
 
 // refFields is the reference workload's input: 24 categorical fields of
-// 100,000 ids (DESIGN §7).
+// 100,000 ids (the mlp24 workload of package internal/bench).
 func refFields() []feature.FieldSpec {
 	fs := make([]feature.FieldSpec, 24)
 	for f := range fs {

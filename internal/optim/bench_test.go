@@ -9,7 +9,7 @@ import (
 	"github.com/dcrnn/dcrnn/internal/tensor"
 )
 
-// mlp24Dense returns the dense parameters of the mlp24 workload (DESIGN §7):
+// mlp24Dense returns the dense parameters of the mlp24 workload (package internal/bench):
 // two towers 384-256-128-64-1, 279,554 floats, with random gradients.
 func mlp24Dense() []*nn.Param {
 	rng := rand.New(rand.NewPCG(1, 2))

@@ -1,5 +1,5 @@
 // Package synth is the synthetic click → conversion funnel of `dcrnn gen`
-// and `dcrnn demo` (DESIGN §2): a documented generative process (below), a
+// and `dcrnn demo`: a documented generative process (below), a
 // parallel writer whose output does not depend on the number of threads
 // (Generate, WriteDir), and the oracle, the metrics the true probabilities
 // reach (Oracle, ReadOracle).

@@ -19,7 +19,7 @@ import (
 type Oracle struct {
 	ClickAUC             float64 // AUC of p_click vs click, all rows
 	ClickLogLoss         float64 // logloss of p_click vs click
-	ConversionAUC        float64 // AUC of p_ctcvr vs conversion, all rows (DESIGN §3 "auc" of the later task)
+	ConversionAUC        float64 // AUC of p_ctcvr vs conversion, all rows (the "auc" of the later task in --metrics-out)
 	ConversionAUCClicked float64 // AUC of p_cvr vs conversion on clicked rows
 	CTCVRAUC             float64 // AUC of p_ctcvr vs conversion, all rows
 	CTCVRLogLoss         float64 // logloss of p_ctcvr vs conversion

@@ -17,7 +17,7 @@ type benchShape struct {
 }
 
 // benchShapes are the small and large squares and the gemms of one mlp24
-// tower (DESIGN §7): per layer in→out at batch 1024, the forward x·W, the
+// tower (package internal/bench): per layer in→out at batch 1024, the forward x·W, the
 // weight gradient xᵀ·dz and the input gradient dz·Wᵀ, as internal/nn calls them.
 func benchShapes() []benchShape {
 	s := []benchShape{{name: "small64", m: 64, n: 64, k: 64}}

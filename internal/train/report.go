@@ -43,7 +43,7 @@ func (n *Num) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// TaskMetrics are the metrics of one task (DESIGN §3).
+// TaskMetrics are the metrics of one task (definitions in package metric).
 type TaskMetrics struct {
 	AUC         Num  `json:"auc"`
 	AUCClicked  *Num `json:"auc_clicked,omitempty"` // later funnel task: CVR AUC on rows where the earlier step happened
@@ -72,7 +72,7 @@ type TrainInfo struct {
 	Calibration string `json:"calibration,omitempty"`
 }
 
-// Report is the JSON written by --metrics-out (DESIGN §3).
+// Report is the JSON written by --metrics-out.
 type Report struct {
 	Model  string                   `json:"model"`
 	Split  string                   `json:"split"`
