@@ -27,13 +27,13 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/dcrnn/dcrnn/internal/data"
 	"github.com/dcrnn/dcrnn/internal/feature"
+	"github.com/dcrnn/dcrnn/internal/serve"
 )
 
 func main() {
@@ -83,11 +83,10 @@ func run(args []string) error {
 		return errors.New("-data is required")
 	}
 	if c.tokenFile != "" {
-		b, err := os.ReadFile(c.tokenFile)
-		if err != nil {
+		var err error
+		if c.token, _, err = serve.ReadTokenFile(c.tokenFile); err != nil {
 			return err
 		}
-		c.token = strings.TrimSpace(string(b))
 	}
 	if c.items < 1 || c.concurrency < 1 || c.bodies < 1 || c.duration <= 0 {
 		return errors.New("-items, -concurrency, -bodies and -duration must be positive")

@@ -76,7 +76,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			log.Warn(warning)
 		}
 	}
-	if *adminAddr != "" && token == "" && !loopbackAddr(*adminAddr) {
+	if *adminAddr != "" && token == "" && !serve.IsLoopback(*adminAddr) {
 		return fmt.Errorf("serve: --admin-addr %s is not a loopback address: give --admin-token-file too, or use 127.0.0.1:PORT", *adminAddr)
 	}
 	if *allowPath && token == "" && *adminAddr == "" {
@@ -137,17 +137,4 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		err = aerr
 	}
 	return err
-}
-
-// loopbackAddr reports whether HOST:PORT names a loopback address.
-func loopbackAddr(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

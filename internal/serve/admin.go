@@ -244,7 +244,7 @@ func (s *Server) adminAuth(h http.HandlerFunc) http.HandlerFunc {
 				fail(http.StatusUnauthorized, CodeUnauthorized, "admin requests need the header Authorization: Bearer TOKEN (--admin-token-file)")
 				return
 			}
-		} else if !loopbackHost(r.Host) {
+		} else if !IsLoopback(r.Host) {
 			fail(http.StatusForbidden, CodeForbidden, "admin requests without a token must name a loopback host, not %q", r.Host)
 			return
 		}
@@ -271,9 +271,10 @@ func bearer(h string) (string, bool) {
 	return strings.TrimSpace(h[len(p):]), true
 }
 
-// loopbackHost reports whether a Host header names this machine: localhost
-// or a loopback IP literal, with or without a port.
-func loopbackHost(hostport string) bool {
+// IsLoopback reports whether a host, or a HOST:PORT (a Host header, a
+// listen address), names this machine: localhost or a loopback IP literal.
+// An empty host (":8080", all interfaces) is not loopback.
+func IsLoopback(hostport string) bool {
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
