@@ -43,6 +43,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxConns := fs.Int("max-connections", 0, "most open connections on --addr; more get 503 + Retry-After (default 4096)")
 	maxInflight := fs.Int("max-inflight", 0, "most requests decoded and scored at once; more get 503 + Retry-After (default 256)")
 	maxBodyMem := fs.Int64("max-body-memory", 0, "most bytes of request bodies held in memory by all requests together; beyond, 503 + Retry-After (default 256 MiB)")
+	modelName := fs.String("name", "", "the model's name in the Open Inference Protocol (/v2 and gRPC; default: the --model file's base name without its extension)")
+	grpcAddr := fs.String("grpc-addr", "", "also serve the Open Inference Protocol's gRPC service (inference.GRPCInferenceService) on HOST:PORT")
 	applyThreads := threadsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -91,6 +93,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		AdminToken: token, AllowReloadPath: *allowPath, ModelDir: *modelDir, AllowSchemaChange: *allowSchema,
 		MaxModelBytes: *maxModel, ReloadTimeout: *reloadTimeout,
 		MaxConnections: *maxConns, MaxInFlight: *maxInflight, MaxBodyMemory: *maxBodyMem,
+		ModelName: *modelName,
 	})
 	if err != nil {
 		return err
@@ -106,7 +109,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("serve: --admin-addr: %w", err)
 		}
 	}
+	var grpcLn net.Listener
+	if *grpcAddr != "" {
+		if grpcLn, err = net.Listen("tcp", *grpcAddr); err != nil {
+			ln.Close()
+			if adminLn != nil {
+				adminLn.Close()
+			}
+			return fmt.Errorf("serve: --grpc-addr: %w", err)
+		}
+	}
 	fmt.Fprintf(stdout, "dcrnn serve: listening on http://%s (model %s, checksum %s)\n", ln.Addr(), srv.Model().Name, srv.Model().Checksum)
+	if grpcLn != nil {
+		fmt.Fprintf(stdout, "dcrnn serve: Open Inference Protocol gRPC on %s\n", grpcLn.Addr())
+	}
 	switch {
 	case adminLn != nil:
 		fmt.Fprintf(stdout, "dcrnn serve: admin API on http://%s\n", adminLn.Addr())
@@ -127,14 +143,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 	}()
-	if adminLn == nil {
-		return srv.Serve(ctx, ln)
+	var side []chan error
+	if adminLn != nil {
+		c := make(chan error, 1)
+		go func() { c <- srv.ServeAdmin(ctx, adminLn) }()
+		side = append(side, c)
 	}
-	adminErr := make(chan error, 1)
-	go func() { adminErr <- srv.ServeAdmin(ctx, adminLn) }()
+	if grpcLn != nil {
+		c := make(chan error, 1)
+		go func() { c <- srv.ServeGRPC(ctx, grpcLn) }()
+		side = append(side, c)
+	}
 	err = srv.Serve(ctx, ln)
-	if aerr := <-adminErr; err == nil {
-		err = aerr
+	for _, c := range side {
+		if serr := <-c; err == nil {
+			err = serr
+		}
 	}
 	return err
 }

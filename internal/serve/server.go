@@ -91,6 +91,9 @@ type Options struct {
 	// requests together (default 256 MiB); a request that would pass it gets
 	// 503 + Retry-After. Body buffers grow only as bytes arrive.
 	MaxBodyMemory int64
+	// ModelName is the model's name in the Open Inference Protocol (/v2 and
+	// gRPC; default: the model file's base name without its extension).
+	ModelName string
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
 	// Registry receives the Prometheus metrics and is served on /metrics
@@ -180,6 +183,8 @@ type Server struct {
 	handler    http.Handler
 	admin      http.Handler
 	loadFn     func(path string, maxBytes int64) (*loaded, error) // s.load; tests slow it down
+	oip        *oipService                                        // the Open Inference Protocol endpoints
+	oipCache   atomic.Pointer[oipModel]                           // the served model as tensors
 }
 
 // loaded is one loaded model with its per-model scratch pool.
@@ -245,6 +250,7 @@ func New(path string, opt Options) (*Server, error) {
 		return nil, err
 	}
 	s.install(ld)
+	s.oip = newOIPService(s, opt.MaxRows, opt.Strict)
 	s.handler = s.routes(opt.AdminToken != "")
 	s.admin = s.routes(true)
 	return s, nil
@@ -331,8 +337,8 @@ func (s *Server) install(ld *loaded) *loaded {
 	return old
 }
 
-// Handler returns the HTTP handler: POST /v1/predict, GET /v1/model,
-// /healthz, /readyz, /metrics, and POST /v1/admin/reload when AdminToken is
+// Handler returns the HTTP handler: POST /v1/predict, GET /v1/model, the
+// Open Inference Protocol under /v2 (see oip_rest.go), /healthz, /readyz, /metrics, and POST /v1/admin/reload when AdminToken is
 // set (answered 404 otherwise).
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -355,9 +361,12 @@ func (s *Server) routes(admin bool) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})))
 	mux.Handle("/readyz", s.wrap("readyz", http.HandlerFunc(s.readyz)))
+	v2 := s.oipRoutes()
+	mux.Handle("/v2", v2)
+	mux.Handle("/v2/", v2)
 	mux.Handle("/metrics", promhttp.HandlerFor(s.opt.Registry, promhttp.HandlerOpts{}))
 	mux.Handle("/", s.wrap("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, reqErr(http.StatusNotFound, CodeNotFound, "", -1, "no such endpoint %s %s (have POST /v1/predict, GET /v1/model, /healthz, /readyz, /metrics, and POST /v1/admin/reload where the admin API is on)", r.Method, r.URL.Path))
+		writeError(w, reqErr(http.StatusNotFound, CodeNotFound, "", -1, "no such endpoint %s %s (have POST /v1/predict, GET /v1/model, the Open Inference Protocol under /v2, /healthz, /readyz, /metrics, and POST /v1/admin/reload where the admin API is on)", r.Method, r.URL.Path))
 	})))
 	return mux
 }
