@@ -27,6 +27,8 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +60,10 @@ type config struct {
 	tokenFile   string
 	token       string // read from tokenFile
 	jsonOut     bool
+	protocols   string // json and/or grpc, comma-separated
+	grpcAddr    string
+	modelName   string
+	halfLoad    bool
 }
 
 func run(args []string) error {
@@ -76,6 +82,10 @@ func run(args []string) error {
 	fs.StringVar(&c.adminURL, "admin-url", "", "base URL of the admin API for -reload-every (default: -url)")
 	fs.StringVar(&c.tokenFile, "admin-token-file", "", "file holding the server's admin bearer token, for -reload-every")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the report as JSON")
+	fs.StringVar(&c.protocols, "protocols", "json", "comma-separated, run one after the other on the same rows: json (POST /v1/predict) and grpc (the Open Inference Protocol's ModelInfer on -grpc-addr, every field a BYTES tensor of the same strings)")
+	fs.StringVar(&c.grpcAddr, "grpc-addr", "127.0.0.1:8081", "the server's --grpc-addr, for -protocols grpc")
+	fs.StringVar(&c.modelName, "model-name", "", "the served model's name (dcrnn serve --name; default its file's base name), for -protocols grpc")
+	fs.BoolVar(&c.halfLoad, "half-load", false, "after each closed-loop run, run an open loop at half its request rate (p50/p99 at half load)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -91,26 +101,110 @@ func run(args []string) error {
 	if c.items < 1 || c.concurrency < 1 || c.bodies < 1 || c.duration <= 0 {
 		return errors.New("-items, -concurrency, -bodies and -duration must be positive")
 	}
-	bodies, err := buildBodies(c)
+	rowSets, err := readRows(c)
 	if err != nil {
 		return err
 	}
-	rep := drive(c, bodies)
+	var reps []*Report
+	for _, proto := range strings.Split(c.protocols, ",") {
+		var send func() (string, error)
+		switch proto {
+		case "json":
+			if send, err = jsonSender(c, rowSets); err != nil {
+				return err
+			}
+		case "grpc":
+			var closeConns func()
+			if send, closeConns, err = grpcSender(c, rowSets); err != nil {
+				return err
+			}
+			defer closeConns()
+		default:
+			return fmt.Errorf("-protocols: unknown protocol %q (want json or grpc)", proto)
+		}
+		rep := drive(c, send)
+		rep.Protocol = proto
+		reps = append(reps, rep)
+		if c.halfLoad && c.rate <= 0 && rep.ReqPerSecond > 0 {
+			half := c
+			half.rate = rep.ReqPerSecond / 2
+			hrep := drive(half, send)
+			hrep.Protocol = proto
+			reps = append(reps, hrep)
+		}
+	}
 	if c.jsonOut {
-		b, _ := json.MarshalIndent(rep, "", "  ")
+		b, _ := json.MarshalIndent(reps, "", "  ")
 		fmt.Println(string(b))
 	} else {
-		rep.print(os.Stdout)
+		for _, rep := range reps {
+			rep.print(os.Stdout)
+		}
+		printRatios(os.Stdout, reps)
 	}
-	if rep.Errors > 0 {
-		return fmt.Errorf("%d requests failed (first: %s)", rep.Errors, rep.FirstError)
+	for _, rep := range reps {
+		if rep.Errors > 0 {
+			return fmt.Errorf("%s: %d requests failed (first: %s)", rep.Protocol, rep.Errors, rep.FirstError)
+		}
 	}
 	return nil
 }
 
-// buildBodies reads c.bodies·c.items rows and renders them as
-// {"rows": [{column: value, ...}, ...]} bodies, values as strings.
-func buildBodies(c config) ([][]byte, error) {
+var cpuMetric = []byte("\nprocess_cpu_seconds_total ")
+
+// serverCPU reads the server's process_cpu_seconds_total from its /metrics.
+func serverCPU(client *http.Client, url string) (float64, bool) {
+	resp, err := client.Get(url + "/metrics")
+	if err != nil {
+		return 0, false
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return 0, false
+	}
+	i := bytes.Index(b, cpuMetric)
+	if i < 0 {
+		return 0, false
+	}
+	line := b[i+len(cpuMetric):]
+	if j := bytes.IndexByte(line, '\n'); j >= 0 {
+		line = line[:j]
+	}
+	x, err := strconv.ParseFloat(string(bytes.TrimSpace(line)), 64)
+	return x, err == nil
+}
+
+// printRatios prints each protocol's closed-loop rows/s over the first's.
+func printRatios(w io.Writer, reps []*Report) {
+	var base *Report
+	for _, r := range reps {
+		if r.TargetRate > 0 {
+			continue
+		}
+		if base == nil {
+			base = r
+			continue
+		}
+		if base.RowsPerSecond > 0 {
+			fmt.Fprintf(w, "rows/s %s / %s (closed loop): %.2f\n", r.Protocol, base.Protocol, r.RowsPerSecond/base.RowsPerSecond)
+		}
+		if base.RowsPerServerCPUSecond > 0 && r.RowsPerServerCPUSecond > 0 {
+			fmt.Fprintf(w, "rows per server CPU second %s / %s (closed loop): %.2f\n", r.Protocol, base.Protocol, r.RowsPerServerCPUSecond/base.RowsPerServerCPUSecond)
+		}
+	}
+}
+
+// rowSet is the rows of one request: the file's columns and, per row, its
+// values as strings.
+type rowSet struct {
+	schema *feature.Schema
+	cols   []string
+	rows   [][]string
+}
+
+// readRows reads c.bodies sets of c.items rows.
+func readRows(c config) ([]rowSet, error) {
 	s, err := feature.LoadSchema(c.schema)
 	if err != nil {
 		return nil, err
@@ -121,9 +215,9 @@ func buildBodies(c config) ([][]byte, error) {
 	}
 	defer r.Close()
 	cols := r.Columns()
-	var bodies [][]byte
-	var rows []map[string]string
-	for len(bodies) < c.bodies {
+	var sets []rowSet
+	cur := rowSet{schema: s, cols: cols}
+	for len(sets) < c.bodies {
 		rec, err := r.Next()
 		if err == io.EOF {
 			break
@@ -131,28 +225,61 @@ func buildBodies(c config) ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		m := make(map[string]string, len(cols))
-		for i, col := range cols {
-			m[col] = string(bytes.TrimSpace(rec[i]))
+		row := make([]string, len(cols))
+		for i := range cols {
+			row[i] = string(bytes.TrimSpace(rec[i]))
 		}
-		rows = append(rows, m)
-		if len(rows) == c.items {
-			b, err := json.Marshal(map[string]any{"rows": rows})
-			if err != nil {
-				return nil, err
-			}
-			bodies = append(bodies, b)
-			rows = rows[:0]
+		cur.rows = append(cur.rows, row)
+		if len(cur.rows) == c.items {
+			sets = append(sets, cur)
+			cur = rowSet{schema: s, cols: cols}
 		}
 	}
-	if len(bodies) == 0 {
+	if len(sets) == 0 {
 		return nil, fmt.Errorf("%s has fewer than %d rows", c.data, c.items)
+	}
+	return sets, nil
+}
+
+// buildBodies renders each row set as a {"rows": [{column: value, ...},
+// ...]} body, values as strings.
+func buildBodies(sets []rowSet) ([][]byte, error) {
+	var bodies [][]byte
+	for _, set := range sets {
+		rows := make([]map[string]string, len(set.rows))
+		for i, row := range set.rows {
+			rows[i] = make(map[string]string, len(set.cols))
+			for j, col := range set.cols {
+				rows[i][col] = row[j]
+			}
+		}
+		b, err := json.Marshal(map[string]any{"rows": rows})
+		if err != nil {
+			return nil, err
+		}
+		bodies = append(bodies, b)
 	}
 	return bodies, nil
 }
 
+// jsonSender posts the bodies to /v1/predict in turn.
+func jsonSender(c config, sets []rowSet) (func() (string, error), error) {
+	bodies, err := buildBodies(sets)
+	if err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{MaxIdleConns: c.concurrency * 2, MaxIdleConnsPerHost: c.concurrency * 2, DisableCompression: true}
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	url := c.url + "/v1/predict"
+	var next atomic.Uint64
+	return func() (string, error) {
+		return send(client, url, bodies[next.Add(1)%uint64(len(bodies))], c.items)
+	}, nil
+}
+
 // Report is the outcome of a run.
 type Report struct {
+	Protocol      string  `json:"protocol"`
 	Mode          string  `json:"mode"`
 	Concurrency   int     `json:"concurrency"`
 	TargetRate    float64 `json:"target_requests_per_second,omitempty"`
@@ -170,16 +297,25 @@ type Report struct {
 	Reloads       int     `json:"reloads,omitempty"`
 	ReloadErrors  int     `json:"reload_errors,omitempty"`
 	Checksums     int     `json:"distinct_model_checksums"`
+	// ServerCPUSeconds is the server process's CPU time over the measured
+	// duration (process_cpu_seconds_total of its /metrics, when served), and
+	// RowsPerServerCPUSecond the rows answered per CPU second of it: a
+	// figure that other load on the machine disturbs less than rows/s.
+	ServerCPUSeconds       float64 `json:"server_cpu_seconds,omitempty"`
+	RowsPerServerCPUSecond float64 `json:"rows_per_server_cpu_second,omitempty"`
 }
 
 func (r *Report) print(w io.Writer) {
-	fmt.Fprintf(w, "%s, %d connections, %d items/request", r.Mode, r.Concurrency, r.ItemsPerReq)
+	fmt.Fprintf(w, "%s: %s, %d connections, %d items/request", r.Protocol, r.Mode, r.Concurrency, r.ItemsPerReq)
 	if r.TargetRate > 0 {
 		fmt.Fprintf(w, ", target %.0f req/s (%.0f rows/s)", r.TargetRate, r.TargetRate*float64(r.ItemsPerReq))
 	}
 	fmt.Fprintf(w, "\n  %d requests in %.1fs, %d errors\n", r.Requests, r.Seconds, r.Errors)
 	fmt.Fprintf(w, "  throughput: %.0f rows/s (%.1f req/s)\n", r.RowsPerSecond, r.ReqPerSecond)
 	fmt.Fprintf(w, "  latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", r.P50ms, r.P90ms, r.P99ms, r.Maxms)
+	if r.ServerCPUSeconds > 0 {
+		fmt.Fprintf(w, "  server CPU: %.2f s, %.0f rows per CPU second\n", r.ServerCPUSeconds, r.RowsPerServerCPUSecond)
+	}
 	if r.Reloads > 0 || r.ReloadErrors > 0 {
 		fmt.Fprintf(w, "  reloads: %d ok, %d failed; %d distinct model checksums answered\n", r.Reloads, r.ReloadErrors, r.Checksums)
 	}
@@ -239,14 +375,11 @@ func send(client *http.Client, url string, body []byte, items int) (string, erro
 	return sum, nil
 }
 
-func drive(c config, bodies [][]byte) *Report {
-	tr := &http.Transport{MaxIdleConns: c.concurrency * 2, MaxIdleConnsPerHost: c.concurrency * 2, DisableCompression: true}
+func drive(c config, sendNext func() (string, error)) *Report {
+	tr := &http.Transport{MaxIdleConns: 2, DisableCompression: true}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	url := c.url + "/v1/predict"
 	rec := &recorder{checksums: map[string]bool{}}
 	var measuring atomic.Bool
-	var next atomic.Uint64
-	body := func() []byte { return bodies[next.Add(1)%uint64(len(bodies))] }
 	record := func(d time.Duration, err error, sum string) {
 		if measuring.Load() {
 			rec.add(d, err, sum)
@@ -267,7 +400,7 @@ func drive(c config, bodies [][]byte) *Report {
 					default:
 					}
 					t0 := time.Now()
-					sum, err := send(client, url, body(), c.items)
+					sum, err := sendNext()
 					record(time.Since(t0), err, sum)
 				}
 			}()
@@ -283,7 +416,7 @@ func drive(c config, bodies [][]byte) *Report {
 					if d := time.Until(due); d > 0 {
 						time.Sleep(d)
 					}
-					sum, err := send(client, url, body(), c.items)
+					sum, err := sendNext()
 					record(time.Since(due), err, sum) // from the scheduled start
 				}
 			}()
@@ -348,11 +481,13 @@ func drive(c config, bodies [][]byte) *Report {
 		}()
 	}
 	time.Sleep(c.warmup)
+	cpu0, cpuOK := serverCPU(client, c.url)
 	measuring.Store(true)
 	start := time.Now()
 	time.Sleep(c.duration)
 	measuring.Store(false)
 	elapsed := time.Since(start)
+	cpu1, cpuOK1 := serverCPU(client, c.url)
 	close(stop)
 	wg.Wait()
 
@@ -362,6 +497,10 @@ func drive(c config, bodies [][]byte) *Report {
 	ok := len(rec.lat)
 	rep.ReqPerSecond = float64(ok) / elapsed.Seconds()
 	rep.RowsPerSecond = rep.ReqPerSecond * float64(c.items)
+	if cpuOK && cpuOK1 && cpu1 > cpu0 {
+		rep.ServerCPUSeconds = cpu1 - cpu0
+		rep.RowsPerServerCPUSecond = float64(ok*c.items) / rep.ServerCPUSeconds
+	}
 	slices.Sort(rec.lat)
 	q := func(p float64) float64 {
 		if ok == 0 {
