@@ -47,7 +47,7 @@ func newMetrics(reg prometheus.Registerer, conns func() float64) (*metrics, erro
 			Name: "dcrnn_serve_panics_total", Help: "Handler panics turned into 500 responses.",
 		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dcrnn_serve_rejected_total", Help: "Connections or requests refused with 503 by a limit (connections, inflight, body_memory).",
+			Name: "dcrnn_serve_rejected_total", Help: "Connections or requests refused with 503 (gRPC: UNAVAILABLE) by a limit (connections, inflight, body_memory, grpc_calls).",
 		}, []string{"limit"}),
 		conns: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "dcrnn_serve_open_connections", Help: "Open connections of the serving listener.",
@@ -60,7 +60,7 @@ func newMetrics(reg prometheus.Registerer, conns func() float64) (*metrics, erro
 	}
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
-	for _, l := range []string{"connections", "inflight", "body_memory"} {
+	for _, l := range []string{"connections", "inflight", "body_memory", "grpc_calls"} {
 		m.rejected.WithLabelValues(l)
 	}
 	return m, nil

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
 
 	pb "github.com/dcrnn/dcrnn/internal/serve/inferencepb"
 )
@@ -27,12 +28,22 @@ import (
 // back as raw_output_contents, little-endian float32, as Triton answers.
 // The limits are those of the HTTP listener: MaxBodyBytes bounds a message,
 // MaxConnections the connections, MaxInFlight the ModelInfer calls being
-// scored (more get UNAVAILABLE at once), MaxRows the rows, and the request
-// timeouts bound a call; metrics and logs are the server's, with the
-// handler label grpc_<Method>.
+// scored, MaxRows the rows. A gRPC message is read whole into memory before
+// any handler sees it, so memory is bounded by the calls open at once: at
+// most MaxBodyMemory / MaxBodyBytes of them (32 by default) on the whole
+// listener, counted from their headers to their end; more are answered
+// UNAVAILABLE at once, as over-limit HTTP requests get 503. A call, reading
+// its message included, must end within ReadTimeout + WriteTimeout, so a
+// slow client cannot hold a slot. Metrics and logs are the server's, with
+// the handler label grpc_<Method>.
 
 // maxGRPCStreams bounds the calls open at once on one gRPC connection.
 const maxGRPCStreams = 64
+
+// grpcCalls is the most calls open at once on the gRPC listener.
+func (o *Options) grpcCalls() int {
+	return int(max(1, min(int64(o.MaxInFlight), o.MaxBodyMemory/max(1, o.MaxBodyBytes))))
+}
 
 type oipGRPC struct {
 	pb.UnimplementedGRPCInferenceServiceServer
@@ -70,7 +81,27 @@ func (s *Server) ServeGRPC(ctx context.Context, ln net.Listener) error {
 
 func (s *Server) newGRPCServer() *grpc.Server {
 	msg := int(min(s.opt.MaxBodyBytes, math.MaxInt32))
+	calls := make(chan struct{}, s.opt.grpcCalls())
+	callTimeout := s.opt.ReadTimeout + s.opt.WriteTimeout
+	// admit runs on a call's headers, before its message is read. The
+	// stream's context ends with the call whatever way it ends (answered,
+	// reset, connection lost), which frees the slot.
+	admit := func(ctx context.Context, _ *tap.Info) (context.Context, error) {
+		select {
+		case calls <- struct{}{}:
+		default:
+			s.m.rejected.WithLabelValues("grpc_calls").Inc()
+			return nil, status.Errorf(codes.Unavailable, "%d gRPC calls are open, the limit (--max-body-memory / --max-body-bytes); retry shortly", cap(calls))
+		}
+		tctx, cancel := context.WithTimeout(ctx, callTimeout)
+		context.AfterFunc(ctx, func() {
+			cancel()
+			<-calls
+		})
+		return tctx, nil
+	}
 	srv := grpc.NewServer(
+		grpc.InTapHandle(admit),
 		grpc.MaxRecvMsgSize(msg),
 		grpc.MaxSendMsgSize(max(msg, 64<<20)),
 		grpc.MaxConcurrentStreams(maxGRPCStreams),
@@ -84,20 +115,14 @@ func (s *Server) newGRPCServer() *grpc.Server {
 	return srv
 }
 
-// grpcIntercept adds the deadline, the in-flight bound, metrics, sampled logs
-// and a recover to every call.
+// grpcIntercept adds the in-flight bound, metrics, sampled logs and a recover
+// to every call.
 func (s *Server) grpcIntercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
 	method := info.FullMethod[strings.LastIndexByte(info.FullMethod, '/')+1:]
 	name := "grpc_" + method
 	start := time.Now()
 	li := &logInfo{}
 	ctx = context.WithValue(ctx, logKey{}, li)
-	timeout := s.opt.ReadTimeout + s.opt.WriteTimeout
-	if d, ok := ctx.Deadline(); !ok || time.Until(d) > timeout {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
 	defer func() {
 		if p := recover(); p != nil {
 			s.m.panics.Inc()

@@ -666,3 +666,68 @@ func TestOIPGRPCErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestOIPGRPCCallsBounded holds a call open without sending its message:
+// with room for one call, the next is refused at once, and the held one is
+// cut at the call timeout, which frees its slot.
+func TestOIPGRPCCallsBounded(t *testing.T) {
+	f := newFixture(t)
+	// 64 KiB of body memory for 64 KiB messages: one call at a time.
+	srv, err := New(f.pathA, Options{MaxBodyBytes: 64 << 10, MaxBodyMemory: 64 << 10,
+		ReadTimeout: 300 * time.Millisecond, WriteTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.opt.grpcCalls(); n != 1 {
+		t.Fatalf("grpcCalls = %d, want 1", n)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeGRPC(ctx, ln) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := pb.NewGRPCInferenceServiceClient(conn)
+	if _, err := c.ModelInfer(context.Background(), grpcInputs(true)); err != nil {
+		t.Fatalf("a call alone: %v", err)
+	}
+	hold, stopHold := context.WithCancel(context.Background())
+	defer stopHold()
+	stream, err := conn.NewStream(hold, &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}, pb.GRPCInferenceService_ModelInfer_FullMethodName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan error, 1)
+	go func() { held <- stream.RecvMsg(new(pb.ModelInferResponse)) }() // headers go out; no message follows
+	var refused error
+	for i := 0; i < 50; i++ { // the held call's headers may still be on their way
+		if _, refused = c.ModelInfer(context.Background(), grpcInputs(true)); refused != nil {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if status.Code(refused) != codes.Unavailable || !strings.Contains(refused.Error(), "gRPC calls are open") {
+		t.Fatalf("a second call while one is held: %v, want Unavailable", refused)
+	}
+	select {
+	case err := <-held:
+		if status.Code(err) == codes.OK {
+			t.Fatalf("the held call ended with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the held call was not cut at the call timeout")
+	}
+	if _, err := c.ModelInfer(context.Background(), grpcInputs(true)); err != nil {
+		t.Fatalf("a call after the held one was cut: %v", err)
+	}
+}
