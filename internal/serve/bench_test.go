@@ -75,6 +75,7 @@ func BenchmarkPredictCensus100(b *testing.B) {
 	h := srv.Handler()
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer reportCPU(b)()
 	for i := 0; i < b.N; i++ {
 		req, _ := http.NewRequest("POST", "/v1/predict", bytes.NewReader(bodies[i%len(bodies)]))
 		rec := newRecorder()

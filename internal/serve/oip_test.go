@@ -721,8 +721,8 @@ func TestOIPGRPCCallsBounded(t *testing.T) {
 	}
 	select {
 	case err := <-held:
-		if status.Code(err) == codes.OK {
-			t.Fatalf("the held call ended with %v", err)
+		if status.Code(err) != codes.DeadlineExceeded {
+			t.Fatalf("the held call ended with %v, want DeadlineExceeded", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the held call was not cut at the call timeout")
