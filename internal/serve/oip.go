@@ -136,7 +136,7 @@ type oipTensor struct {
 type oipRequest struct {
 	model, version, id string
 	inputs             []oipTensor
-	outputs            []string // requested outputs; nil: all
+	outputs            []string // requested outputs; none: all
 }
 
 // oipResult is the answer to an oipRequest.
@@ -207,7 +207,7 @@ func (o *oipService) infer(ctx context.Context, req *oipRequest) (*oipResult, *o
 		return nil, oipErrorf(http.StatusServiceUnavailable, "the server is shutting down")
 	}
 	res := &oipResult{model: m, id: req.id}
-	if req.outputs == nil {
+	if len(req.outputs) == 0 {
 		res.names = m.outputs
 		for i := range m.outputs {
 			res.indexes = append(res.indexes, i)

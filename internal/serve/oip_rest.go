@@ -1,9 +1,7 @@
 package serve
 
 import (
-	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -37,23 +35,36 @@ const inferHeaderLength = "Inference-Header-Content-Length"
 // oipRoutes returns the handler of /v2 and everything under it.
 func (s *Server) oipRoutes() http.Handler {
 	mux := http.NewServeMux()
-	health := s.wrap("v2_health", http.HandlerFunc(s.oipHealth))
-	mux.Handle("GET /v2/health/live", health)
-	mux.Handle("GET /v2/health/ready", health)
-	meta := s.wrap("v2_metadata", http.HandlerFunc(s.oipMetadata))
-	mux.Handle("GET /v2", meta)
-	mux.Handle("GET /v2/{$}", meta)
-	mux.Handle("GET /v2/models/{name}", meta)
-	mux.Handle("GET /v2/models/{name}/versions/{version}", meta)
-	mux.Handle("GET /v2/models/{name}/ready", meta)
-	mux.Handle("GET /v2/models/{name}/versions/{version}/ready", meta)
-	infer := s.wrap("v2_infer", http.HandlerFunc(s.oipInferHTTP))
-	mux.Handle("POST /v2/models/{name}/infer", infer)
-	mux.Handle("POST /v2/models/{name}/versions/{version}/infer", infer)
+	health := s.wrap("v2_health", onlyMethod(http.MethodGet, s.oipHealth))
+	mux.Handle("/v2/health/live", health)
+	mux.Handle("/v2/health/ready", health)
+	meta := s.wrap("v2_metadata", onlyMethod(http.MethodGet, s.oipMetadata))
+	mux.Handle("/v2", meta)
+	mux.Handle("/v2/{$}", meta)
+	mux.Handle("/v2/models/{name}", meta)
+	mux.Handle("/v2/models/{name}/versions/{version}", meta)
+	mux.Handle("/v2/models/{name}/ready", meta)
+	mux.Handle("/v2/models/{name}/versions/{version}/ready", meta)
+	infer := s.wrap("v2_infer", onlyMethod(http.MethodPost, s.oipInferHTTP))
+	mux.Handle("/v2/models/{name}/infer", infer)
+	mux.Handle("/v2/models/{name}/versions/{version}/infer", infer)
 	mux.Handle("/v2/", s.wrap("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		oipWriteError(w, oipErrorf(http.StatusNotFound, "no such endpoint %s %s (see GET /v2 and the README's Open Inference Protocol section)", r.Method, r.URL.Path))
 	})))
 	return mux
+}
+
+// onlyMethod answers 405 with {"error": ...} to other methods than m (and
+// HEAD for GET).
+func onlyMethod(m string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != m && !(m == http.MethodGet && r.Method == http.MethodHead) {
+			w.Header().Set("Allow", m)
+			oipWriteError(w, oipErrorf(http.StatusMethodNotAllowed, "use %s for %s", m, r.URL.Path))
+			return
+		}
+		h(w, r)
+	}
 }
 
 func oipWriteError(w http.ResponseWriter, e *oipError) {
@@ -134,23 +145,6 @@ func (s *Server) oipMetadata(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, m.metadata())
 }
 
-// oipRESTRequest is the JSON of an infer request.
-type oipRESTRequest struct {
-	ID         string         `json:"id"`
-	Parameters map[string]any `json:"parameters"`
-	Inputs     []struct {
-		Name       string          `json:"name"`
-		Datatype   string          `json:"datatype"`
-		Shape      []int64         `json:"shape"`
-		Parameters map[string]any  `json:"parameters"`
-		Data       json.RawMessage `json:"data"`
-	} `json:"inputs"`
-	Outputs []struct {
-		Name       string         `json:"name"`
-		Parameters map[string]any `json:"parameters"`
-	} `json:"outputs"`
-}
-
 func (s *Server) oipInferHTTP(w http.ResponseWriter, r *http.Request) {
 	li := logOf(r)
 	fail := func(e *oipError) {
@@ -178,7 +172,7 @@ func (s *Server) oipInferHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.leaveInFlight()
-	req, binOut, err := parseRESTInfer(st.body, r.Header.Get(inferHeaderLength))
+	req, binOut, err := parseRESTInfer(st.body, r.Header.Get(inferHeaderLength), s.opt.MaxRows)
 	if err != nil {
 		fail(err)
 		return
@@ -203,87 +197,6 @@ func (s *Server) oipInferHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(st.out)
 }
 
-// parseRESTInfer decodes an infer body; binOut[i] tells whether output i
-// of the answer (in the order of req.outputs, or of the model's outputs when
-// none are requested; index -1 for all of them) is sent as binary data.
-func parseRESTInfer(body []byte, headerLen string) (*oipRequest, *binaryOutputs, *oipError) {
-	js, rest := body, []byte(nil)
-	if headerLen != "" {
-		l, err := strconv.Atoi(headerLen)
-		if err != nil || l < 0 || l > len(body) {
-			return nil, nil, oipErrorf(http.StatusBadRequest, "%s: %q is not a length within the %d-byte body", inferHeaderLength, headerLen, len(body))
-		}
-		js, rest = body[:l], body[l:]
-	}
-	var rr oipRESTRequest
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.UseNumber()
-	if err := dec.Decode(&rr); err != nil {
-		return nil, nil, oipErrorf(http.StatusBadRequest, "the request is not an inference request object: %v", err)
-	}
-	if dec.More() {
-		return nil, nil, oipErrorf(http.StatusBadRequest, "the request has data after its JSON object (binary data needs the %s header)", inferHeaderLength)
-	}
-	req := &oipRequest{id: rr.ID}
-	for i, in := range rr.Inputs {
-		t := oipTensor{name: in.Name, datatype: in.Datatype, shape: in.Shape}
-		if v, ok := in.Parameters["binary_data_size"]; ok {
-			size, err := paramInt(v)
-			if err != nil || size < 0 || size > int64(len(rest)) {
-				return nil, nil, oipErrorf(http.StatusBadRequest, "input %q: binary_data_size %v: not a length within the %d bytes of binary data left", in.Name, v, len(rest))
-			}
-			if len(in.Data) > 0 && string(in.Data) != "null" {
-				return nil, nil, oipErrorf(http.StatusBadRequest, "input %q has both data and binary_data_size", in.Name)
-			}
-			t.raw, t.hasRaw = rest[:size], true
-			rest = rest[size:]
-		} else {
-			var data any
-			d := json.NewDecoder(bytes.NewReader(in.Data))
-			d.UseNumber()
-			if len(in.Data) == 0 {
-				return nil, nil, oipErrorf(http.StatusBadRequest, "input %q (%d) has no data", in.Name, i)
-			}
-			if err := d.Decode(&data); err != nil {
-				return nil, nil, oipErrorf(http.StatusBadRequest, "input %q: data: %v", in.Name, err)
-			}
-			flat, ok := flatten(data, nil, 0)
-			if !ok {
-				return nil, nil, oipErrorf(http.StatusBadRequest, "input %q: data is not a list of values (nested at most 2 deep)", in.Name)
-			}
-			t.json, t.hasJSON = flat, true
-		}
-		req.inputs = append(req.inputs, t)
-	}
-	if len(rest) > 0 {
-		return nil, nil, oipErrorf(http.StatusBadRequest, "%d bytes of binary data are not claimed by any input's binary_data_size", len(rest))
-	}
-	bo := &binaryOutputs{}
-	if v, ok := rr.Parameters["binary_data_output"]; ok {
-		b, isBool := v.(bool)
-		if !isBool {
-			return nil, nil, oipErrorf(http.StatusBadRequest, "parameter binary_data_output: %v is not a boolean", v)
-		}
-		bo.all = b
-	}
-	if rr.Outputs != nil {
-		req.outputs = []string{}
-		for _, o := range rr.Outputs {
-			req.outputs = append(req.outputs, o.Name)
-			bin := bo.all
-			if v, ok := o.Parameters["binary_data"]; ok {
-				b, isBool := v.(bool)
-				if !isBool {
-					return nil, nil, oipErrorf(http.StatusBadRequest, "output %q: parameter binary_data: %v is not a boolean", o.Name, v)
-				}
-				bin = b
-			}
-			bo.each = append(bo.each, bin)
-		}
-	}
-	return req, bo, nil
-}
-
 // binaryOutputs says which outputs are sent as binary data.
 type binaryOutputs struct {
 	all  bool
@@ -295,33 +208,6 @@ func (b *binaryOutputs) of(i int) bool {
 		return b.each[i]
 	}
 	return b.all
-}
-
-func paramInt(v any) (int64, error) {
-	n, ok := v.(json.Number)
-	if !ok {
-		return 0, errors.New("not a number")
-	}
-	return n.Int64()
-}
-
-// flatten appends the scalars of v (a list, possibly of lists) in order.
-func flatten(v any, out []any, depth int) ([]any, bool) {
-	list, ok := v.([]any)
-	if !ok || depth > 1 {
-		return nil, false
-	}
-	for _, e := range list {
-		if sub, isList := e.([]any); isList {
-			var ok bool
-			if out, ok = flatten(sub, out, depth+1); !ok {
-				return nil, false
-			}
-			continue
-		}
-		out = append(out, e)
-	}
-	return out, true
 }
 
 // appendREST appends the answer: the JSON, then the binary outputs.

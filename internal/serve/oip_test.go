@@ -43,17 +43,17 @@ var (
 	colAge   = []float64{33, 17, 25, 70.5, 40, 49}
 )
 
-// restInput is an input tensor of a JSON infer request.
-func restInput(name, dt string, data any, n int) map[string]any {
+// testInput is an input tensor of a JSON infer request.
+func testInput(name, dt string, data any, n int) map[string]any {
 	return map[string]any{"name": name, "datatype": dt, "shape": []int{n}, "data": data}
 }
 
 func restInputs() []map[string]any {
 	n := len(colUser)
 	return []map[string]any{
-		restInput("user_id", "BYTES", colUser, n), restInput("item_id", "BYTES", colItem, n),
-		restInput("tags", "BYTES", colTags, n), restInput("price", "BYTES", colPrice, n),
-		restInput("age", "FP64", colAge, n),
+		testInput("user_id", "BYTES", colUser, n), testInput("item_id", "BYTES", colItem, n),
+		testInput("tags", "BYTES", colTags, n), testInput("price", "BYTES", colPrice, n),
+		testInput("age", "FP64", colAge, n),
 	}
 }
 
@@ -315,17 +315,17 @@ func oipBadCases() []struct {
 	}{
 		{"unknown model", "nope", "", restInputs, nil, 404, codes.NotFound, `unknown model "nope"`},
 		{"bad version", "a", "000000000000", restInputs, nil, 404, codes.NotFound, `no version "000000000000"`},
-		{"wrong datatype", "a", "", replace("user_id", restInput("user_id", "FP32", []float64{1, 2, 3, 4, 5, 6}, n)), nil, 400, codes.InvalidArgument, `"user_id" (categorical): datatype FP32`},
-		{"unsupported datatype", "a", "", replace("age", restInput("age", "BOOL", []bool{true, true, true, true, true, true}, n)), nil, 400, codes.InvalidArgument, `datatype "BOOL" is not supported`},
-		{"shape mismatch", "a", "", replace("age", restInput("age", "FP64", []float64{1, 2, 3}, 3)), nil, 400, codes.InvalidArgument, `input "age" has 3 rows`},
-		{"elements not shape", "a", "", replace("age", restInput("age", "FP64", []float64{1, 2, 3}, n)), nil, 400, codes.InvalidArgument, `3 elements for shape [6]`},
+		{"wrong datatype", "a", "", replace("user_id", testInput("user_id", "FP32", []float64{1, 2, 3, 4, 5, 6}, n)), nil, 400, codes.InvalidArgument, `"user_id" (categorical): datatype FP32`},
+		{"unsupported datatype", "a", "", replace("age", testInput("age", "BOOL", []bool{true, true, true, true, true, true}, n)), nil, 400, codes.InvalidArgument, `datatype "BOOL" is not supported`},
+		{"shape mismatch", "a", "", replace("age", testInput("age", "FP64", []float64{1, 2, 3}, 3)), nil, 400, codes.InvalidArgument, `input "age" has 3 rows`},
+		{"elements not shape", "a", "", replace("age", testInput("age", "FP64", []float64{1, 2, 3}, n)), nil, 400, codes.InvalidArgument, `3 elements for shape [6]`},
 		{"shape 2-d", "a", "", replace("age", map[string]any{"name": "age", "datatype": "FP64", "shape": []int{3, 2}, "data": colAge}), nil, 400, codes.InvalidArgument, `shape [3 2] is not [N] or [N, 1]`},
 		{"missing field", "a", "", without("tags"), nil, 400, codes.InvalidArgument, `missing input "tags"`},
-		{"bad number", "a", "", replace("price", restInput("price", "BYTES", []string{"x", "1", "1", "1", "1", "1"}, n)), nil, 400, codes.InvalidArgument, `price`},
+		{"bad number", "a", "", replace("price", testInput("price", "BYTES", []string{"x", "1", "1", "1", "1", "1"}, n)), nil, 400, codes.InvalidArgument, `price`},
 		{"unknown output", "a", "", restInputs, []string{"revenue"}, 400, codes.InvalidArgument, `unknown output "revenue"`},
 		{"too many rows", "a", "", func() []map[string]any {
-			return []map[string]any{restInput("user_id", "BYTES", make([]string, 11), 11)}
-		}, nil, 413, codes.ResourceExhausted, `more than 10 (--max-rows)`},
+			return []map[string]any{testInput("user_id", "BYTES", make([]string, 11), 11)}
+		}, nil, 413, codes.ResourceExhausted, `more than 10`},
 	}
 }
 
@@ -354,7 +354,7 @@ func TestOIPRESTErrors(t *testing.T) {
 	}
 	t.Run("body too large", func(t *testing.T) {
 		big := strings.Repeat("x", 70<<10)
-		code, r := postV2(t, ts.url+"/v2/models/a/infer", map[string]any{"inputs": []map[string]any{restInput("user_id", "BYTES", []string{big}, 1)}})
+		code, r := postV2(t, ts.url+"/v2/models/a/infer", map[string]any{"inputs": []map[string]any{testInput("user_id", "BYTES", []string{big}, 1)}})
 		if code != 413 || !strings.Contains(r.Error, "--max-body-bytes") {
 			t.Errorf("status %d error %q", code, r.Error)
 		}
@@ -376,6 +376,46 @@ func TestOIPRESTErrors(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != 400 || !strings.Contains(string(b), "binary_data_size") {
+			t.Errorf("status %d %s", resp.StatusCode, b)
+		}
+	})
+	t.Run("decoder bounds", func(t *testing.T) {
+		for _, c := range []struct {
+			body   string
+			status int
+			msg    string
+		}{
+			{`{"inputs":[` + strings.Repeat(`{},`, maxRESTInputs) + `{}]}`, 400, "more than 4096 elements"},
+			{`{"inputs":[{"name":"age","datatype":"FP64","shape":[1],"data":[` + strings.Repeat("1,", 10) + `1]}]}`, 413, "inputs[0].data: more than 10 values"},
+			{`{"inputs":[{"name":"age","datatype":"FP64","shape":[1],"data":[[[1]]]}]}`, 400, "not a list of values"},
+			{`{"inputs":[{"name":"age","datatype":"FP64","shape":[1,1,1,1,1,1,1,1,1],"data":[1]}]}`, 400, "more than 8 elements"},
+			{`{"inputs":[]} {}`, 400, "data after the JSON object"},
+			{`{"inputs":[], "parameters": {"binary_data_output": "yes"}}`, 400, "is not a boolean"},
+			{`[1]`, 400, "expected an object"},
+		} {
+			code, b := post(t, ts.url+"/v2/models/a/infer", []byte(c.body))
+			var r restResponse
+			json.Unmarshal(b, &r)
+			if code != c.status || !strings.Contains(r.Error, c.msg) {
+				t.Errorf("%.60s: status %d %s, want %d with %q", c.body, code, b, c.status, c.msg)
+			}
+		}
+	})
+	t.Run("unknown parameters skipped", func(t *testing.T) {
+		code, r := postV2(t, ts.url+"/v2/models/a/infer", map[string]any{"inputs": restInputs(), "extra": []any{1, map[string]any{"x": nil}},
+			"parameters": map[string]any{"deep": map[string]any{"list": []any{1, 2, []any{3}}}}})
+		if code != 200 || len(r.Outputs) != 3 {
+			t.Errorf("status %d %s", code, r.Error)
+		}
+	})
+	t.Run("wrong method", func(t *testing.T) {
+		resp, err := http.Get(ts.url + "/v2/models/a/infer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != "POST" || !strings.Contains(string(b), `"error":"use POST`) {
 			t.Errorf("status %d %s", resp.StatusCode, b)
 		}
 	})
