@@ -17,7 +17,7 @@ import (
 )
 
 func init() {
-	register(command{name: "serve", summary: "serve a model file over HTTP (POST /v1/predict, hot reload, metrics)", run: runServe})
+	register(command{name: "serve", summary: "serve a model file over HTTP (POST /v1/predict; the Open Inference Protocol v2 over REST and, with --grpc-addr, gRPC; hot reload, metrics)", run: runServe})
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
