@@ -62,8 +62,11 @@ func (c *Calibration) validate(spec Spec) error {
 
 // NegativeSampling returns the rate at which the training log kept the
 // first task's negatives (the schema's negative_sampling), 1 when the log
-// was not down-sampled.
+// was not down-sampled (or the model has no pipeline).
 func (tr *Trained) NegativeSampling() float64 {
+	if tr.Pipeline == nil { // a bare model built in code (the bench workloads)
+		return 1
+	}
 	if ts := tr.Pipeline.Schema().Tasks; len(ts) > 0 && ts[0].NegativeSampling != nil {
 		return *ts[0].NegativeSampling
 	}
