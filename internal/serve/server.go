@@ -180,6 +180,7 @@ type Server struct {
 	handler    http.Handler
 	admin      http.Handler
 	loadFn     func(path string, maxBytes int64) (*loaded, error) // s.load; tests slow it down
+	decode     func(body []byte, r *request, maxRows int) error   // decodeRequest; the benchmark swaps in encoding/json
 }
 
 // loaded is one loaded model with its per-model scratch pool.
@@ -213,6 +214,7 @@ func New(path string, opt Options) (*Server, error) {
 	s.m = m
 	s.budget.limit = opt.MaxBodyMemory
 	s.loadFn = s.load
+	s.decode = decodeRequest
 	s.reqs.New = func() any { return &reqState{} }
 	if opt.AdminToken != "" {
 		sum := sha256.Sum256([]byte(opt.AdminToken))
@@ -590,7 +592,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.leaveInFlight()
-	if err := decodeRequest(st.body, &st.req, s.opt.MaxRows); err != nil {
+	if err := s.decode(st.body, &st.req, s.opt.MaxRows); err != nil {
 		fail(err.(*RequestError))
 		return
 	}
