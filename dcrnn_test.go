@@ -276,3 +276,41 @@ func TestGoclientImportsNoInternalPackage(t *testing.T) {
 		t.Errorf("examples/goclient does not import github.com/dcrnn/dcrnn: %s", out)
 	}
 }
+
+// TestReadmeSampleIsTheExample: the README's "Use from Go" sample is the
+// body of ExampleScorer_Score, so the README shows code that go test runs.
+func TestReadmeSampleIsTheExample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := string(readme)
+	i := strings.Index(r, "## Use from Go")
+	if i < 0 {
+		t.Fatal(`README has no "## Use from Go" section`)
+	}
+	r = r[i:]
+	start := strings.Index(r, "```go\n")
+	end := strings.Index(r[start+6:], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("no go code block in the README section")
+	}
+	sample := r[start+6 : start+6+end]
+	e := string(src)
+	j := strings.Index(e, "func ExampleScorer_Score() {\n")
+	k := strings.Index(e[j:], "\n}\n")
+	if j < 0 || k < 0 {
+		t.Fatal("ExampleScorer_Score not found")
+	}
+	var body strings.Builder
+	for _, l := range strings.Split(e[j+len("func ExampleScorer_Score() {\n"):j+k+1], "\n") {
+		body.WriteString(strings.TrimPrefix(l, "\t") + "\n")
+	}
+	if got, want := strings.TrimSpace(sample), strings.TrimSpace(body.String()); got != want {
+		t.Errorf("README sample differs from ExampleScorer_Score:\n%s\n--- example:\n%s", got, want)
+	}
+}
