@@ -128,8 +128,8 @@ func (e *RowError) Unwrap() error { return e.Err }
 // errors have Row -1. check, when not nil, sees the context (i = -1, when
 // there is one) and every row before it is transformed (the server's strict
 // mode); its error is returned as it is.
-// The results are as for Batch, of length len(rows). On error nothing is
-// scored and the error is a *RowError unless check made it.
+// The results are as for Batch, of length len(rows). On error it returns
+// no probabilities, and the error is a *RowError unless check made it.
 func (s *Scorer) Maps(rows []map[string]any, context map[string]any, check func(i int, m map[string]any) error) (probs [][]float32, ctcvr []float32, err error) {
 	p := s.tr.Pipeline
 	chunk := s.Chunk
