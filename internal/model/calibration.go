@@ -76,8 +76,9 @@ func (tr *Trained) NegativeSampling() float64 {
 // Predict scores a batch on an inference tape: probs[t] (len ≥ b.N) gets the
 // probability of every task (the conditional one for the later task of a
 // funnel) and ctcvr, when the spec has a funnel and ctcvr is not nil, the
-// joint probability. The tape is reset first. Every scorer (eval, predict,
-// serve, compare) goes through it: it applies the model's calibration maps
+// joint probability. The tape is reset first. Every scorer goes through it
+// (package score, the one scoring loop of eval, predict, serve, compare and
+// the public package): it applies the model's calibration maps
 // (Calibration) to each task's sigmoid output, then maps the first task
 // back to the full population when the training log down-sampled its
 // negatives (NegativeSampling, calibrate.CorrectNegativeSampling), and
