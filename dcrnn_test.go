@@ -314,3 +314,50 @@ func TestReadmeSampleIsTheExample(t *testing.T) {
 		t.Errorf("README sample differs from ExampleScorer_Score:\n%s\n--- example:\n%s", got, want)
 	}
 }
+
+// TestExternalModule builds and runs the test of testdata/external, a
+// module of its own that requires github.com/dcrnn/dcrnn (replaced by this
+// checkout): the go command refuses a non-internal module's imports of
+// internal/ packages, so this proves the public API is enough to load a
+// model file and score rows. It runs on a copy, with this module's go.sum
+// and no network (the module cache must hold the dependencies, as it does
+// after go mod download).
+func TestExternalModule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds another module")
+	}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command:", err)
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	src, err := os.ReadFile("testdata/external/external_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src = []byte(strings.ReplaceAll(string(src), `"../census-small.dcrnn"`, strconv.Quote(root+"/testdata/census-small.dcrnn")))
+	sum, err := os.ReadFile("go.sum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := "module example.com/external\n\ngo 1.26\n\nrequire github.com/dcrnn/dcrnn v0.0.0\n\nreplace github.com/dcrnn/dcrnn => " + root + "\n"
+	for name, b := range map[string][]byte{"go.mod": []byte(mod), "go.sum": sum, "external_test.go": src} {
+		if err := os.WriteFile(dir+"/"+name, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(gobin, "test", "-count=1", ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOSUMDB=off", "GOWORK=off")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go test of the external module: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "ok") {
+		t.Fatalf("go test of the external module: %s", out)
+	}
+}
