@@ -35,6 +35,7 @@ import (
 	"github.com/dcrnn/dcrnn/internal/model"
 	"github.com/dcrnn/dcrnn/internal/nn"
 	"github.com/dcrnn/dcrnn/internal/optim"
+	"github.com/dcrnn/dcrnn/internal/score"
 	"github.com/dcrnn/dcrnn/internal/tensor"
 )
 
@@ -170,9 +171,8 @@ type Workload struct {
 	adam   *optim.Adam
 	sparse *optim.SparseAdam
 	train  *nn.Tape
-	infer  *nn.Tape
+	infer  *score.Scorer
 	data   []*feature.Batch
-	probs  [][]float32
 }
 
 // NewWorkload builds the workload o asks for (defaults filled in). It does
@@ -213,11 +213,11 @@ func NewWorkload(o Options) (*Workload, error) {
 	}
 	w := &Workload{
 		Opts: o, Spec: spec, Model: m, obj: obj, adam: adam, sparse: sparse,
-		train: nn.NewTape(true, o.Seed), infer: nn.NewTape(false, o.Seed),
-		data: SyntheticBatches(o.Batches, o.Batch, o.Fields, o.Vocab, len(spec.Tasks), o.Seed),
-	}
-	for range spec.Tasks {
-		w.probs = append(w.probs, make([]float32, o.Batch))
+		train: nn.NewTape(true, o.Seed),
+		// No calibration and no pipeline: the served path, without the
+		// steps a trained model adds.
+		infer: score.New(&model.Trained{Name: name, Spec: spec, Model: m}),
+		data:  SyntheticBatches(o.Batches, o.Batch, o.Fields, o.Vocab, len(spec.Tasks), o.Seed),
 	}
 	return w, nil
 }
@@ -267,14 +267,12 @@ func (w *Workload) TrainStep(i int) float64 {
 	return loss
 }
 
-// InferStep scores batch i on an inference tape (forward and sigmoid) and
-// returns the per-task probabilities, valid until the next InferStep.
+// InferStep scores batch i with the scorer every command uses (package
+// score: forward and sigmoid on an inference tape) and returns the per-task
+// probabilities, valid until the next InferStep.
 func (w *Workload) InferStep(i int) [][]float32 {
-	b := w.Batch(i)
-	w.infer.Reset()
-	logits := w.Model.Forward(w.infer, b)
-	model.Probs(w.Spec, logits, w.probs, nil)
-	return w.probs
+	probs, _ := w.infer.Batch(w.Batch(i))
+	return probs
 }
 
 // Run builds the workload, sets the thread count (restored on return), runs

@@ -19,7 +19,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"math"
@@ -29,7 +28,7 @@ import (
 	"github.com/dcrnn/dcrnn/internal/data"
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
-	"github.com/dcrnn/dcrnn/internal/nn"
+	"github.com/dcrnn/dcrnn/internal/score"
 	"github.com/dcrnn/dcrnn/internal/train"
 )
 
@@ -354,39 +353,24 @@ func predictPass(ctx context.Context, o Options, tr *model.Trained, batch int, r
 	}
 	defer bt.Close()
 	gr, _ := tr.Model.(model.GateReporter)
-	tape := nn.NewTape(false, 0)
-	probs := make([][]float32, len(tr.Spec.Tasks))
-	for i := range probs {
-		probs[i] = make([]float32, batch)
-	}
-	ctcvr := make([]float32, batch)
+	sc := score.New(tr)
+	sc.Timed = true
 	var (
-		predict  time.Duration
-		rows     int
 		gateRows int
 		sums     []model.GateUsage
 	)
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		b, err := bt.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		t0 := time.Now()
-		tr.Predict(tape, b, probs, ctcvr)
-		predict += time.Since(t0)
-		rows += b.N
+	rows, err := sc.Pass(ctx, bt, func(b *feature.Batch, _ [][]float32, _ []float32, _ int) error {
 		if gr != nil && (o.GateRows <= 0 || gateRows < o.GateRows) {
-			tape.Reset()
-			sums = addGates(sums, gr.GateUsage(tape, b), float64(b.N))
+			sc.Tape().Reset()
+			sums = addGates(sums, gr.GateUsage(sc.Tape(), b), float64(b.N))
 			gateRows += b.N
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
+	predict := sc.PredictTime
 	if rows > 0 {
 		r.PredictUSPerRow = Num(float64(predict.Microseconds()) / float64(rows))
 	}

@@ -62,8 +62,11 @@ func (c *Calibration) validate(spec Spec) error {
 
 // NegativeSampling returns the rate at which the training log kept the
 // first task's negatives (the schema's negative_sampling), 1 when the log
-// was not down-sampled.
+// was not down-sampled (or the model has no pipeline).
 func (tr *Trained) NegativeSampling() float64 {
+	if tr.Pipeline == nil { // a bare model built in code (the bench workloads)
+		return 1
+	}
 	if ts := tr.Pipeline.Schema().Tasks; len(ts) > 0 && ts[0].NegativeSampling != nil {
 		return *ts[0].NegativeSampling
 	}
@@ -73,8 +76,9 @@ func (tr *Trained) NegativeSampling() float64 {
 // Predict scores a batch on an inference tape: probs[t] (len ≥ b.N) gets the
 // probability of every task (the conditional one for the later task of a
 // funnel) and ctcvr, when the spec has a funnel and ctcvr is not nil, the
-// joint probability. The tape is reset first. Every scorer (eval, predict,
-// serve, compare) goes through it: it applies the model's calibration maps
+// joint probability. The tape is reset first. Every scorer goes through it
+// (package score, the one scoring loop of eval, predict, serve, compare and
+// the public package): it applies the model's calibration maps
 // (Calibration) to each task's sigmoid output, then maps the first task
 // back to the full population when the training log down-sampled its
 // negatives (NegativeSampling, calibrate.CorrectNegativeSampling), and

@@ -123,6 +123,21 @@ func LoadLimited(path string, maxBytes int64) (*Trained, error) {
 	if err != nil {
 		return nil, err
 	}
+	return fromFile(f, sum, path)
+}
+
+// Decode is Load for the bytes of a model file; errors name the file
+// "model file".
+func Decode(b []byte) (*Trained, error) {
+	f, sum, err := modelfile.Decode(b)
+	if err != nil {
+		return nil, err
+	}
+	return fromFile(f, sum, "model file")
+}
+
+// fromFile rebuilds a model from a checked model file; path names it in errors.
+func fromFile(f *modelfile.File, sum, path string) (*Trained, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("model: %s: %w: %s", path, ErrModelFile, fmt.Sprintf(format, a...))
 	}

@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dcrnn/dcrnn/internal/data"
 	"github.com/dcrnn/dcrnn/internal/feature"
@@ -99,4 +101,68 @@ func BenchmarkDecodeCensus100(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkPredictCensus100Decoder runs BenchmarkPredictCensus100's
+// requests through the whole handler with each request decoder in turn,
+// the hand-written one (decode.go) and encoding/json (decodeRequestStd),
+// alternating request by request so that the load of a shared machine hits
+// both alike, and reports the median wall time per request of each and
+// their ratio.
+func BenchmarkPredictCensus100Decoder(b *testing.B) {
+	srv, bodies := censusServer(b)
+	h := srv.Handler()
+	decs := []func([]byte, *request, int) error{decodeRequest, decodeRequestStd}
+	times := [2][]float64{}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for k := range decs {
+			k = (k + i) % 2 // alternate which goes first
+			srv.decode = decs[k]
+			req, _ := http.NewRequest("POST", "/v1/predict", bytes.NewReader(bodies[i%len(bodies)]))
+			rec := newRecorder()
+			t0 := time.Now()
+			h.ServeHTTP(rec, req)
+			times[k] = append(times[k], float64(time.Since(t0).Nanoseconds()))
+			if rec.code != 200 {
+				b.Fatalf("status %d: %s", rec.code, rec.body.Bytes())
+			}
+		}
+	}
+	hw, std := median(times[0]), median(times[1])
+	b.ReportMetric(hw, "handwritten-ns/req")
+	b.ReportMetric(std, "encoding_json-ns/req")
+	b.ReportMetric(std/hw, "json/handwritten")
+}
+
+func median(x []float64) float64 {
+	x = slices.Clone(x)
+	slices.Sort(x)
+	return x[len(x)/2]
+}
+
+// BenchmarkDecodeCensus100Decoder is the request decoders alone, alternated
+// as in BenchmarkPredictCensus100Decoder.
+func BenchmarkDecodeCensus100Decoder(b *testing.B) {
+	_, bodies := censusServer(b)
+	decs := []func([]byte, *request, int) error{decodeRequest, decodeRequestStd}
+	var reqs [2]request
+	times := [2][]float64{}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for k := range decs {
+			k = (k + i) % 2
+			t0 := time.Now()
+			if err := decs[k](bodies[i%len(bodies)], &reqs[k], 1000); err != nil {
+				b.Fatal(err)
+			}
+			times[k] = append(times[k], float64(time.Since(t0).Nanoseconds()))
+		}
+	}
+	hw, std := median(times[0]), median(times[1])
+	b.ReportMetric(hw, "handwritten-ns/req")
+	b.ReportMetric(std, "encoding_json-ns/req")
+	b.ReportMetric(std/hw, "json/handwritten")
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dcrnn/dcrnn/internal/feature"
+	"github.com/dcrnn/dcrnn/internal/score"
 )
 
 // oipBackend is what the Open Inference Protocol endpoints need from the
@@ -63,18 +64,19 @@ func (s *Server) scoreRows(ctx context.Context, m *oipModel, rows []map[string]a
 		return reqErr(http.StatusServiceUnavailable, CodeNotReady, "", -1, "request cancelled while waiting for a scoring worker")
 	}
 	defer func() { <-s.sem }()
-	sc := ld.scorers.Get().(*scorer)
+	sc := ld.scorers.Get().(*score.Scorer)
 	defer ld.scorers.Put(sc)
 	req := request{rows: rows, n: len(rows)}
-	if err := s.score(ld, sc, &req); err != nil {
-		return err
+	probs, ctcvr, rerr := s.score(sc, &req)
+	if rerr != nil {
+		return rerr
 	}
-	tasks := len(ld.info.Tasks)
+	tasks := len(probs)
 	for o := range out {
 		if o < tasks {
-			copy(out[o], sc.probs[o][:len(rows)])
+			copy(out[o], probs[o][:len(rows)])
 		} else {
-			copy(out[o], sc.ctcvr[:len(rows)])
+			copy(out[o], ctcvr[:len(rows)])
 		}
 	}
 	s.m.rows.Add(float64(len(rows)))

@@ -25,7 +25,7 @@ import (
 
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
-	"github.com/dcrnn/dcrnn/internal/nn"
+	"github.com/dcrnn/dcrnn/internal/score"
 )
 
 // Options configures a Server. Zero values take the documented defaults.
@@ -183,6 +183,7 @@ type Server struct {
 	handler    http.Handler
 	admin      http.Handler
 	loadFn     func(path string, maxBytes int64) (*loaded, error) // s.load; tests slow it down
+	decode     func(body []byte, r *request, maxRows int) error   // decodeRequest; the benchmark swaps in encoding/json
 	oip        *oipService                                        // the Open Inference Protocol endpoints
 	oipCache   atomic.Pointer[oipModel]                           // the served model as tensors
 }
@@ -195,18 +196,7 @@ type loaded struct {
 	prefix  []byte   // {"model":{...},"predictions":[
 	keys    [][]byte // "task": per task
 	funnel  bool
-	scorers sync.Pool // *scorer
-	chunk   int
-}
-
-// scorer is the scratch of one concurrent scoring: an inference tape (no
-// backward buffers), a batch, and probability buffers.
-type scorer struct {
-	tape  *nn.Tape
-	batch *feature.Batch
-	ctx   *feature.Batch // one-row batch validating the context
-	probs [][]float32    // per task, request-sized
-	ctcvr []float32
+	scorers sync.Pool // *score.Scorer
 }
 
 // reqState is the model-independent scratch of one request.
@@ -229,6 +219,7 @@ func New(path string, opt Options) (*Server, error) {
 	s.m = m
 	s.budget.limit = opt.MaxBodyMemory
 	s.loadFn = s.load
+	s.decode = decodeRequest
 	s.reqs.New = func() any { return &reqState{} }
 	if opt.AdminToken != "" {
 		sum := sha256.Sum256([]byte(opt.AdminToken))
@@ -274,7 +265,7 @@ func (s *Server) load(path string, maxBytes int64) (ld *loaded, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("serve: load: %w", err)
 	}
-	ld = &loaded{tr: tr, chunk: s.opt.ChunkRows}
+	ld = &loaded{tr: tr}
 	if st, err := os.Stat(path); err == nil {
 		ld.size = st.Size()
 	}
@@ -295,35 +286,18 @@ func (s *Server) load(path string, maxBytes int64) (ld *loaded, err error) {
 		ld.keys = append(ld.keys, []byte(`"ctcvr":`))
 	}
 	ld.scorers.New = func() any {
-		return &scorer{tape: nn.NewTape(false, 0), batch: tr.Pipeline.NewBatch(min(ld.chunk, 128)), ctx: tr.Pipeline.NewBatch(1)}
+		sc := score.New(tr)
+		sc.Chunk = s.opt.ChunkRows
+		return sc
 	}
 	// Warm up: score one all-missing row, so a model that cannot run fails
 	// here and not on the first request.
-	sc := ld.scorers.Get().(*scorer)
-	if _, err := tr.Pipeline.TransformMap(map[string]any{}, sc.batch); err != nil {
+	sc := ld.scorers.Get().(*score.Scorer)
+	if _, _, err := sc.Maps([]map[string]any{{}}, nil, nil); err != nil {
 		return nil, fmt.Errorf("serve: load %s: transform an empty row: %w", path, err)
 	}
-	sc.grow(len(tr.Spec.Tasks), 1)
-	tr.Predict(sc.tape, sc.batch, sc.probs, sc.ctcvr)
-	sc.batch.Reset()
 	ld.scorers.Put(sc)
 	return ld, nil
-}
-
-func (sc *scorer) grow(tasks, n int) {
-	if len(sc.probs) != tasks {
-		sc.probs = make([][]float32, tasks)
-	}
-	for t := range sc.probs {
-		if cap(sc.probs[t]) < n {
-			sc.probs[t] = make([]float32, n)
-		}
-		sc.probs[t] = sc.probs[t][:n]
-	}
-	if cap(sc.ctcvr) < n {
-		sc.ctcvr = make([]float32, n)
-	}
-	sc.ctcvr = sc.ctcvr[:n]
 }
 
 // install swaps ld in; requests in flight keep the model they started with.
@@ -627,7 +601,7 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.leaveInFlight()
-	if err := decodeRequest(st.body, &st.req, s.opt.MaxRows); err != nil {
+	if err := s.decode(st.body, &st.req, s.opt.MaxRows); err != nil {
 		fail(err.(*RequestError))
 		return
 	}
@@ -641,10 +615,10 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 		fail(reqErr(http.StatusServiceUnavailable, CodeNotReady, "", -1, "request cancelled while waiting for a scoring worker"))
 		return
 	}
-	sc := ld.scorers.Get().(*scorer)
-	rerr := s.score(ld, sc, &st.req)
+	sc := ld.scorers.Get().(*score.Scorer)
+	probs, ctcvr, rerr := s.score(sc, &st.req)
 	if rerr == nil {
-		st.out = encodePredictions(st.out[:0], ld, sc, n)
+		st.out = encodePredictions(st.out[:0], ld, probs, ctcvr, n)
 	}
 	ld.scorers.Put(sc)
 	<-s.sem
@@ -660,56 +634,44 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 	w.Write(st.out)
 }
 
-// score transforms the request's rows with the model's pipeline and runs
-// the inference path, in chunks of at most ChunkRows rows.
-func (s *Server) score(ld *loaded, sc *scorer, req *request) *RequestError {
-	p := ld.tr.Pipeline
+// score transforms the request's rows with the model's pipeline and scores
+// them (package score, in chunks of at most ChunkRows rows).
+func (s *Server) score(sc *score.Scorer, req *request) (probs [][]float32, ctcvr []float32, rerr *RequestError) {
+	p := sc.Model().Pipeline
 	list := "rows"
 	if req.hasItems {
 		list = "items"
 	}
-	if req.context != nil {
-		// The context is checked once here, so that its errors name
-		// context.KEY; each item then reads it as its fallback.
-		sc.ctx.Reset()
-		if err := p.TransformMapWith(req.context, nil, sc.ctx); err != nil {
-			return fieldError(err, "context", -1)
-		}
-		if s.opt.Strict {
-			if unknown := p.UnknownKeys(req.context); len(unknown) > 0 {
-				return unknownError("context", -1, unknown)
-			}
-		}
-	}
-	rows := req.Rows()
-	sc.grow(len(ld.tr.Spec.Tasks), len(rows))
-	for start := 0; start < len(rows); start += ld.chunk {
-		end := min(start+ld.chunk, len(rows))
-		sc.batch.Reset()
-		for i := start; i < end; i++ {
-			m := rows[i]
-			if s.opt.Strict {
-				if unknown := p.UnknownKeys(m); len(unknown) > 0 {
-					return unknownError(list, i, unknown)
+	var check func(i int, m map[string]any) error
+	if s.opt.Strict {
+		check = func(i int, m map[string]any) error {
+			if unknown := p.UnknownKeys(m); len(unknown) > 0 {
+				if i < 0 {
+					return unknownError("context", -1, unknown)
 				}
+				return unknownError(list, i, unknown)
 			}
-			// An item's own value wins over the context's.
-			if err := p.TransformMapWith(m, req.context, sc.batch); err != nil {
-				return fieldError(err, list, i)
-			}
+			return nil
 		}
-		probs := sc.probs
-		var views [feature.MaxTasks][]float32
-		for t := range probs {
-			views[t] = probs[t][start:end]
-		}
-		var ctcvr []float32
-		if ld.funnel {
-			ctcvr = sc.ctcvr[start:end]
-		}
-		ld.tr.Predict(sc.tape, sc.batch, views[:len(probs)], ctcvr)
 	}
-	return nil
+	probs, ctcvr, err := sc.Maps(req.Rows(), req.context, check)
+	if err != nil {
+		var re *score.RowError
+		switch {
+		case errors.As(err, &re) && re.Row < 0:
+			// The context's errors name context.KEY; each item reads it
+			// as its fallback.
+			return nil, nil, fieldError(re.Err, "context", -1)
+		case errors.As(err, &re):
+			return nil, nil, fieldError(re.Err, list, re.Row)
+		}
+		var qe *RequestError
+		if errors.As(err, &qe) {
+			return nil, nil, qe
+		}
+		return nil, nil, reqErr(http.StatusInternalServerError, CodeInternal, "", -1, "scoring: %v", err)
+	}
+	return probs, ctcvr, nil
 }
 
 // fieldError turns a pipeline error into a 400 naming the field.
@@ -749,9 +711,9 @@ func unknownError(list string, row int, unknown []string) *RequestError {
 }
 
 // encodePredictions appends the JSON response for n scored rows.
-func encodePredictions(out []byte, ld *loaded, sc *scorer, n int) []byte {
+func encodePredictions(out []byte, ld *loaded, probs [][]float32, ctcvr []float32, n int) []byte {
 	out = append(out, ld.prefix...)
-	tasks := len(sc.probs)
+	tasks := len(probs)
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			out = append(out, ',')
@@ -762,12 +724,12 @@ func encodePredictions(out []byte, ld *loaded, sc *scorer, n int) []byte {
 				out = append(out, ',')
 			}
 			out = append(out, ld.keys[t]...)
-			out = appendProb(out, sc.probs[t][i])
+			out = appendProb(out, probs[t][i])
 		}
 		if ld.funnel {
 			out = append(out, ',')
 			out = append(out, ld.keys[tasks]...)
-			out = appendProb(out, sc.ctcvr[i])
+			out = appendProb(out, ctcvr[i])
 		}
 		out = append(out, '}')
 	}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 
 	"github.com/dcrnn/dcrnn/internal/calibrate"
 	"github.com/dcrnn/dcrnn/internal/data"
+	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
-	"github.com/dcrnn/dcrnn/internal/nn"
+	scoring "github.com/dcrnn/dcrnn/internal/score"
 )
 
 // FitCalibration scores src (labelled rows, usually the validation part)
@@ -43,23 +43,9 @@ func FitCalibration(ctx context.Context, tr *model.Trained, src Source, method s
 	fa, fb, funnel := tr.Spec.Funnel()
 	ps := make([][]float32, T)
 	ys := make([][]float32, T)
-	probs := make([][]float32, T)
-	for i := range probs {
-		probs[i] = make([]float32, opt.BatchSize)
-	}
-	tape := nn.NewTape(false, 0)
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		b, err := bt.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("train: calibration: %w", err)
-		}
-		tr.PredictUncalibrated(tape, b, probs, nil)
+	sc := scoring.New(tr)
+	sc.Uncalibrated = true
+	_, err = sc.Pass(ctx, bt, func(b *feature.Batch, probs [][]float32, _ []float32, _ int) error {
 		for t := 0; t < T; t++ {
 			if funnel && t == fb {
 				for i := 0; i < b.N; i++ {
@@ -73,6 +59,13 @@ func FitCalibration(ctx context.Context, tr *model.Trained, src Source, method s
 			ps[t] = append(ps[t], probs[t][:b.N]...)
 			ys[t] = append(ys[t], b.Labels[t][:b.N]...)
 		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("train: calibration: %w", err)
 	}
 	c := &model.Calibration{Version: model.CalibrationVersion, Method: method, Tasks: map[string]*calibrate.Map{}}
 	for t, task := range tr.Spec.Tasks {

@@ -2,9 +2,7 @@ package train
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 
@@ -12,7 +10,7 @@ import (
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/metric"
 	"github.com/dcrnn/dcrnn/internal/model"
-	"github.com/dcrnn/dcrnn/internal/nn"
+	scoring "github.com/dcrnn/dcrnn/internal/score"
 )
 
 // Num is a metric value that marshals NaN and ±Inf (undefined metrics, e.g.
@@ -216,38 +214,22 @@ func Evaluate(ctx context.Context, tr *model.Trained, src Source, opt EvalOption
 	}
 	defer bt.Close()
 	sc := newScorer(tr.Spec)
-	tape := nn.NewTape(false, 0)
-	probs := make([][]float32, len(tr.Spec.Tasks))
-	for i := range probs {
-		probs[i] = make([]float32, opt.BatchSize)
-	}
-	ctcvr := make([]float32, opt.BatchSize)
-	offset := 0
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		b, err := bt.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if opt.Uncalibrated {
-			tr.PredictUncalibrated(tape, b, probs, ctcvr)
-		} else {
-			tr.Predict(tape, b, probs, ctcvr)
-		}
+	ps := scoring.New(tr)
+	ps.Uncalibrated = opt.Uncalibrated
+	labels := bt.Pipeline().HasLabels()
+	offset, err := ps.Pass(ctx, bt, func(b *feature.Batch, probs [][]float32, ctcvr []float32, offset int) error {
 		if opt.OnBatch != nil {
 			if err := opt.OnBatch(b, probs, ctcvr, offset); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		if bt.Pipeline().HasLabels() {
+		if labels {
 			sc.add(b, probs, ctcvr)
 		}
-		offset += b.N
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	r := sc.report(tr.Name, src.Name, model.CountParams(tr.Model))
 	r.Rows = offset

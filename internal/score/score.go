@@ -1,0 +1,208 @@
+// Package score holds dcrnn's one scoring loop: a Scorer turns rows into
+// the probability of every task of a trained model (and the joint ctcvr of a
+// funnel), reusing its inference tape and buffers from call to call.
+//
+// Every scorer of the project goes through it: eval and predict
+// (train.Evaluate), compare, the calibration fit, the server, the bench
+// inference step and the public package github.com/dcrnn/dcrnn. Rows come
+// either as transformed batches (Batch, or Pass over a whole file) or as raw
+// rows given as maps (Maps: feature name → value, as the server decodes
+// them), which Maps transforms with the model's pipeline in chunks.
+//
+// Probabilities are model.Trained.Predict's: calibration and the negative
+// down-sampling correction applied (unless the Scorer is Uncalibrated, for
+// the training loop's model selection), bit for bit the same whatever the
+// batch or chunk size.
+//
+// A Scorer is not safe for concurrent use: use one per goroutine.
+package score
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/dcrnn/dcrnn/internal/data"
+	"github.com/dcrnn/dcrnn/internal/feature"
+	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/nn"
+)
+
+// DefaultChunk is the most rows Maps transforms and scores at once when the
+// Scorer's Chunk is 0: the scratch memory of a big request stays bounded.
+const DefaultChunk = 512
+
+// Scorer is the scratch of one scoring goroutine for one model.
+type Scorer struct {
+	// Uncalibrated scores with the model's own probabilities
+	// (model.Trained.PredictUncalibrated) instead of Predict's.
+	Uncalibrated bool
+	// Chunk is the most rows Maps scores in one forward pass (DefaultChunk
+	// when 0).
+	Chunk int
+	// Timed makes the Scorer add the wall time of its forward passes
+	// (model inference alone, without reading or transforming rows) to
+	// PredictTime.
+	Timed       bool
+	PredictTime time.Duration
+
+	tr     *model.Trained
+	funnel bool
+	tape   *nn.Tape
+	probs  [][]float32 // per task
+	ctcvr  []float32
+	batch  *feature.Batch // Maps' rows, created on first use
+	ctx    *feature.Batch // Maps' context check, one row
+}
+
+// New returns a Scorer of tr. Maps needs tr.Pipeline; Batch and Pass do not.
+func New(tr *model.Trained) *Scorer {
+	_, _, funnel := tr.Spec.Funnel()
+	return &Scorer{tr: tr, funnel: funnel, tape: nn.NewTape(false, 0)}
+}
+
+// Model returns the model the Scorer scores with.
+func (s *Scorer) Model() *model.Trained { return s.tr }
+
+// Tape returns the inference tape (for a model's gate usage after Batch).
+func (s *Scorer) Tape() *nn.Tape { return s.tape }
+
+// grow makes room for n rows in every probability buffer.
+func (s *Scorer) grow(n int) {
+	if len(s.probs) != len(s.tr.Spec.Tasks) {
+		s.probs = make([][]float32, len(s.tr.Spec.Tasks))
+	}
+	for t := range s.probs {
+		if cap(s.probs[t]) < n {
+			s.probs[t] = make([]float32, n)
+		}
+		s.probs[t] = s.probs[t][:n]
+	}
+	if s.funnel {
+		if cap(s.ctcvr) < n {
+			s.ctcvr = make([]float32, n)
+		}
+		s.ctcvr = s.ctcvr[:n]
+	}
+}
+
+// Batch scores the b.N rows of b and returns probs[t][i], the probability
+// of task t (Spec order; the conditional one for the later task of a
+// funnel) for row i, and, for a funnel, ctcvr[i] (nil otherwise). Both are
+// the Scorer's buffers, of length b.N, valid until its next call.
+func (s *Scorer) Batch(b *feature.Batch) (probs [][]float32, ctcvr []float32) {
+	s.grow(b.N)
+	s.predict(b, s.probs, s.ctcvr)
+	return s.probs, s.ctcvr
+}
+
+func (s *Scorer) predict(b *feature.Batch, probs [][]float32, ctcvr []float32) {
+	if s.Timed {
+		t0 := time.Now()
+		defer func() { s.PredictTime += time.Since(t0) }()
+	}
+	if s.Uncalibrated {
+		s.tr.PredictUncalibrated(s.tape, b, probs, ctcvr)
+	} else {
+		s.tr.Predict(s.tape, b, probs, ctcvr)
+	}
+}
+
+// RowError is a raw row Maps could not transform: Row is its index in the
+// rows (-1 for the context) and Err the pipeline's error (usually a
+// *feature.FieldError naming the key).
+type RowError struct {
+	Row int
+	Err error
+}
+
+func (e *RowError) Error() string { return e.Err.Error() }
+func (e *RowError) Unwrap() error { return e.Err }
+
+// Maps transforms raw rows (feature name → value: strings, numbers, lists
+// for multi-valued fields, nil or absent for missing; see
+// feature.Pipeline.TransformMapWith) and scores them, Chunk rows per
+// forward pass. A key missing from a row is looked up in context (nil for
+// none), so a row's own value wins; context is checked once, first, and its
+// errors have Row -1. check, when not nil, sees the context (i = -1, when
+// there is one) and every row before it is transformed (the server's strict
+// mode); its error is returned as it is.
+// The results are as for Batch, of length len(rows). On error it returns
+// no probabilities, and the error is a *RowError unless check made it.
+func (s *Scorer) Maps(rows []map[string]any, context map[string]any, check func(i int, m map[string]any) error) (probs [][]float32, ctcvr []float32, err error) {
+	p := s.tr.Pipeline
+	chunk := s.Chunk
+	if chunk <= 0 {
+		chunk = DefaultChunk
+	}
+	if s.batch == nil {
+		s.batch = p.NewBatch(min(chunk, 128))
+	}
+	if context != nil {
+		if check != nil {
+			if err := check(-1, context); err != nil {
+				return nil, nil, err
+			}
+		}
+		if s.ctx == nil {
+			s.ctx = p.NewBatch(1)
+		}
+		s.ctx.Reset()
+		if err := p.TransformMapWith(context, nil, s.ctx); err != nil {
+			return nil, nil, &RowError{Row: -1, Err: err}
+		}
+	}
+	s.grow(len(rows))
+	var views [feature.MaxTasks][]float32
+	for start := 0; start < len(rows); start += chunk {
+		end := min(start+chunk, len(rows))
+		s.batch.Reset()
+		for i := start; i < end; i++ {
+			if check != nil {
+				if err := check(i, rows[i]); err != nil {
+					return nil, nil, err
+				}
+			}
+			if err := p.TransformMapWith(rows[i], context, s.batch); err != nil {
+				return nil, nil, &RowError{Row: i, Err: err}
+			}
+		}
+		for t := range s.probs {
+			views[t] = s.probs[t][start:end]
+		}
+		var cv []float32
+		if s.funnel {
+			cv = s.ctcvr[start:end]
+		}
+		s.predict(s.batch, views[:len(s.probs)], cv)
+	}
+	s.batch.Reset()
+	return s.probs, s.ctcvr, nil
+}
+
+// Pass scores every batch of bt in file order and calls fn with each batch,
+// its probabilities (as Batch returns them) and the index of its first row
+// among the rows scored so far. It returns the number of rows scored; it
+// stops early with ctx's error or fn's.
+func (s *Scorer) Pass(ctx context.Context, bt *data.Batcher, fn func(b *feature.Batch, probs [][]float32, ctcvr []float32, offset int) error) (rows int, err error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return rows, err
+		}
+		b, err := bt.Next()
+		if errors.Is(err, io.EOF) {
+			return rows, nil
+		}
+		if err != nil {
+			return rows, err
+		}
+		probs, ctcvr := s.Batch(b)
+		if fn != nil {
+			if err := fn(b, probs, ctcvr, rows); err != nil {
+				return rows, err
+			}
+		}
+		rows += b.N
+	}
+}

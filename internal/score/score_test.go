@@ -1,0 +1,246 @@
+package score_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/dcrnn/dcrnn/internal/data"
+	"github.com/dcrnn/dcrnn/internal/feature"
+	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/nn"
+	"github.com/dcrnn/dcrnn/internal/score"
+)
+
+const (
+	funnelModel = "../model/testdata/v0-funnel.dcrnn"
+	funnelRows  = "../model/testdata/v0-funnel-rows.csv"
+	censusModel = "../../testdata/census-small.dcrnn" // Platt-calibrated
+	censusRows  = "../../testdata/census-rows.csv"
+)
+
+func load(t *testing.T, path string) *model.Trained {
+	t.Helper()
+	tr, err := model.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// fileRows reads a CSV with a header as raw rows (column → string).
+func fileRows(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	cols := strings.Split(lines[0], ",")
+	var rows []map[string]any
+	for _, l := range lines[1:] {
+		m := map[string]any{}
+		for i, c := range strings.Split(l, ",") {
+			m[cols[i]] = c
+		}
+		rows = append(rows, m)
+	}
+	return rows
+}
+
+// direct scores every row on its own batch with model.Trained.Predict,
+// without package score.
+func direct(t *testing.T, tr *model.Trained, rows []map[string]any, calibrated bool) (probs [][]float32, ctcvr []float32) {
+	t.Helper()
+	T := len(tr.Spec.Tasks)
+	probs = make([][]float32, T)
+	tape := nn.NewTape(false, 0)
+	for _, m := range rows {
+		b := tr.Pipeline.NewBatch(1)
+		if err := tr.Pipeline.TransformMapWith(m, nil, b); err != nil {
+			t.Fatal(err)
+		}
+		p := make([][]float32, T)
+		for k := range p {
+			p[k] = make([]float32, 1)
+		}
+		c := make([]float32, 1)
+		if calibrated {
+			tr.Predict(tape, b, p, c)
+		} else {
+			tr.PredictUncalibrated(tape, b, p, c)
+		}
+		for k := range p {
+			probs[k] = append(probs[k], p[k][0])
+		}
+		ctcvr = append(ctcvr, c[0])
+	}
+	return probs, ctcvr
+}
+
+func same(t *testing.T, what string, got, want [][]float32, gotc, wantc []float32) {
+	t.Helper()
+	for k := range want {
+		if len(got[k]) != len(want[k]) {
+			t.Fatalf("%s: task %d: %d rows, want %d", what, k, len(got[k]), len(want[k]))
+		}
+		for i := range want[k] {
+			if math.Float32bits(got[k][i]) != math.Float32bits(want[k][i]) {
+				t.Fatalf("%s: task %d row %d: %v, want %v", what, k, i, got[k][i], want[k][i])
+			}
+		}
+	}
+	if wantc != nil {
+		for i := range wantc {
+			if math.Float32bits(gotc[i]) != math.Float32bits(wantc[i]) {
+				t.Fatalf("%s: ctcvr row %d: %v, want %v", what, i, gotc[i], wantc[i])
+			}
+		}
+	}
+}
+
+// TestMapsAnyChunkSize: Maps gives Predict's values row by row, bit for
+// bit, whatever the chunk size, calibrated or not.
+func TestMapsAnyChunkSize(t *testing.T) {
+	tr := load(t, funnelModel)
+	rows := fileRows(t, funnelRows)
+	want, wantc := direct(t, tr, rows, true)
+	for _, chunk := range []int{1, 3, 7, 0} {
+		sc := score.New(tr)
+		sc.Chunk = chunk
+		for rep := 0; rep < 2; rep++ { // a reused Scorer gives the same
+			got, gotc, err := sc.Maps(rows, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			same(t, "chunk", got, want, gotc, wantc)
+		}
+	}
+}
+
+// TestCalibratedOrNot: on a calibrated model, Uncalibrated gives the
+// model's own probabilities and the default Predict's, and they differ.
+func TestCalibratedOrNot(t *testing.T) {
+	tr := load(t, censusModel)
+	if tr.Calibration == nil {
+		t.Fatal("the Census test model has no calibration")
+	}
+	bt, err := data.NewBatcher(tr.Pipeline, censusRows, data.BatchOptions{BatchSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bt.Close()
+	var rows []map[string]any
+	r, err := data.Open(censusRows, data.OptionsFor(tr.Pipeline.Schema().Format))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := r.Columns()
+	for {
+		rec, err := r.Next()
+		if err != nil {
+			break
+		}
+		m := map[string]any{}
+		for j, c := range cols {
+			m[c] = strings.TrimSpace(string(rec[j]))
+		}
+		rows = append(rows, m)
+	}
+	r.Close()
+	if len(rows) != 40 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	cal, _ := direct(t, tr, rows, true)
+	raw, _ := direct(t, tr, rows, false)
+	if cal[0][0] == raw[0][0] {
+		t.Fatal("calibration changes nothing on row 0: the test cannot tell them apart")
+	}
+	sc := score.New(tr)
+	got, _, err := sc.Maps(rows, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "calibrated", got, cal, nil, nil)
+	sc.Uncalibrated = true
+	got, _, err = sc.Maps(rows, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "uncalibrated", got, raw, nil, nil)
+
+	// Pass over the file (rows transformed from the file's bytes, 16 per
+	// batch) gives the same as Maps.
+	sc = score.New(tr)
+	pass := make([][]float32, 2)
+	var offsets []int
+	n, err := sc.Pass(context.Background(), bt, func(b *feature.Batch, probs [][]float32, ctcvr []float32, offset int) error {
+		if ctcvr != nil || len(probs[0]) != b.N {
+			t.Errorf("batch of %d rows: ctcvr %v, %d probabilities", b.N, ctcvr, len(probs[0]))
+		}
+		offsets = append(offsets, offset)
+		for k := range probs {
+			pass[k] = append(pass[k], probs[k]...)
+		}
+		return nil
+	})
+	if err != nil || n != 40 || len(offsets) != 3 || offsets[1] != 16 || offsets[2] != 32 {
+		t.Fatalf("Pass: %d rows, offsets %v, %v", n, offsets, err)
+	}
+	same(t, "pass", pass, cal, nil, nil)
+}
+
+// TestMapsContextAndErrors: a row's own value wins over the context's, the
+// check sees the context as -1, errors name the row.
+func TestMapsContextAndErrors(t *testing.T) {
+	tr := load(t, funnelModel)
+	rows := fileRows(t, funnelRows)[:3]
+	want, _ := direct(t, tr, rows, true)
+	sc := score.New(tr)
+	// Take city out of the rows into a context holding row 0's city; row 0
+	// must score as before, rows 1 and 2 keep their own city.
+	ctx := map[string]any{"city": rows[0]["city"]}
+	items := []map[string]any{{}, rows[1], rows[2]}
+	for k, v := range rows[0] {
+		if k != "city" {
+			items[0][k] = v
+		}
+	}
+	var seen []int
+	got, _, err := sc.Maps(items, ctx, func(i int, m map[string]any) error { seen = append(seen, i); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "context", got, want, nil, nil)
+	if len(seen) != 4 || seen[0] != -1 || seen[3] != 2 {
+		t.Errorf("check saw %v, want [-1 0 1 2]", seen)
+	}
+	bad := []map[string]any{rows[0], {"price": "cheap"}}
+	_, _, err = sc.Maps(bad, nil, nil)
+	var re *score.RowError
+	var fe *feature.FieldError
+	if !errors.As(err, &re) || re.Row != 1 || !errors.As(err, &fe) || fe.Name != "price" {
+		t.Errorf("bad row: %v, want a RowError for row 1 naming price", err)
+	}
+	_, _, err = sc.Maps(rows, map[string]any{"price": []any{1}}, nil)
+	if !errors.As(err, &re) || re.Row != -1 {
+		t.Errorf("bad context: %v, want a RowError for row -1", err)
+	}
+	stop := errors.New("stop")
+	if _, _, err = sc.Maps(rows, nil, func(i int, _ map[string]any) error {
+		if i == 2 {
+			return stop
+		}
+		return nil
+	}); err != stop {
+		t.Errorf("check's error: got %v", err)
+	}
+	got, _, err = sc.Maps(rows, nil, nil) // the Scorer still works after errors
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "after errors", got, want, nil, nil)
+}
