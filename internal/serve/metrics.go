@@ -21,7 +21,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer, conns func() float64) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dcrnn_serve_requests_total", Help: "HTTP requests by handler and status code.",
+			Name: "dcrnn_serve_requests_total", Help: "Requests by handler and status code (the HTTP status; the gRPC code name for the grpc_* handlers).",
 		}, []string{"handler", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "dcrnn_serve_request_duration_seconds",

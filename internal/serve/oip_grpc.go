@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -136,7 +137,11 @@ func (s *Server) grpcIntercept(ctx context.Context, req any, info *grpc.UnarySer
 		s.m.requests.WithLabelValues(name, code.String()).Inc()
 		n := s.nlog.Add(1)
 		if code == codes.Internal || (s.opt.LogSample > 0 && n%uint64(s.opt.LogSample) == 0) {
-			s.log.Info("grpc request", "method", method, "code", code.String(), "ms", float64(d.Microseconds())/1000, "rows", li.rows, "err", li.err)
+			lvl := slog.LevelInfo
+			if code == codes.Internal {
+				lvl = slog.LevelError
+			}
+			s.log.Log(ctx, lvl, "grpc request", "method", method, "code", code.String(), "ms", float64(d.Microseconds())/1000, "rows", li.rows, "err", li.err)
 		}
 	}()
 	if method == "ModelInfer" {
