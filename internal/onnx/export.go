@@ -31,6 +31,13 @@ func Export(tr *model.Trained) ([]byte, error) {
 	for _, p := range tr.Model.SparseParams() {
 		b.params[p.Name] = param{p.Rows, p.Cols, p.W}
 	}
+	weights := 0
+	for _, p := range b.params {
+		weights += 4 * len(p.w)
+	}
+	if weights > maxWeightBytes {
+		return nil, fmt.Errorf("onnx: model %s: %d MiB of weights; one ONNX file holds less than 2 GiB (protobuf's limit), and external data files are not written", tr.Name, weights>>20)
+	}
 	for _, in := range sig.Inputs {
 		b.reserve[in.Name] = true
 		vi := valueInfo{name: in.Name, doc: in.Doc}
@@ -112,6 +119,10 @@ func Export(tr *model.Trained) ([]byte, error) {
 		meta: [][2]string{{"dcrnn.model", tr.Name}, {"dcrnn.checksum", tr.Checksum}}}
 	return m.append(nil), nil
 }
+
+// maxWeightBytes bounds the weights of an exported model: a protobuf
+// message, and so an ONNX file without external data, is smaller than 2 GiB.
+var maxWeightBytes = 2<<30 - 64<<20 // a variable for the test
 
 // Models lists the registered models Export knows.
 var Models = []string{"aitm", "dcnv2", "dcrnn", "esmm", "mmoe", "ple", "shared_bottom", "single"}

@@ -332,3 +332,18 @@ func TestExportRefusesMismatch(t *testing.T) {
 		t.Fatal("a field named like another field's lengths input is accepted")
 	}
 }
+
+// TestExportRefusesTooLarge: weights beyond one protobuf message's limit are
+// an error, not a file ONNX Runtime cannot read (the limit is lowered here).
+func TestExportRefusesTooLarge(t *testing.T) {
+	defer func(v int) { maxWeightBytes = v }(maxWeightBytes)
+	tr := build(t, "single", modeltest.Small(model.Config{}), false)
+	maxWeightBytes = 4 * model.CountParams(tr.Model)
+	if _, err := Export(tr); err != nil {
+		t.Fatalf("at the limit: %v", err)
+	}
+	maxWeightBytes--
+	if _, err := Export(tr); err == nil || !strings.Contains(err.Error(), "2 GiB") {
+		t.Fatalf("over the limit: err = %v", err)
+	}
+}

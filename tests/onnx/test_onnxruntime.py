@@ -20,7 +20,6 @@ import subprocess
 import numpy as np
 import onnxruntime as ort
 import pytest
-
 from ort_inputs import feeds, read_jsonl
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
