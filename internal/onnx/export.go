@@ -368,8 +368,15 @@ func (b *builder) dcnv2(cfg *model.Config, in *graphInputs) []val {
 // the funnel's ctcvr as the product of its steps.
 func (b *builder) probabilities(spec model.Spec, logits []val, cal *model.Calibration, rate float64) {
 	probs := make([]string, len(logits))
+	one := b.constD(nil, 1)
 	for ti, z := range logits {
-		p := b.op("Sigmoid", []string{z.name})
+		// σ in double precision, rounded to float32 as the Go sigmoid's
+		// result is: ONNX Runtime's float Sigmoid has an absolute error of
+		// about 6e-8 (1e-7 comes out as 1.2e-7, 1e-8 as 0), which a
+		// calibration map that lifts small probabilities would magnify.
+		d := b.op("Cast", []string{z.name}, intAttr("to", int64(typeDouble)))
+		d = b.op("Div", []string{one, b.op("Add", []string{one, b.op("Exp", []string{b.op("Neg", []string{d})})})})
+		p := b.op("Cast", []string{d}, intAttr("to", int64(typeFloat)))
 		p = b.op("Squeeze", []string{p, b.axes(1)})
 		var m *calibrate.Map
 		if cal != nil {

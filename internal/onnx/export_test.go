@@ -253,7 +253,7 @@ func TestExportCalibration(t *testing.T) {
 		return n
 	}
 	p := decode(t, plain).ops
-	if count(p, "Log") != 0 || count(p, "Exp") != 0 {
+	if count(p, "Log") != 0 || count(p, "Exp") != 2 { // the two tasks' sigmoids
 		t.Fatalf("uncalibrated graph has calibration ops: %v", p)
 	}
 	tr.Calibration = &model.Calibration{Version: 1, Method: "platt", Tasks: map[string]*calibrate.Map{
@@ -264,9 +264,9 @@ func TestExportCalibration(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := decode(t, b).ops
-	// Platt: one Log (the logit); both tasks cast to double and back; the
-	// isotonic map's sum.
-	if count(d, "Log") != 1 || count(d, "Cast") != count(p, "Cast")+4 || count(d, "ReduceSum") != count(p, "ReduceSum")+1 {
+	// Platt: one Log (the logit) and one Exp (its sigmoid); both tasks cast
+	// to double and back once more; the isotonic map's sum.
+	if count(d, "Log") != 1 || count(d, "Exp") != 3 || count(d, "Cast") != count(p, "Cast")+4 || count(d, "ReduceSum") != count(p, "ReduceSum")+1 {
 		t.Fatalf("calibrated graph: %d Log, %d Cast, %d ReduceSum (uncalibrated %d, %d): %v",
 			count(d, "Log"), count(d, "Cast"), count(d, "ReduceSum"), count(p, "Cast"), count(p, "ReduceSum"), d)
 	}
