@@ -27,7 +27,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	format := fs.String("format", "onnx", "output format (onnx)")
 	out := fs.String("out", "", "file to write, e.g. M.onnx")
 	pipeOut := fs.String("pipeline-out", "", "where to write the inputs' description and the feature pipeline as JSON (default: --out with .onnx replaced by .pipeline.json)")
-	workload := fs.String("workload", "", "export the untrained model of a `dcrnn bench` workload (mlp24 or dcrnn24, seed 1) instead of --model")
+	workload := fs.String("workload", "", "export the untrained model (seed 1) of the dcrnn bench workload `W` (mlp24 or dcrnn24) instead of --model")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
