@@ -31,14 +31,24 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // record is an error rather than unbounded memory.
 const MaxRecordBytes = 64 << 20
 
-// RowError is an error located in a data file.
+// RowError is an error located in a data file: a line of a text file, or
+// a row (and its row group) of a Parquet file.
 type RowError struct {
 	File string
-	Line int64 // 1-based physical line where the record starts
-	Err  error // often a *feature.FieldError naming the column
+	Line int64 // text: 1-based physical line where the record starts
+	// Row is the 1-based row of a Parquet file (0 for a text file), Group
+	// the 0-based row group holding it.
+	Row   int64
+	Group int
+	Err   error // often a *feature.FieldError naming the column
 }
 
-func (e *RowError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
+func (e *RowError) Error() string {
+	if e.Row > 0 {
+		return fmt.Sprintf("%s: row group %d, row %d: %v", e.File, e.Group, e.Row, e.Err)
+	}
+	return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+}
 
 // Unwrap returns the underlying error.
 func (e *RowError) Unwrap() error { return e.Err }
@@ -58,6 +68,9 @@ type ReaderOptions struct {
 	// rowIndex is the 0-based index of the data row (header excluded, blank
 	// lines not counted). Skipped rows are not validated.
 	Filter func(rowIndex int64) bool
+	// Progress, when set, receives the bytes read from the file (before
+	// decompression) as they are read (Open only).
+	Progress func(bytes int64)
 }
 
 // OptionsFor returns ReaderOptions for a schema format.
@@ -92,7 +105,11 @@ func Open(path string, opt ReaderOptions) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
-	r, err := NewReader(f, path, opt)
+	var in io.Reader = f
+	if opt.Progress != nil {
+		in = &countingReader{r: f, fn: opt.Progress}
+	}
+	r, err := NewReader(in, path, opt)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -156,6 +173,15 @@ func (r *Reader) Columns() []string { return append([]string(nil), r.columns...)
 
 // Line returns the 1-based line where the last record returned by Next starts.
 func (r *Reader) Line() int64 { return r.start }
+
+// Pos is Line (the position rowSource reports).
+func (r *Reader) Pos() int64 { return r.start }
+
+func (r *Reader) errAt(pos int64, err error) *RowError {
+	return &RowError{File: r.name, Line: pos, Err: err}
+}
+
+func (r *Reader) broken() bool { return r.err != nil }
 
 // Row returns the 0-based data-row index of the last record returned by Next.
 func (r *Reader) Row() int64 { return r.cur }

@@ -1,0 +1,543 @@
+package data
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/dcrnn/dcrnn/internal/feature"
+)
+
+// IsParquet reports whether path names a Parquet file by its suffix.
+func IsParquet(path string) bool { return strings.HasSuffix(strings.ToLower(path), ".parquet") }
+
+// ParquetOptions configures a ParquetReader.
+type ParquetOptions struct {
+	// Columns, when set, must equal the file's top-level column names as a
+	// set; the reader then returns cells in this order (shards written with
+	// another column order read alike).
+	Columns []string
+	// Read names the columns whose values are decoded; every other column
+	// reads as an empty cell without being decoded. Nil reads every column.
+	Read map[string]ColumnUse
+	// Filter keeps only the rows (0-based in the file) it returns true for.
+	Filter func(rowIndex int64) bool
+}
+
+// ColumnUse says what a schema does with a column, which decides the
+// Parquet types it accepts.
+type ColumnUse struct {
+	// Numeric: an integer, float or boolean column (or a string one holding
+	// numbers).
+	Numeric bool
+	// Multi: a multi-valued field; a LIST column's elements are joined with
+	// Separator (a flat string column is split as in a text file).
+	Multi     bool
+	Separator string
+}
+
+// UsesFor returns, for every column schema s reads, what it is used for
+// (the argument of ParquetOptions.Read): non-ignored fields, task labels
+// and the group_by column. Ignored and unlisted columns are not read.
+func UsesFor(s *feature.Schema) map[string]ColumnUse {
+	m := map[string]ColumnUse{}
+	for _, f := range s.Fields {
+		switch f.Type {
+		case feature.TypeIgnore:
+		case feature.TypeNumeric:
+			m[f.Name] = ColumnUse{Numeric: true}
+		case feature.TypeMultiCategorical:
+			sep := f.Separator
+			if sep == "" {
+				sep = "|"
+			}
+			m[f.Name] = ColumnUse{Multi: true, Separator: sep}
+		default:
+			m[f.Name] = ColumnUse{}
+		}
+	}
+	for _, t := range s.Tasks {
+		m[t.Label] = ColumnUse{}
+	}
+	if s.GroupBy != "" {
+		m[s.GroupBy] = ColumnUse{}
+	}
+	return m
+}
+
+// pqColumn is one decoded (projected) column of a ParquetReader.
+type pqColumn struct {
+	name   string
+	cell   int // index in the returned record
+	leaf   int // leaf column index in the file
+	kind   parquet.Kind
+	format func(dst []byte, v parquet.Value) []byte
+	list   bool
+	sep    string
+
+	pages parquet.Pages
+	page  parquet.Page
+	vr    parquet.ValueReader
+	vals  []parquet.Value
+	pos   int
+	n     int
+	done  bool // no more values in this row group
+}
+
+// ParquetReader streams the rows of a Parquet file as records of cells, like
+// Reader does for text: one row group at a time, page by page, decoding only
+// the projected columns. Values become cells as text: strings as they are,
+// integers in decimal, floats in the shortest form that parses back to the
+// same value, booleans as 1 and 0, dates as YYYY-MM-DD, and null as the
+// empty cell (a missing value). A LIST column's elements are joined with
+// the field's separator.
+type ParquetReader struct {
+	name    string
+	f       *os.File
+	pf      *parquet.File
+	columns []string
+	cols    []pqColumn
+	filter  func(int64) bool
+
+	groupStart []int64 // first row of each row group
+	group      int     // current row group (-1 before the first)
+	groupEnd   int64   // first row after the current group
+	row        int64   // index of the next row
+	cur        int64   // index of the last row returned
+	cellBuf    []byte
+	ends       []int
+	rec        [][]byte
+	err        error
+	progress   func(int64)
+}
+
+// pqValues is the number of values decoded per column at a time.
+const pqValues = 512
+
+// OpenParquet opens a Parquet file. Errors name the file (and the column).
+func OpenParquet(path string, opt ParquetOptions) (*ParquetReader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
+	r, err := newParquetReader(f, path, opt)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func newParquetReader(f *os.File, name string, opt ParquetOptions) (r *ParquetReader, err error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
+	defer func() { // a damaged footer must be an error, never a panic
+		if p := recover(); p != nil {
+			r, err = nil, fmt.Errorf("data: %s: not a readable Parquet file: %v", name, p)
+		}
+	}()
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("data: %s: not a readable Parquet file: %w", name, err)
+	}
+	r = &ParquetReader{name: name, f: f, pf: pf, filter: opt.Filter, group: -1}
+	fields := pf.Schema().Fields()
+	fileCols := make([]string, len(fields))
+	for i, fd := range fields {
+		fileCols[i] = fd.Name()
+	}
+	r.columns = fileCols
+	if opt.Columns != nil {
+		a, b := slices.Clone(opt.Columns), slices.Clone(fileCols)
+		slices.Sort(a)
+		slices.Sort(b)
+		if !slices.Equal(a, b) {
+			return nil, fmt.Errorf("data: %s: columns %s differ from the expected %s", name, abbrevCols(fileCols), abbrevCols(opt.Columns))
+		}
+		r.columns = slices.Clone(opt.Columns)
+	}
+	cellOf := map[string]int{}
+	for i, c := range r.columns {
+		cellOf[c] = i
+	}
+	leaves := pf.Schema().Columns()
+	for _, fd := range fields {
+		use, read := opt.Read[fd.Name()]
+		if opt.Read != nil && !read {
+			continue
+		}
+		c := pqColumn{name: fd.Name(), cell: cellOf[fd.Name()]}
+		path := []string{fd.Name()}
+		if !fd.Leaf() {
+			elem, ok := listElement(fd)
+			if !ok {
+				return nil, fmt.Errorf("data: %s: column %q: a nested %s column; only flat columns and lists of flat values are read", name, fd.Name(), nodeKind(fd))
+			}
+			if !use.Multi {
+				return nil, fmt.Errorf("data: %s: column %q: a LIST column, but the schema does not declare it multi_categorical", name, fd.Name())
+			}
+			path = elem
+			c.list, c.sep = true, use.Separator
+		} else if fd.Repeated() {
+			if !use.Multi {
+				return nil, fmt.Errorf("data: %s: column %q: a repeated column, but the schema does not declare it multi_categorical", name, fd.Name())
+			}
+			c.list, c.sep = true, use.Separator
+		}
+		c.leaf = slices.IndexFunc(leaves, func(p []string) bool { return slices.Equal(p, path) })
+		if c.leaf < 0 {
+			return nil, fmt.Errorf("data: %s: column %q: leaf %s not found", name, fd.Name(), strings.Join(path, "."))
+		}
+		lc, _ := pf.Schema().Lookup(path...)
+		typ := lc.Node.Type()
+		c.kind = typ.Kind()
+		c.format, err = cellFormat(typ)
+		if err == nil && use.Numeric && c.kind == parquet.ByteArray && !isString(typ) {
+			err = errors.New("binary values")
+		}
+		if err != nil {
+			want := "a string, integer, float or boolean column"
+			if use.Numeric {
+				want = "an integer, float, boolean or string column (the field is numeric)"
+			}
+			return nil, fmt.Errorf("data: %s: column %q: type %s (%v): want %s", name, fd.Name(), typ, err, want)
+		}
+		r.cols = append(r.cols, c)
+	}
+	var start int64
+	for _, g := range pf.RowGroups() {
+		r.groupStart = append(r.groupStart, start)
+		start += g.NumRows()
+	}
+	r.rec = make([][]byte, len(r.columns))
+	r.ends = make([]int, len(r.cols))
+	return r, nil
+}
+
+// listElement returns the leaf path of a LIST of flat values (the standard
+// three-level form, name.list.element, or a two-level repeated group).
+func listElement(fd parquet.Field) ([]string, bool) {
+	if _, ok := logical(fd.Type()).(*format.ListType); !ok {
+		return nil, false
+	}
+	inner := fd.Fields()
+	if len(inner) != 1 {
+		return nil, false
+	}
+	if inner[0].Leaf() {
+		return []string{fd.Name(), inner[0].Name()}, true
+	}
+	el := inner[0].Fields()
+	if len(el) != 1 || !el[0].Leaf() {
+		return nil, false
+	}
+	return []string{fd.Name(), inner[0].Name(), el[0].Name()}, true
+}
+
+func nodeKind(n parquet.Node) string {
+	switch logical(n.Type()).(type) {
+	case *format.MapType:
+		return "MAP"
+	case *format.ListType:
+		return "LIST"
+	}
+	return "group"
+}
+
+// logical returns a type's logical annotation (nil when it has none).
+func logical(t parquet.Type) format.LogicalTypeValue {
+	if lt := t.LogicalType(); lt != nil {
+		return lt.Value
+	}
+	return nil
+}
+
+func isString(t parquet.Type) bool {
+	switch logical(t).(type) {
+	case *format.StringType, *format.EnumType, *format.JsonType:
+		return true
+	}
+	return false
+}
+
+// cellFormat returns the text form of a column's values, or an error for a
+// type without one.
+func cellFormat(t parquet.Type) (func([]byte, parquet.Value) []byte, error) {
+	lt := logical(t)
+	_, date := lt.(*format.DateType)
+	_, decimal := lt.(*format.DecimalType)
+	it, _ := lt.(*format.IntType)
+	unsigned := it != nil && !it.IsSigned
+	switch t.Kind() {
+	case parquet.Boolean:
+		return func(d []byte, v parquet.Value) []byte {
+			if v.Boolean() {
+				return append(d, '1')
+			}
+			return append(d, '0')
+		}, nil
+	case parquet.Int32:
+		if date {
+			return func(d []byte, v parquet.Value) []byte {
+				return time.Unix(int64(v.Int32())*86400, 0).UTC().AppendFormat(d, time.DateOnly)
+			}, nil
+		}
+		if decimal {
+			return nil, errors.New("decimal")
+		}
+		if unsigned {
+			return func(d []byte, v parquet.Value) []byte { return strconv.AppendUint(d, uint64(uint32(v.Int32())), 10) }, nil
+		}
+		return func(d []byte, v parquet.Value) []byte { return strconv.AppendInt(d, int64(v.Int32()), 10) }, nil
+	case parquet.Int64:
+		if decimal {
+			return nil, errors.New("decimal")
+		}
+		if unsigned {
+			return func(d []byte, v parquet.Value) []byte { return strconv.AppendUint(d, v.Uint64(), 10) }, nil
+		}
+		return func(d []byte, v parquet.Value) []byte { return strconv.AppendInt(d, v.Int64(), 10) }, nil
+	case parquet.Float:
+		return func(d []byte, v parquet.Value) []byte {
+			return strconv.AppendFloat(d, float64(v.Float()), 'g', -1, 32)
+		}, nil
+	case parquet.Double:
+		return func(d []byte, v parquet.Value) []byte { return strconv.AppendFloat(d, v.Double(), 'g', -1, 64) }, nil
+	case parquet.ByteArray:
+		return func(d []byte, v parquet.Value) []byte { return append(d, v.ByteArray()...) }, nil
+	}
+	return nil, errors.New("no text form")
+}
+
+func abbrevCols(c []string) string {
+	if len(c) <= 12 {
+		return "[" + strings.Join(c, ", ") + "]"
+	}
+	return "[" + strings.Join(c[:12], ", ") + fmt.Sprintf(", … (%d in all)]", len(c))
+}
+
+// Name returns the file name used in errors.
+func (r *ParquetReader) Name() string { return r.name }
+
+// Columns returns the column names, in the order of the cells.
+func (r *ParquetReader) Columns() []string { return slices.Clone(r.columns) }
+
+// NumRows returns the number of rows in the file.
+func (r *ParquetReader) NumRows() int64 { return r.pf.NumRows() }
+
+// Pos returns the 1-based row (in the file) of the last record returned.
+func (r *ParquetReader) Pos() int64 { return r.cur + 1 }
+
+// Close releases the file.
+func (r *ParquetReader) Close() error {
+	for i := range r.cols {
+		if p := r.cols[i].pages; p != nil {
+			p.Close()
+			r.cols[i].pages = nil
+		}
+	}
+	if r.f == nil {
+		return nil
+	}
+	err := r.f.Close()
+	r.f = nil
+	return err
+}
+
+// errAt locates err at the 1-based file row pos.
+func (r *ParquetReader) errAt(pos int64, err error) *RowError {
+	g, _ := slices.BinarySearch(r.groupStart, pos)
+	return &RowError{File: r.name, Row: pos, Group: max(g-1, 0), Err: err}
+}
+
+func (r *ParquetReader) broken() bool { return r.err != nil }
+
+// fail records a sticky error for column c at the current row.
+func (r *ParquetReader) fail(c *pqColumn, err error) error {
+	r.err = r.errAt(r.row+1, fmt.Errorf("column %q: %w", c.name, err))
+	return r.err
+}
+
+// nextGroup opens the page readers of the next row group.
+func (r *ParquetReader) nextGroup() error {
+	groups := r.pf.RowGroups()
+	for i := range r.cols {
+		if p := r.cols[i].pages; p != nil {
+			p.Close()
+		}
+	}
+	r.group++
+	if r.group >= len(groups) {
+		return io.EOF
+	}
+	g := groups[r.group]
+	r.groupEnd = r.groupStart[r.group] + g.NumRows()
+	chunks := g.ColumnChunks()
+	for i := range r.cols {
+		c := &r.cols[i]
+		c.pages = chunks[c.leaf].Pages()
+		c.page, c.vr, c.pos, c.n, c.done = nil, nil, 0, 0, false
+		if c.vals == nil {
+			c.vals = make([]parquet.Value, pqValues)
+		}
+	}
+	if r.progress != nil && r.group < len(r.pf.Metadata().RowGroups) {
+		r.progress(r.pf.Metadata().RowGroups[r.group].TotalCompressedSize)
+	}
+	return nil
+}
+
+// fill buffers more values of column c; false at the end of the row group.
+func (r *ParquetReader) fill(c *pqColumn) (bool, error) {
+	for c.pos >= c.n {
+		if c.done {
+			return false, nil
+		}
+		if c.vr != nil {
+			n, err := c.vr.ReadValues(c.vals)
+			c.pos, c.n = 0, n
+			if err == io.EOF {
+				c.vr = nil
+				err = nil
+			}
+			if err != nil {
+				return false, r.fail(c, fmt.Errorf("read values: %w", err))
+			}
+			continue
+		}
+		p, err := c.pages.ReadPage()
+		if err == io.EOF {
+			c.done = true
+			return false, nil
+		}
+		if err != nil {
+			return false, r.fail(c, fmt.Errorf("read page: %w", err))
+		}
+		c.page, c.vr = p, p.Values()
+	}
+	return true, nil
+}
+
+// Next returns the next row that passes the filter, or io.EOF. A read
+// error (a damaged page, a truncated file) is a *RowError naming the row
+// group, row and column; reading stops there.
+func (r *ParquetReader) Next() (rec [][]byte, err error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	defer func() { // a damaged page must be an error, never a panic
+		if p := recover(); p != nil {
+			r.err = r.errAt(r.row, fmt.Errorf("damaged data: %v", p))
+			rec, err = nil, r.err
+		}
+	}()
+	for {
+		if r.row >= r.groupEnd {
+			if err := r.nextGroup(); err != nil {
+				if err == io.EOF && r.row != r.pf.NumRows() {
+					r.err = r.errAt(r.row, fmt.Errorf("the row groups hold %d rows, the footer says %d", r.row, r.pf.NumRows()))
+					return nil, r.err
+				}
+				return nil, err
+			}
+			continue
+		}
+		keep := r.filter == nil || r.filter(r.row)
+		if err := r.readRow(keep); err != nil {
+			return nil, err
+		}
+		r.cur = r.row
+		r.row++
+		if keep {
+			return r.rec, nil
+		}
+	}
+}
+
+// readRow decodes the current row of every projected column into r.rec
+// (only consuming the values when !keep).
+func (r *ParquetReader) readRow(keep bool) error {
+	buf := r.cellBuf[:0]
+	for i := range r.cols {
+		c := &r.cols[i]
+		ok, err := r.fill(c)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return r.fail(c, fmt.Errorf("no value for the row (the row group holds %d rows)", r.groupEnd-r.groupStart[r.group]))
+		}
+		if !c.list {
+			v := c.vals[c.pos]
+			c.pos++
+			if keep && !v.IsNull() {
+				buf = c.format(buf, v)
+			}
+			r.ends[i] = len(buf)
+			continue
+		}
+		// A list: values up to the next one that starts a row
+		// (repetition level 0); a null or empty list has one null value.
+		first, wrote := true, false
+		for {
+			if !first {
+				ok, err := r.fill(c)
+				if err != nil {
+					return err
+				}
+				if !ok || c.vals[c.pos].RepetitionLevel() == 0 {
+					break
+				}
+			}
+			v := c.vals[c.pos]
+			c.pos++
+			if !keep || v.IsNull() {
+				first = false
+				continue
+			}
+			if wrote {
+				buf = append(buf, c.sep...)
+			}
+			wrote = true
+			el := len(buf)
+			buf = c.format(buf, v)
+			if strings.Contains(bstr(buf[el:]), c.sep) {
+				return r.fail(c, fmt.Errorf("list element %q holds the separator %q: %w", buf[el:], c.sep, ErrBadRow))
+			}
+			first = false
+		}
+		r.ends[i] = len(buf)
+	}
+	r.cellBuf = buf
+	if !keep {
+		return nil
+	}
+	clear(r.rec)
+	for i := range r.cols {
+		r.rec[r.cols[i].cell] = buf[r.cellStart(i):r.ends[i]:r.ends[i]]
+	}
+	for i, c := range r.rec {
+		if c == nil {
+			r.rec[i] = buf[:0:0]
+		}
+	}
+	return nil
+}
+
+// cellStart returns where the cell of projected column i starts in cellBuf.
+func (r *ParquetReader) cellStart(i int) int {
+	if i == 0 {
+		return 0
+	}
+	return r.ends[i-1]
+}
