@@ -187,8 +187,11 @@ func newRangeFilter(r *ColumnRange, columns []string) (*rangeFilter, error) {
 }
 
 // keep reports whether rec is in the range.
-func (f *rangeFilter) keep(rec [][]byte) (bool, error) {
-	v := trimCell(rec[f.col])
+func (f *rangeFilter) keep(rec [][]byte) (bool, error) { return f.keepValue(rec[f.col]) }
+
+// keepValue reports whether the split column's value v is in the range.
+func (f *rangeFilter) keepValue(v []byte) (bool, error) {
+	v = trimCell(v)
 	if len(v) == 0 {
 		return false, &feature.FieldError{Column: f.col, Name: f.r.Column, Value: "", Expected: "a value of the split column (it is empty)", Err: ErrBadRow}
 	}

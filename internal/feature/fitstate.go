@@ -209,11 +209,16 @@ func (f *Fitter) MarshalState() ([]byte, error) {
 			}
 		}
 		if c := ff.ids; c != nil {
+			// By hash, so that equal counts give equal bytes whatever the
+			// order the values were met in.
+			keys := make([]uint64, 0, c.n)
+			c.each(func(h uint64, _ uint32) { keys = append(keys, h) })
+			slices.Sort(keys)
 			tab := make([]byte, 0, 12*c.n)
-			c.each(func(h uint64, n uint32) {
+			for _, h := range keys {
 				tab = binary.LittleEndian.AppendUint64(tab, h)
-				tab = binary.LittleEndian.AppendUint32(tab, n)
-			})
+				tab = binary.LittleEndian.AppendUint32(tab, c.count(h))
+			}
 			fj.IDs = &idsJSON{MaxN: c.maxN, Table: base64.StdEncoding.EncodeToString(tab), Depth: c.depth, Width: 1 << (64 - c.wshift),
 				Floor: c.floor, Highest: c.highest, Total: c.total, Prunes: c.prunes}
 			if c.sketch != nil {
@@ -376,3 +381,6 @@ func (c *idCounter) load(j *idsJSON) error {
 	}
 	return nil
 }
+
+// Schema returns the schema the Fitter was made for.
+func (f *Fitter) Schema() Schema { return f.schema }
