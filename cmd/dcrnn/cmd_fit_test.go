@@ -248,3 +248,34 @@ func TestPyArrowCensusAgrees(t *testing.T) {
 		t.Errorf("test metrics differ:\ncsv     %s\nparquet %s", reps[0], reps[1])
 	}
 }
+
+// TestGenParquetShards: dcrnn gen --format parquet writes shards that fit
+// to the very fit of the CSV the same seed gives.
+func TestGenParquetShards(t *testing.T) {
+	dir := t.TempDir()
+	csvDir, pqDir := filepath.Join(dir, "csv"), filepath.Join(dir, "pq")
+	if out, err := runCmd(t, "gen", "--rows", "5000", "--seed", "3", "--out", csvDir); err != nil {
+		t.Fatalf("gen: %v\n%s", err, out)
+	}
+	if out, err := runCmd(t, "gen", "--rows", "5000", "--seed", "3", "--out", pqDir, "--format", "parquet", "--shards", "3", "--compression", "zstd"); err != nil {
+		t.Fatalf("gen parquet: %v\n%s", err, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(pqDir, "data", "*.parquet"))
+	if len(files) != 3 {
+		t.Fatalf("shards %q, want 3", files)
+	}
+	schema := filepath.Join(csvDir, "schema.yaml")
+	for _, d := range []string{filepath.Join(csvDir, "data.csv"), filepath.Join(pqDir, "data")} {
+		if out, err := runCmd(t, "fit", "--schema", schema, "--data", d, "--out", d+".fit.json"); err != nil {
+			t.Fatalf("fit %s: %v\n%s", d, err, out)
+		}
+	}
+	a, _ := os.ReadFile(filepath.Join(csvDir, "data.csv.fit.json"))
+	b, _ := os.ReadFile(filepath.Join(pqDir, "data.fit.json"))
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Error("the fit of the Parquet shards differs from that of the CSV")
+	}
+	if _, err := runCmd(t, "gen", "--rows", "5", "--out", filepath.Join(dir, "x"), "--format", "parquet", "--shards", "6"); err == nil {
+		t.Error("more shards than rows accepted")
+	}
+}

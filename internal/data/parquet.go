@@ -83,6 +83,11 @@ type pqColumn struct {
 	list   bool
 	sep    string
 
+	fast fastKind
+
+	buf  []byte  // the cells of the current chunk, back to back
+	ends []int32 // end of each row's cell in buf
+
 	pages parquet.Pages
 	page  parquet.Page
 	vr    parquet.ValueReader
@@ -112,8 +117,9 @@ type ParquetReader struct {
 	groupEnd   int64   // first row after the current group
 	row        int64   // index of the next row
 	cur        int64   // index of the last row returned
-	cellBuf    []byte
-	ends       []int
+	chunkRow   int64   // first row of the decoded chunk
+	chunkAt    int     // next row of the chunk to return
+	chunkN     int     // rows in the chunk
 	rec        [][]byte
 	err        error
 	progress   func(int64)
@@ -201,7 +207,7 @@ func newParquetReader(f *os.File, name string, opt ParquetOptions) (r *ParquetRe
 		lc, _ := pf.Schema().Lookup(path...)
 		typ := lc.Node.Type()
 		c.kind = typ.Kind()
-		c.format, err = cellFormat(typ)
+		c.format, c.fast, err = cellFormat(typ)
 		if err == nil && use.Numeric && c.kind == parquet.ByteArray && !isString(typ) {
 			err = errors.New("binary values")
 		}
@@ -220,7 +226,9 @@ func newParquetReader(f *os.File, name string, opt ParquetOptions) (r *ParquetRe
 		start += g.NumRows()
 	}
 	r.rec = make([][]byte, len(r.columns))
-	r.ends = make([]int, len(r.cols))
+	for i := range r.rec {
+		r.rec[i] = []byte{} // columns not read: empty cells
+	}
 	return r, nil
 }
 
@@ -270,9 +278,40 @@ func isString(t parquet.Type) bool {
 	return false
 }
 
-// cellFormat returns the text form of a column's values, or an error for a
-// type without one.
-func cellFormat(t parquet.Type) (func([]byte, parquet.Value) []byte, error) {
+// fastKind names the value types decoded without calling the format func.
+type fastKind int
+
+const (
+	fastNone fastKind = iota
+	fastBytes
+	fastInt64
+	fastInt32
+)
+
+// cellFormat returns the text form of a column's values (and the fast
+// path that gives the same), or an error for a type without one.
+func cellFormat(t parquet.Type) (func([]byte, parquet.Value) []byte, fastKind, error) {
+	f, err := cellFormatFunc(t)
+	if err != nil {
+		return nil, 0, err
+	}
+	lt := logical(t)
+	plain := lt == nil
+	if it, ok := lt.(*format.IntType); ok && it.IsSigned {
+		plain = true
+	}
+	switch {
+	case t.Kind() == parquet.ByteArray:
+		return f, fastBytes, nil
+	case t.Kind() == parquet.Int64 && plain:
+		return f, fastInt64, nil
+	case t.Kind() == parquet.Int32 && plain:
+		return f, fastInt32, nil
+	}
+	return f, fastNone, nil
+}
+
+func cellFormatFunc(t parquet.Type) (func([]byte, parquet.Value) []byte, error) {
 	lt := logical(t)
 	_, date := lt.(*format.DateType)
 	_, decimal := lt.(*format.DecimalType)
@@ -362,9 +401,14 @@ func (r *ParquetReader) errAt(pos int64, err error) *RowError {
 
 func (r *ParquetReader) broken() bool { return r.err != nil }
 
-// fail records a sticky error for column c at the current row.
+// fail records a sticky error for column c at the current chunk.
 func (r *ParquetReader) fail(c *pqColumn, err error) error {
-	r.err = r.errAt(r.row+1, fmt.Errorf("column %q: %w", c.name, err))
+	return r.failAt(c, r.row+int64(len(c.ends))+1, err)
+}
+
+// failAt records a sticky error for column c at 1-based row pos.
+func (r *ParquetReader) failAt(c *pqColumn, pos int64, err error) error {
+	r.err = r.errAt(pos, fmt.Errorf("column %q: %w", c.name, err))
 	return r.err
 }
 
@@ -435,60 +479,130 @@ func (r *ParquetReader) Next() (rec [][]byte, err error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	defer func() { // a damaged page must be an error, never a panic
-		if p := recover(); p != nil {
-			r.err = r.errAt(r.row, fmt.Errorf("damaged data: %v", p))
-			rec, err = nil, r.err
-		}
-	}()
 	for {
-		if r.row >= r.groupEnd {
-			if err := r.nextGroup(); err != nil {
-				if err == io.EOF && r.row != r.pf.NumRows() {
-					r.err = r.errAt(r.row, fmt.Errorf("the row groups hold %d rows, the footer says %d", r.row, r.pf.NumRows()))
-					return nil, r.err
-				}
+		if r.chunkAt == r.chunkN {
+			if err := r.nextChunk(); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		keep := r.filter == nil || r.filter(r.row)
-		if err := r.readRow(keep); err != nil {
-			return nil, err
+		k := r.chunkAt
+		r.chunkAt++
+		r.cur = r.chunkRow + int64(k)
+		if r.filter != nil && !r.filter(r.cur) {
+			continue
 		}
-		r.cur = r.row
-		r.row++
-		if keep {
-			return r.rec, nil
+		for i := range r.cols {
+			c := &r.cols[i]
+			start := int32(0)
+			if k > 0 {
+				start = c.ends[k-1]
+			}
+			e := c.ends[k]
+			r.rec[c.cell] = c.buf[start:e:e]
 		}
+		return r.rec, nil
 	}
 }
 
-// readRow decodes the current row of every projected column into r.rec
-// (only consuming the values when !keep).
-func (r *ParquetReader) readRow(keep bool) error {
-	buf := r.cellBuf[:0]
+// nextChunk decodes the next pqValues rows (fewer at the end of a row
+// group) of every projected column.
+func (r *ParquetReader) nextChunk() (err error) {
+	defer func() { // a damaged page must be an error, never a panic
+		if p := recover(); p != nil {
+			r.err = r.errAt(r.row+1, fmt.Errorf("damaged data: %v", p))
+			err = r.err
+		}
+	}()
+	for r.row >= r.groupEnd {
+		if err := r.nextGroup(); err != nil {
+			if err == io.EOF && r.row != r.pf.NumRows() {
+				r.err = r.errAt(r.row, fmt.Errorf("the row groups hold %d rows, the footer says %d", r.row, r.pf.NumRows()))
+				return r.err
+			}
+			return err
+		}
+	}
+	m := int(min(int64(pqValues), r.groupEnd-r.row))
 	for i := range r.cols {
 		c := &r.cols[i]
+		c.buf, c.ends = c.buf[:0], c.ends[:0]
+		var err error
+		if c.list {
+			err = r.decodeList(c, m)
+		} else {
+			err = r.decodeFlat(c, m)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	r.chunkRow, r.chunkAt, r.chunkN = r.row, 0, m
+	r.row += int64(m)
+	return nil
+}
+
+// decodeFlat decodes the next m values of flat column c into its cells.
+func (r *ParquetReader) decodeFlat(c *pqColumn, m int) error {
+	for len(c.ends) < m {
 		ok, err := r.fill(c)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return r.fail(c, fmt.Errorf("no value for the row (the row group holds %d rows)", r.groupEnd-r.groupStart[r.group]))
+			return r.failAt(c, r.row+int64(len(c.ends))+1, fmt.Errorf("no value for the row (the row group holds %d rows)", r.groupEnd-r.groupStart[r.group]))
 		}
-		if !c.list {
-			v := c.vals[c.pos]
-			c.pos++
-			if keep && !v.IsNull() {
-				buf = c.format(buf, v)
+		run := c.vals[c.pos:min(c.n, c.pos+m-len(c.ends))]
+		c.pos += len(run)
+		buf, ends := c.buf, c.ends
+		switch c.fast {
+		case fastBytes:
+			for i := range run {
+				if !run[i].IsNull() {
+					buf = append(buf, run[i].ByteArray()...)
+				}
+				ends = append(ends, int32(len(buf)))
 			}
-			r.ends[i] = len(buf)
-			continue
+		case fastInt64:
+			for i := range run {
+				if !run[i].IsNull() {
+					buf = strconv.AppendInt(buf, run[i].Int64(), 10)
+				}
+				ends = append(ends, int32(len(buf)))
+			}
+		case fastInt32:
+			for i := range run {
+				if !run[i].IsNull() {
+					buf = strconv.AppendInt(buf, int64(run[i].Int32()), 10)
+				}
+				ends = append(ends, int32(len(buf)))
+			}
+		default:
+			for i := range run {
+				if !run[i].IsNull() {
+					buf = c.format(buf, run[i])
+				}
+				ends = append(ends, int32(len(buf)))
+			}
 		}
-		// A list: values up to the next one that starts a row
-		// (repetition level 0); a null or empty list has one null value.
-		first, wrote := true, false
+		c.buf, c.ends = buf, ends
+	}
+	return nil
+}
+
+// decodeList decodes the next m rows of list column c: the values up to
+// the next one that starts a row (repetition level 0), joined by the
+// separator; a null or empty list is one null value.
+func (r *ParquetReader) decodeList(c *pqColumn, m int) error {
+	for len(c.ends) < m {
+		ok, err := r.fill(c)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return r.failAt(c, r.row+int64(len(c.ends))+1, fmt.Errorf("no value for the row (the row group holds %d rows)", r.groupEnd-r.groupStart[r.group]))
+		}
+		start, first := len(c.buf), true
 		for {
 			if !first {
 				ok, err := r.fill(c)
@@ -499,45 +613,22 @@ func (r *ParquetReader) readRow(keep bool) error {
 					break
 				}
 			}
+			first = false
 			v := c.vals[c.pos]
 			c.pos++
-			if !keep || v.IsNull() {
-				first = false
+			if v.IsNull() {
 				continue
 			}
-			if wrote {
-				buf = append(buf, c.sep...)
+			if len(c.buf) > start {
+				c.buf = append(c.buf, c.sep...)
 			}
-			wrote = true
-			el := len(buf)
-			buf = c.format(buf, v)
-			if strings.Contains(bstr(buf[el:]), c.sep) {
-				return r.fail(c, fmt.Errorf("list element %q holds the separator %q: %w", buf[el:], c.sep, ErrBadRow))
+			el := len(c.buf)
+			c.buf = c.format(c.buf, v)
+			if strings.Contains(bstr(c.buf[el:]), c.sep) {
+				return r.failAt(c, r.row+int64(len(c.ends))+1, fmt.Errorf("list element %q holds the separator %q: %w", c.buf[el:], c.sep, ErrBadRow))
 			}
-			first = false
 		}
-		r.ends[i] = len(buf)
-	}
-	r.cellBuf = buf
-	if !keep {
-		return nil
-	}
-	clear(r.rec)
-	for i := range r.cols {
-		r.rec[r.cols[i].cell] = buf[r.cellStart(i):r.ends[i]:r.ends[i]]
-	}
-	for i, c := range r.rec {
-		if c == nil {
-			r.rec[i] = buf[:0:0]
-		}
+		c.ends = append(c.ends, int32(len(c.buf)))
 	}
 	return nil
-}
-
-// cellStart returns where the cell of projected column i starts in cellBuf.
-func (r *ParquetReader) cellStart(i int) int {
-	if i == 0 {
-		return 0
-	}
-	return r.ends[i-1]
 }
