@@ -76,6 +76,7 @@ type slot struct {
 	buf  []byte
 	ends []int32
 	pos  int64
+	ids  []int32 // the source's ids of the record, when it gives them
 }
 
 func (s *slot) set(rec [][]byte, line int64) {
@@ -121,6 +122,15 @@ type Batcher struct {
 	pending int // slot handed out by take, refilled on the next take
 	eof     bool
 	rng     *rand.Rand
+	ids     idSource // set when the source gives categorical ids
+	rowIDs  []int32  // ids of the record take returned
+}
+
+// idSource is a rowSource that can give the categorical ids of its cells
+// (a Parquet reader, by dictionary entry).
+type idSource interface {
+	setIDs(fns []func([]byte) (int32, bool))
+	ids() []int32
 }
 
 // NewBatcher opens the files of path (see Expand: one file, a list, globs,
@@ -165,6 +175,10 @@ func newBatcher(p *feature.Pipeline, r rowSource, opt BatchOptions) (*Batcher, e
 	}
 	b := &Batcher{p: q, r: r, opt: opt, batch: q.NewBatch(opt.BatchSize), pending: -1,
 		drop: p.Schema().FunnelViolations == "drop"}
+	if is, ok := r.(idSource); ok {
+		is.setIDs(q.ColumnIDs())
+		b.ids = is
+	}
 	if opt.ShuffleBuffer > 1 {
 		b.slots = make([]slot, opt.ShuffleBuffer)
 		b.rng = rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))
@@ -197,6 +211,13 @@ func (b *Batcher) readGood() ([][]byte, error) {
 	}
 }
 
+// setIDs copies the source's ids of the record just read into s.
+func (b *Batcher) setIDs(s *slot) {
+	if b.ids != nil {
+		s.ids = append(s.ids[:0], b.ids.ids()...)
+	}
+}
+
 // take returns the next record (from the shuffle buffer when enabled); it
 // stays valid until the next take.
 func (b *Batcher) take() ([][]byte, int64, error) {
@@ -204,6 +225,9 @@ func (b *Batcher) take() ([][]byte, int64, error) {
 		rec, err := b.readGood()
 		if err != nil {
 			return nil, 0, err
+		}
+		if b.ids != nil {
+			b.rowIDs = b.ids.ids()
 		}
 		return rec, b.r.Pos(), nil
 	}
@@ -224,6 +248,7 @@ func (b *Batcher) take() ([][]byte, int64, error) {
 			return nil, 0, err
 		default:
 			b.slots[j].set(rec, b.r.Pos())
+			b.setIDs(&b.slots[j])
 		}
 	}
 	for !b.eof && b.n < len(b.slots) {
@@ -236,6 +261,7 @@ func (b *Batcher) take() ([][]byte, int64, error) {
 			return nil, 0, err
 		}
 		b.slots[b.n].set(rec, b.r.Pos())
+		b.setIDs(&b.slots[b.n])
 		b.n++
 	}
 	if b.n == 0 {
@@ -244,6 +270,7 @@ func (b *Batcher) take() ([][]byte, int64, error) {
 	j := b.rng.IntN(b.n)
 	b.pending = j
 	b.cells = b.slots[j].cells(b.cells)
+	b.rowIDs = b.slots[j].ids
 	return b.cells, b.slots[j].pos, nil
 }
 
@@ -260,7 +287,7 @@ func (b *Batcher) Next() (*feature.Batch, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := b.p.TransformRow(rec, bt); err != nil {
+		if err := b.p.TransformRowIDs(rec, b.rowIDs, bt); err != nil {
 			switch {
 			case errors.Is(err, feature.ErrFunnelViolation) && b.drop:
 				b.stats.FunnelDropped++

@@ -84,6 +84,20 @@ type pqColumn struct {
 	sep    string
 
 	fast fastKind
+	// maxDef is the definition level of a present value.
+	maxDef int
+
+	// A dictionary-encoded page is read by its indexes (dict set).
+	dict, dictOf parquet.Dictionary
+	dIdx         []int32 // indexes of the page's present values
+	dDefs        []byte  // definition level of each value
+	present      []byte
+	dPos, dI     int // next value, next index
+	dictBuf      []byte
+	dictEnds     []int32
+	memo         []int32 // id of each entry (-1: not computed)
+	keys         []int32 // entry of each row of the chunk (-1: null or not by dictionary)
+	ids          func([]byte) (int32, bool)
 
 	buf  []byte  // the cells of the current chunk, back to back
 	ends []int32 // end of each row's cell in buf
@@ -120,6 +134,7 @@ type ParquetReader struct {
 	chunkRow   int64   // first row of the decoded chunk
 	chunkAt    int     // next row of the chunk to return
 	chunkN     int     // rows in the chunk
+	idOut      []int32
 	rec        [][]byte
 	err        error
 	progress   func(int64)
@@ -205,6 +220,7 @@ func newParquetReader(f *os.File, name string, opt ParquetOptions) (r *ParquetRe
 			return nil, fmt.Errorf("data: %s: column %q: leaf %s not found", name, fd.Name(), strings.Join(path, "."))
 		}
 		lc, _ := pf.Schema().Lookup(path...)
+		c.maxDef = lc.MaxDefinitionLevel
 		typ := lc.Node.Type()
 		c.kind = typ.Kind()
 		c.format, c.fast, err = cellFormat(typ)
@@ -430,7 +446,7 @@ func (r *ParquetReader) nextGroup() error {
 	for i := range r.cols {
 		c := &r.cols[i]
 		c.pages = chunks[c.leaf].Pages()
-		c.page, c.vr, c.pos, c.n, c.done = nil, nil, 0, 0, false
+		c.page, c.vr, c.pos, c.n, c.done, c.dict = nil, nil, 0, 0, false, nil
 		if c.vals == nil {
 			c.vals = make([]parquet.Value, pqValues)
 		}
@@ -459,6 +475,13 @@ func (r *ParquetReader) fill(c *pqColumn) (bool, error) {
 			}
 			continue
 		}
+		if c.dict != nil && c.dPos < len(c.dDefs) {
+			return true, nil
+		}
+		if c.page != nil {
+			parquet.Release(c.page) // its values are consumed
+			c.page = nil
+		}
 		p, err := c.pages.ReadPage()
 		if err == io.EOF {
 			c.done = true
@@ -467,9 +490,58 @@ func (r *ParquetReader) fill(c *pqColumn) (bool, error) {
 		if err != nil {
 			return false, r.fail(c, fmt.Errorf("read page: %w", err))
 		}
-		c.page, c.vr = p, p.Values()
+		c.page, c.vr = p, nil
+		if d := p.Dictionary(); d != nil && c.fast == fastBytes && !c.list {
+			c.usePage(p, d)
+			if c.dPos < len(c.dDefs) {
+				return true, nil
+			}
+			continue
+		}
+		c.dict = nil
+		c.vr = p.Values()
 	}
 	return true, nil
+}
+
+// usePage reads dictionary-encoded page p by its indexes: a value is the
+// dictionary entry's bytes, and its categorical id (when the Batcher
+// asked for ids) is computed once per entry of the row group's dictionary.
+func (c *pqColumn) usePage(p parquet.Page, d parquet.Dictionary) {
+	if d != c.dictOf {
+		c.dictOf = d
+		c.dictBuf, c.dictEnds = c.dictBuf[:0], c.dictEnds[:0]
+		for k := range d.Len() {
+			c.dictBuf = append(c.dictBuf, d.Index(int32(k)).ByteArray()...)
+			c.dictEnds = append(c.dictEnds, int32(len(c.dictBuf)))
+		}
+		c.memo = c.memo[:0]
+		for range d.Len() {
+			c.memo = append(c.memo, -1)
+		}
+	}
+	c.dict = d
+	data := p.Data()
+	c.dIdx = data.Int32()
+	c.dDefs = p.DefinitionLevels()
+	if c.dDefs == nil { // a required column: every value present
+		c.dDefs = c.present[:0]
+		for range p.NumValues() {
+			c.dDefs = append(c.dDefs, byte(c.maxDef))
+		}
+		c.present = c.dDefs
+	}
+	c.dPos, c.dI = 0, 0
+	c.pos, c.n = 0, 0
+}
+
+// dictCell returns dictionary entry k's bytes.
+func (c *pqColumn) dictCell(k int32) []byte {
+	start := int32(0)
+	if k > 0 {
+		start = c.dictEnds[k-1]
+	}
+	return c.dictBuf[start:c.dictEnds[k]]
 }
 
 // Next returns the next row that passes the filter, or io.EOF. A read
@@ -500,6 +572,17 @@ func (r *ParquetReader) Next() (rec [][]byte, err error) {
 			}
 			e := c.ends[k]
 			r.rec[c.cell] = c.buf[start:e:e]
+			if c.ids != nil {
+				id := int32(-1)
+				if key := c.keys[k]; key >= 0 {
+					if id = c.memo[key]; id < 0 {
+						if v, ok := c.ids(c.dictCell(key)); ok {
+							id, c.memo[key] = v, v
+						}
+					}
+				}
+				r.idOut[c.cell] = id
+			}
 		}
 		return r.rec, nil
 	}
@@ -526,7 +609,7 @@ func (r *ParquetReader) nextChunk() (err error) {
 	m := int(min(int64(pqValues), r.groupEnd-r.row))
 	for i := range r.cols {
 		c := &r.cols[i]
-		c.buf, c.ends = c.buf[:0], c.ends[:0]
+		c.buf, c.ends, c.keys = c.buf[:0], c.ends[:0], c.keys[:0]
 		var err error
 		if c.list {
 			err = r.decodeList(c, m)
@@ -551,6 +634,13 @@ func (r *ParquetReader) decodeFlat(c *pqColumn, m int) error {
 		}
 		if !ok {
 			return r.failAt(c, r.row+int64(len(c.ends))+1, fmt.Errorf("no value for the row (the row group holds %d rows)", r.groupEnd-r.groupStart[r.group]))
+		}
+		if c.dict != nil {
+			r.decodeDict(c, m)
+			continue
+		}
+		for len(c.keys) < len(c.ends)+min(c.n-c.pos, m-len(c.ends)) {
+			c.keys = append(c.keys, -1)
 		}
 		run := c.vals[c.pos:min(c.n, c.pos+m-len(c.ends))]
 		c.pos += len(run)
@@ -589,6 +679,47 @@ func (r *ParquetReader) decodeFlat(c *pqColumn, m int) error {
 	}
 	return nil
 }
+
+// decodeDict decodes rows of a dictionary page until the chunk holds m
+// rows or the page ends.
+func (r *ParquetReader) decodeDict(c *pqColumn, m int) {
+	buf, ends, keys := c.buf, c.ends, c.keys
+	defs, idx, max := c.dDefs, c.dIdx, byte(c.maxDef)
+	i, j := c.dPos, c.dI
+	for len(ends) < m && i < len(defs) {
+		k := int32(-1)
+		if defs[i] == max {
+			k = idx[j]
+			j++
+			buf = append(buf, c.dictCell(k)...)
+		}
+		i++
+		ends = append(ends, int32(len(buf)))
+		keys = append(keys, k)
+	}
+	c.dPos, c.dI = i, j
+	c.buf, c.ends, c.keys = buf, ends, keys
+}
+
+// setIDs makes the reader give, with every row, the categorical id of the
+// cells of the columns fns has a function for (see feature.Pipeline.ColumnIDs)
+// where it can compute it once per dictionary entry; ids returns them.
+func (r *ParquetReader) setIDs(fns []func([]byte) (int32, bool)) {
+	r.idOut = make([]int32, len(r.columns))
+	for i := range r.idOut {
+		r.idOut[i] = -1
+	}
+	for i := range r.cols {
+		c := &r.cols[i]
+		if c.cell < len(fns) && c.fast == fastBytes && !c.list {
+			c.ids = fns[c.cell]
+		}
+	}
+}
+
+// ids returns the ids of the last row's cells (-1: not known), or nil
+// when setIDs was not called.
+func (r *ParquetReader) ids() []int32 { return r.idOut }
 
 // decodeList decodes the next m rows of list column c: the values up to
 // the next one that starts a row (repetition level 0), joined by the

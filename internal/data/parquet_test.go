@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -479,5 +480,69 @@ func TestFitStateRoundTripAndMerge(t *testing.T) {
 	}
 	if err := rw.Merge(other); !errors.Is(err, feature.ErrFitState) {
 		t.Errorf("merge of different schemas: %v", err)
+	}
+}
+
+// batchRows streams path through p and returns every row's ids and values
+// as text, in order.
+func batchRows(t *testing.T, p *feature.Pipeline, path string, opt BatchOptions) []string {
+	t.Helper()
+	b, err := NewBatcher(p, path, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var out []string
+	for {
+		bt, err := b.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < bt.N; i++ {
+			var sb strings.Builder
+			for f := range bt.Fields {
+				d := &bt.Fields[f]
+				switch {
+				case d.Offsets != nil:
+					sb.WriteString(fmt.Sprint(d.IDs[d.Offsets[i]:d.Offsets[i+1]]))
+				case d.IDs != nil:
+					sb.WriteString(fmt.Sprint(d.IDs[i]))
+				default:
+					sb.WriteString(fmt.Sprint(d.Values[i]))
+				}
+				sb.WriteByte(' ')
+			}
+			for tk := range bt.Labels {
+				sb.WriteString(fmt.Sprint(bt.Labels[tk][i]))
+			}
+			out = append(out, sb.String())
+		}
+	}
+}
+
+// TestParquetBatchesEqualCSV: the batches of the Parquet fixture (read by
+// dictionary entry, ids computed once per entry) equal those of the CSV
+// copy, in file order and through the shuffle buffer.
+func TestParquetBatchesEqualCSV(t *testing.T) {
+	s := fixture(t, strings.Replace(fixtureSchema, "format: {type: parquet}", "format: {type: csv, header: true}", 1))
+	csv := writeFixtureCSV(t, t.TempDir(), []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	p, _, err := FitPipeline(context.Background(), s, csv, FitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opt := range []BatchOptions{{BatchSize: 3, RequireLabels: true}, {BatchSize: 4, ShuffleBuffer: 5, Seed: 7, RequireLabels: true}} {
+		want := batchRows(t, p, csv, opt)
+		if len(want) != 10 {
+			t.Fatalf("%d CSV rows", len(want))
+		}
+		for _, codec := range []string{"snappy", "zstd", "gzip"} {
+			got := batchRows(t, p, filepath.Join(pqDir, "basic_"+codec+".parquet"), opt)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s, shuffle %d: batches differ:\n%q\n%q", codec, opt.ShuffleBuffer, got, want)
+			}
+		}
 	}
 }

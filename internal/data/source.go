@@ -235,6 +235,23 @@ type fileSource struct {
 	opened  []rowSource // by read position; closed ones kept for errAt
 	at      int
 	cur     rowSource
+	idFns   []func([]byte) (int32, bool)
+}
+
+// setIDs passes fns to every file that can give ids (see idSource).
+func (fs *fileSource) setIDs(fns []func([]byte) (int32, bool)) {
+	fs.idFns = fns
+	if is, ok := fs.cur.(idSource); ok {
+		is.setIDs(fns)
+	}
+}
+
+// ids returns the current file's ids of the last record (nil: none).
+func (fs *fileSource) ids() []int32 {
+	if is, ok := fs.cur.(idSource); ok {
+		return is.ids()
+	}
+	return nil
 }
 
 // posShift places the read position of a file above its record position.
@@ -315,6 +332,9 @@ func (fs *fileSource) open(at int) error {
 	}
 	fs.opened = append(fs.opened, r)
 	fs.at, fs.cur = at, r
+	if is, ok := r.(idSource); ok && fs.idFns != nil {
+		is.setIDs(fs.idFns)
+	}
 	return nil
 }
 
