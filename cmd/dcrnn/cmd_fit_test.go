@@ -279,3 +279,42 @@ func TestGenParquetShards(t *testing.T) {
 		t.Error("more shards than rows accepted")
 	}
 }
+
+// TestInspectShardsAndParquet: data inspect over a directory of Parquet
+// shards counts every row of both, and its figures match one file's.
+func TestInspectShardsAndParquet(t *testing.T) {
+	dir := t.TempDir()
+	schema := filepath.Join(dir, "s.yaml")
+	os.WriteFile(schema, []byte(`format: {type: parquet}
+fields:
+  - {name: user, type: categorical, min_count: 1}
+  - {name: age, type: numeric}
+  - {name: price, type: numeric}
+  - {name: active, type: numeric}
+  - {name: tags, type: multi_categorical, min_count: 1}
+  - {name: tagstr, type: multi_categorical, min_count: 1}
+  - {name: day, type: ignore}
+tasks:
+  - {name: ctr, label: click}
+  - {name: cvr, label: buy, after: ctr}
+`), 0o644)
+	fixtures := "../../internal/data/testdata/parquet"
+	shards, err := runCmd(t, "data", "inspect", "--schema", schema, "--data", filepath.Join(fixtures, "shards"))
+	if err != nil {
+		t.Fatalf("inspect: %v\n%s", err, shards)
+	}
+	one, err := runCmd(t, "data", "inspect", "--schema", schema, "--data", filepath.Join(fixtures, "basic_zstd.parquet"))
+	if err != nil {
+		t.Fatalf("inspect: %v\n%s", err, one)
+	}
+	if !strings.Contains(shards, "10") {
+		t.Errorf("inspect of the shards does not show 10 rows:\n%s", shards)
+	}
+	strip := func(s string) string { // the first line names the input
+		_, rest, _ := strings.Cut(s, "\n")
+		return rest
+	}
+	if strip(shards) != strip(one) {
+		t.Errorf("inspect of the shards differs from that of the whole file:\n%s\n---\n%s", shards, one)
+	}
+}

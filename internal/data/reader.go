@@ -1,8 +1,44 @@
 // Package data streams dataset files: a CSV/TSV record reader (gzip
-// transparent, quoted fields, multi-character separators), a batcher that
-// applies a feature.Pipeline into reusable batches with an optional
-// deterministic shuffle buffer, pipeline fitting, and dataset inspection.
-// Memory does not grow with the file size.
+// transparent, quoted fields, multi-character separators), a Parquet
+// reader (ParquetReader) and writer, a batcher that applies a
+// feature.Pipeline into reusable batches with an optional deterministic
+// shuffle buffer, pipeline fitting, splits, and dataset inspection. Memory
+// does not grow with the file size.
+//
+// # Inputs
+//
+// Every pass reads a data argument as Expand turns it into files: one
+// path, a comma-separated list, globs and directories, in a deterministic
+// order; all must have the same columns. A file named *.parquet (or any
+// file, under a schema with format type parquet) is read as Parquet:
+// only the columns the schema uses (non-ignored fields, labels, group_by,
+// a split column) are decoded, one row group at a time in chunks of 512
+// rows per column; values become the cells a text file would hold (nulls
+// empty, so missing; integers in decimal; floats in shortest form;
+// booleans 1/0; dates YYYY-MM-DD; a LIST column of a multi-valued field
+// joined by its separator), so both formats give the same fit and the same
+// batches. Dictionary-encoded string pages are read by index and the
+// pipeline's id of each dictionary entry is computed once
+// (feature.Pipeline.ColumnIDs). Snappy, zstd, gzip and uncompressed pages
+// are read. A damaged or truncated file, a column of a type without a text
+// form (a struct, a map, a decimal) or a LIST for a field that is not
+// multi-valued, and a numeric field over binary values are errors naming
+// the file, row group, row and column (RowError), never panics.
+//
+// With a shuffle buffer the Batcher reads the files in an order drawn from
+// its seed (a new order each epoch), and the buffer mixes rows across file
+// boundaries. A random split's row key is the row index within its file
+// plus the file's position in the list (SourceOptions.Filter), so a split
+// does not depend on the file order of an epoch. A ColumnRange keeps the
+// rows of a time range (TimeSplit: train before t₁, validation up to t₂,
+// test after).
+//
+// # Fitting over shards
+//
+// Fit fits several files in parallel, one feature.Fitter per file, merged
+// in file order; merged fits equal the fit of the concatenated rows (see
+// feature.Fitter.Merge), and a Fitter saved with MarshalState is the fit
+// file of `dcrnn fit`.
 package data
 
 import (
