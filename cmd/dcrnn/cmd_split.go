@@ -54,6 +54,9 @@ Flags:
 	if *dataPath == "" || *out == "" {
 		return errors.New("split: --data and --out are required (see dcrnn split --help)")
 	}
+	if data.IsParquet(*dataPath) {
+		return errors.New("split: copies text lines; a Parquet input is split where it is read (train --split or --split-by)")
+	}
 	rs, err := data.ParseRatios(*ratios)
 	if err != nil {
 		return fmt.Errorf("split: --ratios: %w", err)

@@ -546,3 +546,33 @@ func TestParquetBatchesEqualCSV(t *testing.T) {
 		}
 	}
 }
+
+// TestShardsWithOtherColumnsAreRefused: a shard whose columns differ from
+// the first file's is an error naming it, in the fit and in a Batcher.
+func TestShardsWithOtherColumnsAreRefused(t *testing.T) {
+	s := fixture(t, strings.Replace(fixtureSchema, "format: {type: parquet}", "format: {type: csv, header: true}", 1))
+	dir := t.TempDir()
+	a := writeFixtureCSV(t, dir, []int{0, 1, 2, 3, 4})
+	os.Rename(a, filepath.Join(dir, "a.csv"))
+	raw, _ := os.ReadFile(filepath.Join(dir, "a.csv"))
+	os.WriteFile(filepath.Join(dir, "b.csv"), []byte(strings.Replace(string(raw), "user,age", "age,user", 1)), 0o644)
+	_, _, err := FitPipeline(context.Background(), s, dir, FitOptions{})
+	if err == nil || !strings.Contains(err.Error(), "b.csv") || !strings.Contains(err.Error(), "differ") {
+		t.Errorf("fit: %v", err)
+	}
+	p, _, err := FitPipeline(context.Background(), s, filepath.Join(dir, "a.csv"), FitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewBatcher(p, dir, BatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for err == nil {
+		_, err = b.Next()
+	}
+	if !strings.Contains(err.Error(), "b.csv") || !strings.Contains(err.Error(), "differ") {
+		t.Errorf("batcher: %v", err)
+	}
+}

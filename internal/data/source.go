@@ -340,15 +340,25 @@ func (fs *fileSource) open(at int) error {
 
 func (fs *fileSource) Columns() []string { return slices.Clone(fs.columns) }
 
-func (fs *fileSource) Name() string { return fs.cur.Name() }
+func (fs *fileSource) Name() string {
+	if fs.cur == nil {
+		return fs.files[fs.order[fs.at]]
+	}
+	return fs.cur.Name()
+}
 
-func (fs *fileSource) Pos() int64 { return int64(fs.at)<<posShift | fs.cur.Pos() }
+func (fs *fileSource) Pos() int64 {
+	if fs.cur == nil {
+		return int64(fs.at) << posShift
+	}
+	return int64(fs.at)<<posShift | fs.cur.Pos()
+}
 
 func (fs *fileSource) errAt(pos int64, err error) *RowError {
 	return fs.opened[pos>>posShift].errAt(pos&(1<<posShift-1), err)
 }
 
-func (fs *fileSource) broken() bool { return fs.cur.broken() }
+func (fs *fileSource) broken() bool { return fs.cur == nil || fs.cur.broken() }
 
 // Close closes the open file.
 func (fs *fileSource) Close() error {
