@@ -576,3 +576,28 @@ func TestShardsWithOtherColumnsAreRefused(t *testing.T) {
 		t.Errorf("batcher: %v", err)
 	}
 }
+
+// TestParquetOtherTypes: dates, unsigned and small integers, float32 and a
+// required column read as their text (values typed in from
+// make_fixtures.py).
+func TestParquetOtherTypes(t *testing.T) {
+	r, err := OpenParquet(filepath.Join(pqDir, "types.parquet"), ParquetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	want := [][]string{
+		{"2026-11-01", "4294967295", "-128", "0.1", "x"},
+		{"", "0", "127", "-2.5", "y"},
+		{"1969-12-31", "", "0", "", "z"},
+	}
+	got := readRows(t, r)
+	if len(got) != len(want) {
+		t.Fatalf("%d rows", len(got))
+	}
+	for i := range want {
+		if !slices.Equal(got[i], want[i]) {
+			t.Errorf("row %d: %q, want %q", i, got[i], want[i])
+		}
+	}
+}

@@ -65,6 +65,19 @@ def main():
     pq.write_table(bad, os.path.join(HERE, "age_string.parquet"), row_group_size=4)
     nested = t.set_column(1, "age", pa.array([{"years": a} for a in ROWS["age"]]))
     pq.write_table(nested, os.path.join(HERE, "age_struct.parquet"))
+    # Other physical and logical types: a date, an unsigned and a small
+    # integer, a float32, a required (non-null) string.
+    import datetime
+
+    other = pa.table({
+        "day": pa.array([datetime.date(2026, 11, 1), None, datetime.date(1969, 12, 31)], pa.date32()),
+        "u32": pa.array([4294967295, 0, None], pa.uint32()),
+        "i8": pa.array([-128, 127, 0], pa.int8()),
+        "f32": pa.array([0.1, -2.5, None], pa.float32()),
+        "name": pa.array(["x", "y", "z"], pa.string()),
+    }, schema=pa.schema([("day", pa.date32()), ("u32", pa.uint32()), ("i8", pa.int8()),
+                         ("f32", pa.float32()), pa.field("name", pa.string(), nullable=False)]))
+    pq.write_table(other, os.path.join(HERE, "types.parquet"))
     listed = t.set_column(0, "user", pa.array([[u] for u in ROWS["user"]], pa.list_(pa.string())))
     pq.write_table(listed, os.path.join(HERE, "user_list.parquet"))
 
