@@ -29,6 +29,8 @@ func runFit(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	dataPath := fs.String("data", "", "training rows "+filesHelp)
 	splitBy := fs.String("split-by", "", "fit only the rows with this column below --train-until (the training part of a time split)")
 	trainUntil := fs.String("train-until", "", "with --split-by: the first value not fitted on")
+	split := fs.String("split", "", "fit only the training part of this random split of --data (the ratios train --split takes, with the same --seed)")
+	seed := fs.Uint64("seed", 1, "with --split: its seed")
 	merge := fs.Bool("merge", false, "merge the fit files given as arguments instead of reading data")
 	out := fs.String("out", "", "where to write the fit (counts of every field: mergeable; JSON)")
 	badRows := fs.String("bad-rows", "error", "malformed rows: error (stop at the first, naming file, line and column) or skip (count them)")
@@ -84,6 +86,17 @@ func runFit(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return err
 		}
 		opt := data.FitOptions{BadRows: policy, Workers: *threads}
+		if *split != "" {
+			if *splitBy != "" {
+				return errors.New("fit: give --split or --split-by, not both")
+			}
+			ratios, err := data.ParseRatios(*split)
+			if err != nil {
+				return fmt.Errorf("fit: --split: %w", err)
+			}
+			sp := data.Splitter{Ratios: ratios, Seed: *seed}
+			opt.Filter = func(r int64) bool { return sp.Part(r) == 0 }
+		}
 		if *splitBy != "" || *trainUntil != "" {
 			if *splitBy == "" || *trainUntil == "" {
 				return errors.New("fit: --split-by and --train-until go together")

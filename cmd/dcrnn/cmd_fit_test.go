@@ -87,6 +87,18 @@ func TestFitThenTrainWithPipeline(t *testing.T) {
 	if !bytes.Equal(want, got) || !bytes.Equal(want, own) {
 		t.Error("the models' pipelines differ from the fit's")
 	}
+	// The training part of a random split: fit --split and train --split
+	// with the same seed agree.
+	whole := filepath.Join(dir, "data.csv")
+	fitPart := filepath.Join(dir, "part.json")
+	if out, err := runCmd(t, "fit", "--schema", schema, "--data", whole, "--split", "0.6,0.2,0.2", "--seed", "5", "--out", fitPart); err != nil {
+		t.Fatalf("fit --split: %v\n%s", err, out)
+	}
+	c := trainMetrics(t, dir, "--schema", schema, "--data", whole, "--split", "0.6,0.2,0.2", "--seed", "5", "--out", m1)
+	d := trainMetrics(t, dir, "--pipeline", fitPart, "--data", whole, "--split", "0.6,0.2,0.2", "--seed", "5", "--out", m2)
+	if c != d {
+		t.Errorf("train --split --pipeline gives metrics %s, without %s", d, c)
+	}
 	// A schema other than the fit's is refused.
 	other := filepath.Join(dir, "other.yaml")
 	sb, _ := os.ReadFile(schema)
