@@ -367,9 +367,10 @@ func fitRows(ctx context.Context, s *feature.Schema, path string, opt FitOptions
 	}
 	first.Close()
 	type result struct {
-		f   *feature.Fitter
-		st  Stats
-		err error
+		f    *feature.Fitter
+		st   Stats
+		err  error
+		done bool
 	}
 	res := make([]result, len(files))
 	workers := opt.Workers
@@ -378,39 +379,73 @@ func fitRows(ctx context.Context, s *feature.Schema, path string, opt FitOptions
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	fitOne := func(i int) (*feature.Fitter, Stats, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, Stats{}, err
+		}
+		fs := &fileSource{files: files, order: []int{i}, format: s.Format, uses: usesWith(s, opt.Range), columns: columns,
+			opt: SourceOptions{Filter: opt.Filter, Range: opt.Range, Progress: opt.Progress}}
+		if err := fs.open(0); err != nil {
+			return nil, Stats{}, err
+		}
+		defer fs.Close()
+		if opt.Range != nil {
+			if fs.rng, err = newRangeFilter(opt.Range, columns); err != nil {
+				return nil, Stats{}, fmt.Errorf("data: %s: %w", files[i], err)
+			}
+		}
+		return fitSource(ctx, s, fs, opt, inspect)
+	}
+	// Fits are merged in file order as soon as a prefix of the files is
+	// done, and no file starts more than 2·workers ahead of that prefix, so
+	// few Fitters are alive at once whatever the number of files.
+	var (
+		mu     sync.Mutex
+		moved  = sync.NewCond(&mu)
+		merged int // files merged into acc
+		acc    *feature.Fitter
+	)
+	finish := func(i int) {
+		mu.Lock()
+		defer mu.Unlock()
+		res[i].done = true
+		if res[i].err != nil {
+			cancel()
+		}
+		for merged < len(res) && res[merged].done && res[merged].err == nil {
+			if acc == nil {
+				acc = res[merged].f
+			} else if err := acc.Merge(res[merged].f); err != nil {
+				res[merged].err = fmt.Errorf("data: %s: %w", files[merged], err)
+				cancel()
+				break
+			}
+			res[merged].f = nil
+			merged++
+		}
+		moved.Broadcast()
+	}
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(workers, len(files)) {
 		wg.Go(func() {
 			for i := range next {
-				res[i].err = ctx.Err()
-				if res[i].err != nil {
-					continue
+				mu.Lock()
+				for i-merged >= 2*workers && ctx.Err() == nil {
+					moved.Wait()
 				}
-				fs := &fileSource{files: files, order: []int{i}, format: s.Format, uses: usesWith(s, opt.Range), columns: columns,
-					opt: SourceOptions{Filter: opt.Filter, Range: opt.Range, Progress: opt.Progress}}
-				if err := fs.open(0); err != nil {
-					res[i].err = err
-					cancel()
-					continue
-				}
-				if opt.Range != nil {
-					if fs.rng, err = newRangeFilter(opt.Range, columns); err != nil {
-						res[i].err = fmt.Errorf("data: %s: %w", files[i], err)
-						fs.Close()
-						cancel()
-						continue
-					}
-				}
-				fs.at = 0
-				res[i].f, res[i].st, res[i].err = fitSource(ctx, s, fs, opt, inspect)
-				fs.Close()
-				if res[i].err != nil {
-					cancel()
-				}
+				mu.Unlock()
+				res[i].f, res[i].st, res[i].err = fitOne(i)
+				finish(i)
 			}
 		})
 	}
+	stop := context.AfterFunc(ctx, func() { // wake waiting workers on cancel
+		mu.Lock()
+		moved.Broadcast()
+		mu.Unlock()
+	})
+	defer stop()
 	for i := range files {
 		next <- i
 	}
@@ -427,7 +462,6 @@ func fitRows(ctx context.Context, s *feature.Schema, path string, opt FitOptions
 			return nil, st, res[i].err
 		}
 	}
-	f := res[0].f
 	for i := range res {
 		r := res[i].st
 		st.Rows += r.Rows
@@ -438,13 +472,8 @@ func fitRows(ctx context.Context, s *feature.Schema, path string, opt FitOptions
 				st.FirstBad = append(st.FirstBad, m)
 			}
 		}
-		if i > 0 {
-			if err := f.Merge(res[i].f); err != nil {
-				return nil, st, fmt.Errorf("data: %s: %w", files[i], err)
-			}
-		}
 	}
-	return f, st, nil
+	return acc, st, nil
 }
 
 // fitSource feeds the rows of r to a new Fitter.
