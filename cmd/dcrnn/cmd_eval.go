@@ -23,7 +23,7 @@ func init() {
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval", "--model M.dcrnn --data F [--metrics-out J]", stderr)
 	modelPath := fs.String("model", "", "model file written by dcrnn train")
-	dataPath := fs.String("data", "", "labelled data file in the training format")
+	dataPath := fs.String("data", "", "labelled data in the training format "+filesHelp)
 	metricsOut := fs.String("metrics-out", "", "write the metrics as JSON here")
 	batch := fs.Int("batch-size", 1024, "rows per batch (predictions do not depend on it)")
 	df := addDataFlags(fs)
@@ -56,7 +56,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("predict", "--model M.dcrnn --data F --out preds.csv", stderr)
 	modelPath := fs.String("model", "", "model file written by dcrnn train")
-	dataPath := fs.String("data", "", "data file in the training format (label columns may be absent)")
+	dataPath := fs.String("data", "", "data in the training format (label columns may be absent) "+filesHelp)
 	out := fs.String("out", "", "CSV to write: one row per input row, in input order, a column per task (and ctcvr for a funnel)")
 	batch := fs.Int("batch-size", 1024, "rows per batch (predictions do not depend on it)")
 	inputsOut := fs.String("inputs-out", "", "also write the transformed inputs the model saw, one JSON line per scored row: {\"f\": [...]}, per field an id, a list of ids (multi-valued) or a number (for bench/dcrnn_check.py)")

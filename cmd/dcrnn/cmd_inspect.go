@@ -18,9 +18,9 @@ func init() {
 func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("data inspect", "--schema S.yaml --data F [--bad-rows skip|error]", stderr)
 	schemaPath := fs.String("schema", "", "schema file (YAML)")
-	dataPath := fs.String("data", "", "data file (CSV/TSV, may be .gz)")
+	dataPath := fs.String("data", "", "data "+filesHelp)
 	badRows := fs.String("bad-rows", "skip", "malformed rows: skip (count and show them) or error (stop at the first)")
-	fs.Int("threads", 0, "threads (inspection streams on one core; accepted for uniformity)")
+	fs.Int("threads", 0, "threads (accepted for uniformity; several files are inspected in parallel on all cores)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -37,7 +37,13 @@ func runInspect(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rep, err := data.Inspect(ctx, s, *dataPath, data.FitOptions{BadRows: policy, Logger: log})
+	opt := data.FitOptions{BadRows: policy, Logger: log}
+	done, err := bytesProgress(stderr, *dataPath, "inspect", &opt)
+	if err != nil {
+		return err
+	}
+	rep, err := data.Inspect(ctx, s, *dataPath, opt)
+	done()
 	if err != nil {
 		return err
 	}

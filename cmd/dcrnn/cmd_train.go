@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/dcrnn/dcrnn/internal/data"
-	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
 	"github.com/dcrnn/dcrnn/internal/train"
 )
@@ -20,7 +19,7 @@ func init() {
 }
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("train", "--schema S (--data F --split 0.8,0.1,0.1 | --train F --valid F [--test F]) [--model dcrnn] --out M.dcrnn", stderr)
+	fs := newFlags("train", "--schema S (--data F --split 0.8,0.1,0.1 | --data F --split-by C --train-until V --valid-until V | --train F --valid F [--test F]) [--pipeline P.json] [--model dcrnn] --out M.dcrnn", stderr)
 	schemaPath := fs.String("schema", "", "schema file (YAML; keys in the README's Data section)")
 	src := addSourceFlags(fs, "ratios for --data, e.g. 0.8,0.1,0.1 (train,valid,test) or 0.9,0.1 (train,valid)",
 		"seed of the split (and of training unless the config sets seed)", "test file (optional, with --train)")
@@ -34,6 +33,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ckEvery := fs.Int("checkpoint-every", 0, "also checkpoint every N steps (with --checkpoint-dir)")
 	keep := fs.Int("keep-checkpoints", train.DefaultKeepCheckpoints, "keep the newest `K` checkpoints in --checkpoint-dir (checkpoint-STEP.dcrnn, STEP = global step), removing older ones after each write; --resume falls back to an older one if the newest is damaged")
 	resume := fs.Bool("resume", false, "continue from the newest usable checkpoint in --checkpoint-dir (same flags as the interrupted run)")
+	fitPath := fs.String("pipeline", "", "a fit written by dcrnn fit (over the training rows): use its feature pipeline and skip the fit pass; --schema may then be omitted")
 	df := addDataFlags(fs)
 	br, err := df.parse(fs, args)
 	if err != nil {
@@ -48,12 +48,12 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *keep < 1 {
 		return errors.New("train: --keep-checkpoints must be ≥ 1")
 	}
-	if *schemaPath == "" || *out == "" {
-		return errors.New("train: --schema and --out are required (see dcrnn train --help)")
+	if (*schemaPath == "" && *fitPath == "") || *out == "" {
+		return errors.New("train: --schema (or --pipeline) and --out are required (see dcrnn train --help)")
 	}
-	schema, err := feature.LoadSchema(*schemaPath)
+	schema, fit, err := loadSchemaAndFit(*schemaPath, *fitPath)
 	if err != nil {
-		return err
+		return fmt.Errorf("train: %w", err)
 	}
 	cfg, err := train.LoadConfig(*configPath, sets)
 	if err != nil {
@@ -63,7 +63,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.Seed = *src.seed
 	}
 	job := train.Job{Schema: schema, Model: *modelName, Config: cfg, BadRows: br, Logger: newLogger(stderr), Progress: trainProgress(stderr),
-		CheckpointDir: *ckDir, CheckpointEvery: *ckEvery, KeepCheckpoints: *keep, Resume: *resume}
+		CheckpointDir: *ckDir, CheckpointEvery: *ckEvery, KeepCheckpoints: *keep, Resume: *resume, Fit: fit}
 	if err := src.set("train", &job); err != nil {
 		return err
 	}
@@ -75,26 +75,48 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // sourceFlags name the data of a training run: --data with --split and
-// --seed, or --train, --valid and optionally --test.
+// --seed, --data with a time split (--split-by, --train-until,
+// --valid-until), or --train, --valid and optionally --test. Each names
+// files as data.Expand reads them.
 type sourceFlags struct {
 	data, split, train, valid, test *string
+	splitBy, trainUntil, validUntil *string
 	seed                            *uint64
 }
 
+// filesHelp is the part of a data flag's help that says what it accepts.
+const filesHelp = "(CSV/TSV, .gz, or Parquet; several files as a comma-separated list, a glob or a directory)"
+
 func addSourceFlags(fs *flag.FlagSet, splitHelp, seedHelp, testHelp string) *sourceFlags {
 	return &sourceFlags{
-		data:  fs.String("data", "", "one data file to split into train/valid/test with --split"),
-		split: fs.String("split", "", splitHelp),
-		seed:  fs.Uint64("seed", 1, seedHelp),
-		train: fs.String("train", "", "training file (instead of --data)"),
-		valid: fs.String("valid", "", "validation file (with --train)"),
-		test:  fs.String("test", "", testHelp),
+		data:       fs.String("data", "", "data to split into train/valid/test with --split or --split-by "+filesHelp),
+		split:      fs.String("split", "", splitHelp),
+		seed:       fs.Uint64("seed", 1, seedHelp),
+		train:      fs.String("train", "", "training data (instead of --data) "+filesHelp),
+		valid:      fs.String("valid", "", "validation data (with --train)"),
+		test:       fs.String("test", "", testHelp),
+		splitBy:    fs.String("split-by", "", "time-based split of --data on this column (the protocol to prefer for click logs): rows below --train-until train, below --valid-until validate, the rest test"),
+		trainUntil: fs.String("train-until", "", "with --split-by: first value (number, or text such as an ISO date) not trained on"),
+		validUntil: fs.String("valid-until", "", "with --split-by: first value not validated on (the test part starts there)"),
 	}
 }
 
 // set fills the sources of job; errors start with the command name.
 func (s *sourceFlags) set(cmd string, job *train.Job) error {
-	return setSources(cmd, job, *s.data, *s.split, *s.seed, *s.train, *s.valid, *s.test)
+	if *s.splitBy == "" && *s.trainUntil == "" && *s.validUntil == "" {
+		return setSources(cmd, job, *s.data, *s.split, *s.seed, *s.train, *s.valid, *s.test)
+	}
+	if *s.data == "" || *s.split != "" || *s.train != "" {
+		return fmt.Errorf("%s: --split-by splits --data by time: give --data, and neither --split nor --train", cmd)
+	}
+	parts, err := data.TimeSplit(*s.splitBy, *s.trainUntil, *s.validUntil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	job.Train = train.Source{Path: *s.data, Range: parts[0], Name: "train"}
+	job.Valid = train.Source{Path: *s.data, Range: parts[1], Name: "valid"}
+	job.Test = &train.Source{Path: *s.data, Range: parts[2], Name: "test"}
+	return nil
 }
 
 // setSources fills the train/valid/test sources of job.

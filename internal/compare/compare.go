@@ -347,7 +347,7 @@ func runOne(ctx context.Context, o Options, name string, cfg train.Config) (*Run
 // model with expert gates, averages its gate usage over the first
 // o.GateRows test rows (all when 0).
 func predictPass(ctx context.Context, o Options, tr *model.Trained, batch int, r *Run) error {
-	bt, err := data.NewBatcher(tr.Pipeline, o.Test.Path, data.BatchOptions{BatchSize: batch, BadRows: o.BadRows, Filter: o.Test.Filter})
+	bt, err := data.NewBatcher(tr.Pipeline, o.Test.Path, data.BatchOptions{BatchSize: batch, BadRows: o.BadRows, Filter: o.Test.Filter, Range: o.Test.Range})
 	if err != nil {
 		return err
 	}

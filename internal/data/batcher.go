@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 
 	"github.com/dcrnn/dcrnn/internal/feature"
 )
@@ -64,6 +66,8 @@ type BatchOptions struct {
 	// RequireLabels makes missing label columns an error (training,
 	// evaluation); without it absent labels read as 0 (prediction).
 	RequireLabels bool
+	// Range keeps only the rows in a column range (a time-based split part).
+	Range *ColumnRange
 }
 
 // slot is one buffered record of the shuffle buffer: the cells' bytes
@@ -71,7 +75,8 @@ type BatchOptions struct {
 type slot struct {
 	buf  []byte
 	ends []int32
-	line int64
+	pos  int64
+	ids  []int32 // the source's ids of the record, when it gives them
 }
 
 func (s *slot) set(rec [][]byte, line int64) {
@@ -88,7 +93,7 @@ func (s *slot) set(rec [][]byte, line int64) {
 		s.buf = append(s.buf, f...)
 		s.ends = append(s.ends, int32(len(s.buf)))
 	}
-	s.line = line
+	s.pos = line
 }
 
 // cells fills dst with views of the slot's cells.
@@ -102,10 +107,10 @@ func (s *slot) cells(dst [][]byte) [][]byte {
 	return dst
 }
 
-// Batcher reads a file through a Pipeline into a reusable Batch.
+// Batcher reads files through a Pipeline into a reusable Batch.
 type Batcher struct {
 	p     *feature.Pipeline
-	r     *Reader
+	r     rowSource
 	opt   BatchOptions
 	batch *feature.Batch
 	stats Stats
@@ -117,18 +122,36 @@ type Batcher struct {
 	pending int // slot handed out by take, refilled on the next take
 	eof     bool
 	rng     *rand.Rand
+	ids     idSource // set when the source gives categorical ids
+	rowIDs  []int32  // ids of the record take returned
 }
 
-// NewBatcher opens path with the pipeline's schema format and returns a
-// Batcher. Close it when done.
+// idSource is a rowSource that can give the categorical ids of its cells
+// (a Parquet reader, by dictionary entry).
+type idSource interface {
+	setIDs(fns []func([]byte) (int32, bool))
+	ids() []int32
+}
+
+// NewBatcher opens the files of path (see Expand: one file, a list, globs,
+// directories; text or Parquet) with the pipeline's schema format and
+// returns a Batcher. With a shuffle buffer, the files are read in an order
+// drawn from opt.Seed. Close it when done.
 func NewBatcher(p *feature.Pipeline, path string, opt BatchOptions) (*Batcher, error) {
-	ro := OptionsFor(p.Schema().Format)
-	ro.Filter = opt.Filter
-	r, err := Open(path, ro)
+	files, err := Expand(path)
 	if err != nil {
 		return nil, err
 	}
-	b, err := NewBatcherReader(p, r, opt)
+	so := SourceOptions{Filter: opt.Filter, Range: opt.Range}
+	if opt.ShuffleBuffer > 1 {
+		so.ShuffleFiles = opt.Seed | 1
+	}
+	s := p.Schema()
+	r, err := openFiles(files, &s, so)
+	if err != nil {
+		return nil, err
+	}
+	b, err := newBatcher(p, r, opt)
 	if err != nil {
 		r.Close()
 		return nil, err
@@ -139,6 +162,10 @@ func NewBatcher(p *feature.Pipeline, path string, opt BatchOptions) (*Batcher, e
 // NewBatcherReader is NewBatcher on an open Reader (its Filter applies, not
 // opt.Filter). Closing the Batcher closes r.
 func NewBatcherReader(p *feature.Pipeline, r *Reader, opt BatchOptions) (*Batcher, error) {
+	return newBatcher(p, r, opt)
+}
+
+func newBatcher(p *feature.Pipeline, r rowSource, opt BatchOptions) (*Batcher, error) {
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 1024
 	}
@@ -148,6 +175,10 @@ func NewBatcherReader(p *feature.Pipeline, r *Reader, opt BatchOptions) (*Batche
 	}
 	b := &Batcher{p: q, r: r, opt: opt, batch: q.NewBatch(opt.BatchSize), pending: -1,
 		drop: p.Schema().FunnelViolations == "drop"}
+	if is, ok := r.(idSource); ok {
+		is.setIDs(q.ColumnIDs())
+		b.ids = is
+	}
 	if opt.ShuffleBuffer > 1 {
 		b.slots = make([]slot, opt.ShuffleBuffer)
 		b.rng = rand.New(rand.NewPCG(opt.Seed, opt.Seed^0x9e3779b97f4a7c15))
@@ -172,11 +203,18 @@ func (b *Batcher) readGood() ([][]byte, error) {
 		if err == nil || err == io.EOF {
 			return rec, err
 		}
-		if b.opt.BadRows == BadRowsSkip && errors.Is(err, ErrBadRow) && b.r.err == nil {
+		if b.opt.BadRows == BadRowsSkip && errors.Is(err, ErrBadRow) && !b.r.broken() {
 			b.stats.bad(err)
 			continue
 		}
 		return nil, err
+	}
+}
+
+// setIDs copies the source's ids of the record just read into s.
+func (b *Batcher) setIDs(s *slot) {
+	if b.ids != nil {
+		s.ids = append(s.ids[:0], b.ids.ids()...)
 	}
 }
 
@@ -185,7 +223,13 @@ func (b *Batcher) readGood() ([][]byte, error) {
 func (b *Batcher) take() ([][]byte, int64, error) {
 	if b.slots == nil {
 		rec, err := b.readGood()
-		return rec, b.r.Line(), err
+		if err != nil {
+			return nil, 0, err
+		}
+		if b.ids != nil {
+			b.rowIDs = b.ids.ids()
+		}
+		return rec, b.r.Pos(), nil
 	}
 	if b.pending >= 0 { // refill the slot handed out last time
 		j := b.pending
@@ -203,7 +247,8 @@ func (b *Batcher) take() ([][]byte, int64, error) {
 		case err != nil:
 			return nil, 0, err
 		default:
-			b.slots[j].set(rec, b.r.Line())
+			b.slots[j].set(rec, b.r.Pos())
+			b.setIDs(&b.slots[j])
 		}
 	}
 	for !b.eof && b.n < len(b.slots) {
@@ -215,7 +260,8 @@ func (b *Batcher) take() ([][]byte, int64, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		b.slots[b.n].set(rec, b.r.Line())
+		b.slots[b.n].set(rec, b.r.Pos())
+		b.setIDs(&b.slots[b.n])
 		b.n++
 	}
 	if b.n == 0 {
@@ -224,7 +270,8 @@ func (b *Batcher) take() ([][]byte, int64, error) {
 	j := b.rng.IntN(b.n)
 	b.pending = j
 	b.cells = b.slots[j].cells(b.cells)
-	return b.cells, b.slots[j].line, nil
+	b.rowIDs = b.slots[j].ids
+	return b.cells, b.slots[j].pos, nil
 }
 
 // Next returns the next batch (valid until the following call), or io.EOF
@@ -240,16 +287,16 @@ func (b *Batcher) Next() (*feature.Batch, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := b.p.TransformRow(rec, bt); err != nil {
+		if err := b.p.TransformRowIDs(rec, b.rowIDs, bt); err != nil {
 			switch {
 			case errors.Is(err, feature.ErrFunnelViolation) && b.drop:
 				b.stats.FunnelDropped++
 				continue
 			case errors.Is(err, ErrBadRow) && b.opt.BadRows == BadRowsSkip:
-				b.stats.bad(&RowError{File: b.r.Name(), Line: line, Err: err})
+				b.stats.bad(b.r.errAt(line, err))
 				continue
 			}
-			return nil, &RowError{File: b.r.Name(), Line: line, Err: err}
+			return nil, b.r.errAt(line, err)
 		}
 		b.stats.Rows++
 	}
@@ -259,20 +306,29 @@ func (b *Batcher) Next() (*feature.Batch, error) {
 	return bt, nil
 }
 
-// FitOptions configures FitPipeline and Inspect.
+// FitOptions configures FitPipeline, Fit and Inspect.
 type FitOptions struct {
-	// Filter keeps only the training rows (e.g. a split part).
+	// Filter keeps only the training rows (e.g. a split part); see
+	// SourceOptions.Filter for its key over several files.
 	Filter func(rowIndex int64) bool
+	// Range keeps only the rows in a column range (a time-based split part).
+	Range *ColumnRange
 	// BadRows is the malformed-row policy.
 	BadRows BadRows
 	// Logger, when set, receives progress and summary lines.
 	Logger *slog.Logger
+	// Workers bounds the files fitted at once (default GOMAXPROCS).
+	Workers int
+	// Progress, when set, receives the bytes read from the files as they
+	// go (from several goroutines at once).
+	Progress func(bytes int64)
 }
 
-// FitPipeline streams the training rows of path (those passing opt.Filter)
-// and fits the schema's pipeline on them.
+// FitPipeline streams the training rows of path (those passing opt.Filter
+// and opt.Range; see Expand for several files) and fits the schema's
+// pipeline on them.
 func FitPipeline(ctx context.Context, s *feature.Schema, path string, opt FitOptions) (*feature.Pipeline, Stats, error) {
-	f, st, err := fitRows(ctx, s, path, opt, false)
+	f, st, err := Fit(ctx, s, path, opt)
 	if err != nil {
 		return nil, st, err
 	}
@@ -286,18 +342,146 @@ func FitPipeline(ctx context.Context, s *feature.Schema, path string, opt FitOpt
 	return p, st, nil
 }
 
+// Fit runs the fit pass over the rows of path and returns the Fitter (to
+// finish, to merge with others or to save as a fit state). Several files
+// are fitted in parallel, one Fitter each, merged in file order: the result
+// is that of one Fitter over all the rows (see Fitter.Merge).
+func Fit(ctx context.Context, s *feature.Schema, path string, opt FitOptions) (*feature.Fitter, Stats, error) {
+	return fitRows(ctx, s, path, opt, false)
+}
+
 func fitRows(ctx context.Context, s *feature.Schema, path string, opt FitOptions, inspect bool) (*feature.Fitter, Stats, error) {
-	var st Stats
-	ro := OptionsFor(s.Format)
-	ro.Filter = opt.Filter
-	r, err := Open(path, ro)
+	files, err := Expand(path)
 	if err != nil {
-		return nil, st, err
+		return nil, Stats{}, err
 	}
-	defer r.Close()
+	// The first file fixes the columns every other must have.
+	first, err := openFiles(files[:1], s, SourceOptions{Filter: opt.Filter, Range: opt.Range, Progress: opt.Progress})
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	columns := first.Columns()
+	if len(files) == 1 {
+		defer first.Close()
+		return fitSource(ctx, s, first, opt, inspect)
+	}
+	first.Close()
+	type result struct {
+		f    *feature.Fitter
+		st   Stats
+		err  error
+		done bool
+	}
+	res := make([]result, len(files))
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fitOne := func(i int) (*feature.Fitter, Stats, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, Stats{}, err
+		}
+		fs := &fileSource{files: files, order: []int{i}, format: s.Format, uses: usesWith(s, opt.Range), columns: columns,
+			opt: SourceOptions{Filter: opt.Filter, Range: opt.Range, Progress: opt.Progress}}
+		if err := fs.open(0); err != nil {
+			return nil, Stats{}, err
+		}
+		defer fs.Close()
+		if opt.Range != nil {
+			if fs.rng, err = newRangeFilter(opt.Range, columns); err != nil {
+				return nil, Stats{}, fmt.Errorf("data: %s: %w", files[i], err)
+			}
+		}
+		return fitSource(ctx, s, fs, opt, inspect)
+	}
+	// Fits are merged in file order as soon as a prefix of the files is
+	// done, and no file starts more than 2·workers ahead of that prefix, so
+	// few Fitters are alive at once whatever the number of files.
+	var (
+		mu     sync.Mutex
+		moved  = sync.NewCond(&mu)
+		merged int // files merged into acc
+		acc    *feature.Fitter
+	)
+	finish := func(i int) {
+		mu.Lock()
+		defer mu.Unlock()
+		res[i].done = true
+		if res[i].err != nil {
+			cancel()
+		}
+		for merged < len(res) && res[merged].done && res[merged].err == nil {
+			if acc == nil {
+				acc = res[merged].f
+			} else if err := acc.Merge(res[merged].f); err != nil {
+				res[merged].err = fmt.Errorf("data: %s: %w", files[merged], err)
+				cancel()
+				break
+			}
+			res[merged].f = nil
+			merged++
+		}
+		moved.Broadcast()
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, len(files)) {
+		wg.Go(func() {
+			for i := range next {
+				mu.Lock()
+				for i-merged >= 2*workers && ctx.Err() == nil {
+					moved.Wait()
+				}
+				mu.Unlock()
+				res[i].f, res[i].st, res[i].err = fitOne(i)
+				finish(i)
+			}
+		})
+	}
+	stop := context.AfterFunc(ctx, func() { // wake waiting workers on cancel
+		mu.Lock()
+		moved.Broadcast()
+		mu.Unlock()
+	})
+	defer stop()
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var st Stats
+	for i := range res { // the first failing file's error, not a cancellation
+		if res[i].err != nil && !errors.Is(res[i].err, context.Canceled) {
+			return nil, st, res[i].err
+		}
+	}
+	for i := range res {
+		if res[i].err != nil {
+			return nil, st, res[i].err
+		}
+	}
+	for i := range res {
+		r := res[i].st
+		st.Rows += r.Rows
+		st.BadRows += r.BadRows
+		st.FunnelDropped += r.FunnelDropped
+		for _, m := range r.FirstBad {
+			if len(st.FirstBad) < 5 {
+				st.FirstBad = append(st.FirstBad, m)
+			}
+		}
+	}
+	return acc, st, nil
+}
+
+// fitSource feeds the rows of r to a new Fitter.
+func fitSource(ctx context.Context, s *feature.Schema, r rowSource, opt FitOptions, inspect bool) (*feature.Fitter, Stats, error) {
+	var st Stats
 	f, err := feature.NewFitter(s, r.Columns())
 	if err != nil {
-		return nil, st, fmt.Errorf("data: %s: %w", path, err)
+		return nil, st, fmt.Errorf("data: %s: %w", r.Name(), err)
 	}
 	f.KeepFunnelViolations = inspect
 	if inspect { // OOV rates of every hashed field, min_count 1 too
@@ -322,9 +506,9 @@ func fitRows(ctx context.Context, s *feature.Schema, path string, opt FitOptions
 				st.FunnelDropped++
 				continue
 			}
-			err = &RowError{File: r.Name(), Line: r.Line(), Err: err}
+			err = r.errAt(r.Pos(), err)
 		}
-		if opt.BadRows == BadRowsSkip && errors.Is(err, ErrBadRow) && r.err == nil {
+		if opt.BadRows == BadRowsSkip && errors.Is(err, ErrBadRow) && !r.broken() {
 			st.bad(err)
 			continue
 		}

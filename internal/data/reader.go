@@ -1,8 +1,44 @@
 // Package data streams dataset files: a CSV/TSV record reader (gzip
-// transparent, quoted fields, multi-character separators), a batcher that
-// applies a feature.Pipeline into reusable batches with an optional
-// deterministic shuffle buffer, pipeline fitting, and dataset inspection.
-// Memory does not grow with the file size.
+// transparent, quoted fields, multi-character separators), a Parquet
+// reader (ParquetReader) and writer, a batcher that applies a
+// feature.Pipeline into reusable batches with an optional deterministic
+// shuffle buffer, pipeline fitting, splits, and dataset inspection. Memory
+// does not grow with the file size.
+//
+// # Inputs
+//
+// Every pass reads a data argument as Expand turns it into files: one
+// path, a comma-separated list, globs and directories, in a deterministic
+// order; all must have the same columns. A file named *.parquet (or any
+// file, under a schema with format type parquet) is read as Parquet:
+// only the columns the schema uses (non-ignored fields, labels, group_by,
+// a split column) are decoded, one row group at a time in chunks of 512
+// rows per column; values become the cells a text file would hold (nulls
+// empty, so missing; integers in decimal; floats in shortest form;
+// booleans 1/0; dates YYYY-MM-DD; a LIST column of a multi-valued field
+// joined by its separator), so both formats give the same fit and the same
+// batches. Dictionary-encoded string pages are read by index and the
+// pipeline's id of each dictionary entry is computed once
+// (feature.Pipeline.ColumnIDs). Snappy, zstd, gzip and uncompressed pages
+// are read. A damaged or truncated file, a column of a type without a text
+// form (a struct, a map, a decimal) or a LIST for a field that is not
+// multi-valued, and a numeric field over binary values are errors naming
+// the file, row group, row and column (RowError), never panics.
+//
+// With a shuffle buffer the Batcher reads the files in an order drawn from
+// its seed (a new order each epoch), and the buffer mixes rows across file
+// boundaries. A random split's row key is the row index within its file
+// plus the file's position in the list (SourceOptions.Filter), so a split
+// does not depend on the file order of an epoch. A ColumnRange keeps the
+// rows of a time range (TimeSplit: train before t₁, validation up to t₂,
+// test after).
+//
+// # Fitting over shards
+//
+// Fit fits several files in parallel, one feature.Fitter per file, merged
+// in file order; merged fits equal the fit of the concatenated rows (see
+// feature.Fitter.Merge), and a Fitter saved with MarshalState is the fit
+// file of `dcrnn fit`.
 package data
 
 import (
@@ -31,14 +67,24 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // record is an error rather than unbounded memory.
 const MaxRecordBytes = 64 << 20
 
-// RowError is an error located in a data file.
+// RowError is an error located in a data file: a line of a text file, or
+// a row (and its row group) of a Parquet file.
 type RowError struct {
 	File string
-	Line int64 // 1-based physical line where the record starts
-	Err  error // often a *feature.FieldError naming the column
+	Line int64 // text: 1-based physical line where the record starts
+	// Row is the 1-based row of a Parquet file (0 for a text file), Group
+	// the 0-based row group holding it.
+	Row   int64
+	Group int
+	Err   error // often a *feature.FieldError naming the column
 }
 
-func (e *RowError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
+func (e *RowError) Error() string {
+	if e.Row > 0 {
+		return fmt.Sprintf("%s: row group %d, row %d: %v", e.File, e.Group, e.Row, e.Err)
+	}
+	return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+}
 
 // Unwrap returns the underlying error.
 func (e *RowError) Unwrap() error { return e.Err }
@@ -58,6 +104,9 @@ type ReaderOptions struct {
 	// rowIndex is the 0-based index of the data row (header excluded, blank
 	// lines not counted). Skipped rows are not validated.
 	Filter func(rowIndex int64) bool
+	// Progress, when set, receives the bytes read from the file (before
+	// decompression) as they are read (Open only).
+	Progress func(bytes int64)
 }
 
 // OptionsFor returns ReaderOptions for a schema format.
@@ -92,7 +141,11 @@ func Open(path string, opt ReaderOptions) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
-	r, err := NewReader(f, path, opt)
+	var in io.Reader = f
+	if opt.Progress != nil {
+		in = &countingReader{r: f, fn: opt.Progress}
+	}
+	r, err := NewReader(in, path, opt)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -156,6 +209,15 @@ func (r *Reader) Columns() []string { return append([]string(nil), r.columns...)
 
 // Line returns the 1-based line where the last record returned by Next starts.
 func (r *Reader) Line() int64 { return r.start }
+
+// Pos is Line (the position rowSource reports).
+func (r *Reader) Pos() int64 { return r.start }
+
+func (r *Reader) errAt(pos int64, err error) *RowError {
+	return &RowError{File: r.name, Line: pos, Err: err}
+}
+
+func (r *Reader) broken() bool { return r.err != nil }
 
 // Row returns the 0-based data-row index of the last record returned by Next.
 func (r *Reader) Row() int64 { return r.cur }

@@ -170,6 +170,11 @@ type SplitOptions struct {
 	// of it would continue a quoted field on the next line, which SplitLines
 	// refuses (quoted fields with embedded newlines are not supported).
 	Quote byte
+	// By, when set, assigns each row to the first part whose column range
+	// holds it (the parts of TimeSplit) instead of by hash; then Separator
+	// must be set, and Columns names the columns of a headerless file.
+	By      []*ColumnRange
+	Columns []string
 }
 
 // SplitResult reports what a split did.
@@ -190,8 +195,26 @@ type SplitResult struct {
 // quoted field that continues on the next line (when opt.Quote is set).
 // len(parts) must equal max(1, len(s.Ratios)).
 func SplitLines(ctx context.Context, r io.Reader, s Splitter, opt SplitOptions, parts []io.Writer) (SplitResult, error) {
-	if want := max(1, len(s.Ratios)); len(parts) != want {
+	want := max(1, len(s.Ratios))
+	if opt.By != nil {
+		want = len(opt.By)
+		if opt.Separator == "" {
+			return SplitResult{}, errors.New("split: a split by column needs the separator")
+		}
+	}
+	if len(parts) != want {
 		return SplitResult{}, fmt.Errorf("split: %d writers for %d parts", len(parts), want)
+	}
+	var by []*rangeFilter
+	bind := func(columns []string) error {
+		for _, r := range opt.By {
+			f, err := newRangeFilter(r, columns)
+			if err != nil {
+				return fmt.Errorf("split: %w", err)
+			}
+			by = append(by, f)
+		}
+		return nil
 	}
 	res := SplitResult{Rows: make([]int64, len(parts))}
 	br := bufio.NewReaderSize(r, 1<<16)
@@ -230,6 +253,18 @@ func SplitLines(ctx context.Context, r io.Reader, s Splitter, opt SplitOptions, 
 			case HeaderAuto:
 				res.Header = DetectHeader(line, opt.Separator)
 			}
+			if opt.By != nil {
+				cols := opt.Columns
+				if res.Header {
+					cols = nil
+					for _, c := range splitCells(bytes.TrimRight(line, "\r\n"), opt.Separator, opt.Quote) {
+						cols = append(cols, string(c))
+					}
+				}
+				if err := bind(cols); err != nil {
+					return res, err
+				}
+			}
 			if res.Header {
 				for i, w := range parts {
 					if _, werr := w.Write(line); werr != nil {
@@ -245,7 +280,29 @@ func SplitLines(ctx context.Context, r io.Reader, s Splitter, opt SplitOptions, 
 		if len(bytes.TrimRight(line, "\r\n")) == 0 {
 			res.Blank++
 		} else {
-			p := s.Part(row)
+			p := 0
+			if by != nil {
+				cells := splitCells(bytes.TrimRight(line, "\r\n"), opt.Separator, opt.Quote)
+				if len(cells) <= by[0].col {
+					return res, fmt.Errorf("split: line %d: %d columns, no column %d (%s)", lineNo, len(cells), by[0].col+1, by[0].r.Column)
+				}
+				p = -1
+				for k, f := range by {
+					ok, err := f.keepValue(cells[f.col])
+					if err != nil {
+						return res, fmt.Errorf("split: line %d: %w", lineNo, err)
+					}
+					if ok {
+						p = k
+						break
+					}
+				}
+				if p < 0 {
+					return res, fmt.Errorf("split: line %d: %s %q is in no part", lineNo, by[0].r.Column, cells[by[0].col])
+				}
+			} else {
+				p = s.Part(row)
+			}
 			if _, werr := parts[p].Write(line); werr != nil {
 				return res, fmt.Errorf("split: write line %d to part %d: %w", lineNo, p, werr)
 			}
@@ -314,6 +371,9 @@ func SplitFile(ctx context.Context, in, outDir string, s Splitter, opt SplitOpti
 		return SplitResult{}, fmt.Errorf("split: %w", err)
 	}
 	names := PartNames(max(1, len(s.Ratios)))
+	if opt.By != nil {
+		names = PartNames(len(opt.By))
+	}
 	var files atomicfile.Group
 	defer files.Abort()
 	paths := make([]string, len(names))
@@ -335,4 +395,43 @@ func SplitFile(ctx context.Context, in, outDir string, s Splitter, opt SplitOpti
 	}
 	res.Files = append(res.Files, paths...)
 	return res, nil
+}
+
+// splitCells splits one line into trimmed cells, unquoting quoted ones (a
+// doubled quote is one quote).
+func splitCells(line []byte, sep string, quote byte) [][]byte {
+	var out [][]byte
+	for {
+		rest := bytes.TrimLeft(line, " \t")
+		if quote != 0 && len(rest) > 0 && rest[0] == quote {
+			var cell []byte
+			i := 1
+			for i < len(rest) {
+				if rest[i] == quote {
+					if i+1 < len(rest) && rest[i+1] == quote {
+						cell = append(cell, quote)
+						i += 2
+						continue
+					}
+					i++
+					break
+				}
+				cell = append(cell, rest[i])
+				i++
+			}
+			out = append(out, cell)
+			j := bytes.Index(rest[i:], []byte(sep))
+			if j < 0 {
+				return out
+			}
+			line = rest[i+j+len(sep):]
+			continue
+		}
+		j := bytes.Index(line, []byte(sep))
+		if j < 0 {
+			return append(out, trimCell(line))
+		}
+		out = append(out, trimCell(line[:j]))
+		line = line[j+len(sep):]
+	}
 }

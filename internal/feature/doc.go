@@ -184,6 +184,20 @@
 // negatives. Multi-valued fields are not checked. allow_leakage: true turns
 // both checks off.
 //
+// # Split and merged fits
+//
+// Fitters fed disjoint parts of the training rows merge (Fitter.Merge)
+// into the Fitter of all of them: counts and extremes add exactly, and
+// numeric sums are kept exactly (an integer multiple of 2⁻¹⁰⁷⁴ in 32-bit
+// limbs, rounded once), so the order and grouping of the rows change
+// nothing. A merged fit is therefore identical to one fit over the
+// concatenated rows as long as every hashed field's counts fitted its
+// exact table (fewer than AdmitExactValues distinct values); counters that
+// spilled into the sketch merge by adding sketches, which over-estimates
+// like the sketch does. MarshalState and UnmarshalFitState carry a
+// Fitter's counts as JSON (the file `dcrnn fit` writes), so a fit can be
+// split across processes and finished later.
+//
 // # Group keys
 //
 // With group_by, Batch.Group holds GroupKey(value) = int64(Hash64(value))

@@ -87,7 +87,8 @@ type fitField struct {
 
 	// numeric
 	n, missingN                    int64
-	sum, sumsq, rawSum, tmin, tmax float64
+	sum, sumsq, rawSum             exactSum // exact: the same over any grouping of the rows
+	tmin, tmax                     float64
 	posMin, posMax, negMin, negMax []float64 // per task, raw values
 	posN, negN                     []int64
 	bucketN, bucketPos             []int64
@@ -356,13 +357,13 @@ func (f *Fitter) Add(rec [][]byte) error {
 				continue
 			}
 			ff.n++
-			ff.rawSum += x
+			ff.rawSum.add(x)
 			tx := x
 			if ff.pf.def.Transform == "log1p" {
 				tx = signedLog1p(x)
 			}
-			ff.sum += tx
-			ff.sumsq += tx * tx
+			ff.sum.add(tx)
+			ff.sumsq.add(tx * tx)
 			ff.tmin = math.Min(ff.tmin, tx)
 			ff.tmax = math.Max(ff.tmax, tx)
 			for t, y := range ys {
@@ -513,10 +514,10 @@ func (ff *fitField) keptValues(minCount int) []string {
 func (ff *fitField) numericStats() NumericStats {
 	st := NumericStats{Count: ff.n}
 	if ff.n > 0 {
-		st.Mean = ff.sum / float64(ff.n)
-		st.Std = math.Sqrt(math.Max(0, ff.sumsq/float64(ff.n)-st.Mean*st.Mean))
+		st.Mean = ff.sum.Float64() / float64(ff.n)
+		st.Std = math.Sqrt(math.Max(0, ff.sumsq.Float64()/float64(ff.n)-st.Mean*st.Mean))
 		st.Min, st.Max = ff.tmin, ff.tmax
-		st.RawMean = ff.rawSum / float64(ff.n)
+		st.RawMean = ff.rawSum.Float64() / float64(ff.n)
 	}
 	return st
 }

@@ -472,7 +472,17 @@ func parseLabels(tasks []ptask, lay *layout, rec [][]byte, ys []float32) error {
 // beyond MaxAbsRaw or whose model input is beyond MaxAbsInput, a NUL byte in
 // a categorical value, a bad label, a funnel violation) b is left unchanged
 // and the error is a *FieldError wrapping ErrBadRow or ErrFunnelViolation.
-func (p *Pipeline) TransformRow(rec [][]byte, b *Batch) error {
+func (p *Pipeline) TransformRow(rec [][]byte, b *Batch) error { return p.transformRow(rec, nil, b) }
+
+// TransformRowIDs is TransformRow, except that the field of each column c
+// with ids[c] ≥ 0 takes that id without looking its cell up: ids[c] must be
+// what ColumnIDs(c) gives for the cell (a reader computes it once per
+// distinct value, e.g. per Parquet dictionary entry). ids may be nil.
+func (p *Pipeline) TransformRowIDs(rec [][]byte, ids []int32, b *Batch) error {
+	return p.transformRow(rec, ids, b)
+}
+
+func (p *Pipeline) transformRow(rec [][]byte, ids []int32, b *Batch) error {
 	if len(rec) != len(p.lay.columns) {
 		return &FieldError{Column: -1, Value: fmt.Sprintf("%d columns", len(rec)), Expected: fmt.Sprintf("%d columns", len(p.lay.columns)), Err: ErrBadRow}
 	}
@@ -488,6 +498,10 @@ func (p *Pipeline) TransformRow(rec [][]byte, b *Batch) error {
 		v := trim(rec[f.col])
 		switch f.op {
 		case opVocab, opHash:
+			if ids != nil && ids[f.col] >= 0 {
+				d.IDs = append(d.IDs, ids[f.col])
+				continue
+			}
 			id := f.lookup(v)
 			if f.nul(id, v) {
 				p.rollback(b, n)
@@ -741,3 +755,23 @@ func Hash64(b []byte) uint64 {
 
 // GroupKey is the Batch.Group value of a group_by cell: int64(Hash64(v)).
 func GroupKey(v []byte) int64 { return int64(Hash64(v)) }
+
+// ColumnIDs returns, for each column of the pipeline, the function that
+// maps a cell of it to the id TransformRow gives it, when the column is
+// that of a vocabulary or hashed categorical field (nil for the others);
+// it reports false for a cell TransformRow would refuse (a NUL byte).
+func (p *Pipeline) ColumnIDs() []func(v []byte) (int32, bool) {
+	fns := make([]func([]byte) (int32, bool), len(p.lay.columns))
+	for i := range p.fields {
+		f := &p.fields[i]
+		if f.op != opVocab && f.op != opHash {
+			continue
+		}
+		fns[f.col] = func(v []byte) (int32, bool) {
+			v = trim(v)
+			id := f.lookup(v)
+			return id, !f.nul(id, v)
+		}
+	}
+	return fns
+}

@@ -47,7 +47,10 @@ var DefaultMissingValues = []string{"", "?", "NA", "NaN", "nan", "null", "NULL"}
 
 // Format describes the file layout.
 type Format struct {
-	// Type is csv (default) or tsv.
+	// Type is csv (default), tsv or parquet. A file named *.parquet is read
+	// as Parquet whatever the type (so one schema reads text and Parquet
+	// copies of the same data); format.columns, when given, must then be
+	// the Parquet file's columns (in any order).
 	Type string `yaml:"type" json:"type"`
 	// Separator splits the columns; it may have several characters (", ").
 	// Default "," for csv and "\t" for tsv.
@@ -192,8 +195,12 @@ func (s *Schema) Validate() error {
 		if f.Separator == "" {
 			f.Separator = "\t"
 		}
+	case "parquet": // column names come from the file; separator unused
+		if f.Separator == "" {
+			f.Separator = ","
+		}
 	default:
-		return schemaErr("format.type: want csv or tsv, got %q", f.Type)
+		return schemaErr("format.type: want csv, tsv or parquet, got %q", f.Type)
 	}
 	if strings.ContainsAny(f.Separator, "\r\n") {
 		return schemaErr("format.separator: must not hold a line break")
@@ -204,7 +211,7 @@ func (s *Schema) Validate() error {
 	if q := f.QuoteChar(); q != 0 && strings.IndexByte(f.Separator, q) >= 0 {
 		return schemaErr("format.quote: %q is part of the separator %q", q, f.Separator)
 	}
-	if !f.Header && len(f.Columns) == 0 {
+	if !f.Header && len(f.Columns) == 0 && f.Type != "parquet" {
 		return schemaErr("format: a headerless file needs format.columns (or set header: true)")
 	}
 	for i, c := range f.Columns {

@@ -34,7 +34,7 @@ func FitCalibration(ctx context.Context, tr *model.Trained, src Source, method s
 		opt.BatchSize = 1024
 	}
 	bt, err := data.NewBatcher(tr.Pipeline, src.Path, data.BatchOptions{BatchSize: opt.BatchSize, BadRows: opt.BadRows,
-		Filter: src.Filter, RequireLabels: true})
+		Filter: src.Filter, Range: src.Range, RequireLabels: true})
 	if err != nil {
 		return nil, fmt.Errorf("train: calibration: %w", err)
 	}

@@ -85,9 +85,12 @@ type Report struct {
 
 // Source is a file, or the part of it that Filter keeps (a split).
 type Source struct {
+	// Path names the files (see data.Expand: a list, globs, directories).
 	Path   string
 	Filter func(row int64) bool
-	Name   string // "train", "valid", "test" or the file name, for reports
+	// Range, when set, keeps the rows in a column range (a time split).
+	Range *data.ColumnRange
+	Name  string // "train", "valid", "test" or the file name, for reports
 }
 
 // EvalOptions configure Evaluate.
@@ -208,7 +211,7 @@ func Evaluate(ctx context.Context, tr *model.Trained, src Source, opt EvalOption
 		opt.BatchSize = 1024
 	}
 	bt, err := data.NewBatcher(tr.Pipeline, src.Path, data.BatchOptions{BatchSize: opt.BatchSize, BadRows: opt.BadRows,
-		Filter: src.Filter, RequireLabels: opt.OnBatch == nil})
+		Filter: src.Filter, Range: src.Range, RequireLabels: opt.OnBatch == nil})
 	if err != nil {
 		return nil, err
 	}

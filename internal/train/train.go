@@ -66,6 +66,10 @@ type Job struct {
 	// Resume continues from the newest checkpoint in CheckpointDir that
 	// reads and validates; a damaged newer one is skipped with a warning.
 	Resume bool
+	// Fit, when set, is the fit pass already run (dcrnn fit, read with
+	// feature.UnmarshalFitState): training uses its pipeline and skips the
+	// pass. Its schema must be Schema.
+	Fit *feature.Fitter
 
 	// onEval, when set (by the selection study in this package's tests), is
 	// called after every validation evaluation with the model at the
@@ -133,7 +137,7 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p, fitStats, err := data.FitPipeline(ctx, j.Schema, j.Train.Path, data.FitOptions{Filter: j.Train.Filter, BadRows: j.BadRows, Logger: log})
+	p, fitStats, err := fitPass(ctx, j, log)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +244,7 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 	for ; st.epoch <= cfg.Epochs && !st.stopped; st.epoch++ {
 		epoch := st.epoch
 		bt, err := data.NewBatcher(p, j.Train.Path, data.BatchOptions{BatchSize: cfg.BatchSize, ShuffleBuffer: shuffle,
-			Seed: cfg.Seed*1000003 + uint64(epoch), BadRows: j.BadRows, Filter: j.Train.Filter, RequireLabels: true})
+			Seed: cfg.Seed*1000003 + uint64(epoch), BadRows: j.BadRows, Filter: j.Train.Filter, Range: j.Train.Range, RequireLabels: true})
 		if err != nil {
 			return nil, err
 		}
@@ -522,4 +526,19 @@ func checkFinite(dense []*nn.Param, sparse []*nn.SparseParam) error {
 		}
 	}
 	return nil
+}
+
+// fitPass returns the job's feature pipeline and the counts of the rows it
+// was fitted on: from j.Fit when given, else by a fit pass over the
+// training rows.
+func fitPass(ctx context.Context, j Job, log *slog.Logger) (*feature.Pipeline, data.Stats, error) {
+	if j.Fit != nil {
+		p, err := j.Fit.Finish()
+		if err != nil {
+			return nil, data.Stats{}, fmt.Errorf("train: the given fit: %w", err)
+		}
+		log.Info("feature pipeline from a saved fit", "rows", p.FitRows())
+		return p, data.Stats{Rows: p.FitRows()}, nil
+	}
+	return data.FitPipeline(ctx, j.Schema, j.Train.Path, data.FitOptions{Filter: j.Train.Filter, Range: j.Train.Range, BadRows: j.BadRows, Logger: log})
 }
