@@ -36,6 +36,7 @@ import (
 	"github.com/dcrnn/dcrnn/internal/nn"
 	"github.com/dcrnn/dcrnn/internal/optim"
 	"github.com/dcrnn/dcrnn/internal/tensor"
+	"github.com/dcrnn/dcrnn/internal/train"
 )
 
 // Workload names accepted by Options.Workload.
@@ -67,6 +68,9 @@ type Options struct {
 	MaxSteps int
 	// Batch is the batch size (default 1024).
 	Batch int
+	// BlockRows is the rows of a block of a training batch (default
+	// train.DefaultBlockRows; see train.Stepper).
+	BlockRows int
 	// Fields, Vocab and Dim shape the input (defaults 24, 100000, 16).
 	Fields, Vocab, Dim int
 	// Batches is the number of distinct pre-generated batches (default 8).
@@ -93,6 +97,9 @@ func (o Options) withDefaults() Options {
 	if o.Batch == 0 {
 		o.Batch = 1024
 	}
+	if o.BlockRows == 0 {
+		o.BlockRows = train.DefaultBlockRows
+	}
 	if o.Fields == 0 {
 		o.Fields = 24
 	}
@@ -118,7 +125,7 @@ func (o Options) check() error {
 	for _, c := range []struct {
 		name string
 		v    int
-	}{{"batch", o.Batch}, {"fields", o.Fields}, {"vocab", o.Vocab}, {"dim", o.Dim}, {"batches", o.Batches}} {
+	}{{"batch", o.Batch}, {"block rows", o.BlockRows}, {"fields", o.Fields}, {"vocab", o.Vocab}, {"dim", o.Dim}, {"batches", o.Batches}} {
 		if c.v <= 0 {
 			return fmt.Errorf("bench: %s must be positive, got %d", c.name, c.v)
 		}
@@ -142,6 +149,7 @@ type Result struct {
 	Backend      string  `json:"backend"`
 	Threads      int     `json:"threads"`
 	Batch        int     `json:"batch"`
+	BlockRows    int     `json:"block_rows"`
 	Params       int     `json:"params"`
 	TrainSteps   int     `json:"train_steps"`
 	TrainSeconds float64 `json:"train_seconds"`
@@ -169,7 +177,7 @@ type Workload struct {
 	obj    *model.Objective
 	adam   *optim.Adam
 	sparse *optim.SparseAdam
-	train  *nn.Tape
+	train  *train.Stepper
 	infer  *nn.Tape
 	data   []*feature.Batch
 	probs  [][]float32
@@ -213,7 +221,7 @@ func NewWorkload(o Options) (*Workload, error) {
 	}
 	w := &Workload{
 		Opts: o, Spec: spec, Model: m, obj: obj, adam: adam, sparse: sparse,
-		train: nn.NewTape(true, o.Seed), infer: nn.NewTape(false, o.Seed),
+		train: train.NewStepper(m, obj, o.BlockRows), infer: nn.NewTape(false, o.Seed),
 		data: SyntheticBatches(o.Batches, o.Batch, o.Fields, o.Vocab, len(spec.Tasks), o.Seed),
 	}
 	for range spec.Tasks {
@@ -254,14 +262,12 @@ func SyntheticBatches(n, rows, fields, vocab, tasks int, seed uint64) []*feature
 // Batch returns the i-th batch of the rotation.
 func (w *Workload) Batch(i int) *feature.Batch { return w.data[i%len(w.data)] }
 
-// TrainStep runs one training step on batch i (forward, loss, backward,
-// Adam and sparse Adam updates) and returns the loss.
+// TrainStep runs one training step on batch i as `dcrnn train` does
+// (train.Stepper: forward, loss and backward block by block across the
+// threads, then the Adam and sparse Adam updates) and returns the loss.
 func (w *Workload) TrainStep(i int) float64 {
 	b := w.Batch(i)
-	w.train.Reset()
-	logits := w.Model.Forward(w.train, b)
-	loss := w.obj.Loss(logits, b, nil)
-	w.train.Backward()
+	loss := w.train.Gradient(b, uint64(i))
 	w.adam.Step()
 	w.sparse.Step()
 	return loss
@@ -295,7 +301,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Workload: o.Workload, Backend: tensor.Backend(), Threads: tensor.Threads(), Batch: o.Batch, Params: model.CountParams(w.Model)}
+	res := Result{Workload: o.Workload, Backend: tensor.Backend(), Threads: tensor.Threads(), Batch: o.Batch, BlockRows: o.BlockRows, Params: model.CountParams(w.Model)}
 
 	var loss float64
 	n, el, cpu, err := timed(ctx, o.WarmupSteps, o.MaxSteps, o.TrainSeconds, func(i int) { loss = w.TrainStep(i) })

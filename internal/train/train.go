@@ -181,8 +181,8 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 
 	st := &state{res: &Result{Trained: tr, Stats: fitStats}, best: newSnapshot(dense, sparse), sel: newSelector(cfg.Smooth, cfg.Patience), epoch: 1}
 	pcg := rand.NewPCG(cfg.Seed, 0x7a9e)
-	tape := nn.NewTape(true, cfg.Seed)
-	tape.Rng = rand.New(pcg)
+	rng := rand.New(pcg) // one dropout seed per step
+	stepper := NewStepper(tr.Model, tr.Objective, cfg.BlockRows)
 	keep := j.KeepCheckpoints
 	if keep == 0 {
 		keep = DefaultKeepCheckpoints
@@ -239,11 +239,12 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 	}
 	for ; st.epoch <= cfg.Epochs && !st.stopped; st.epoch++ {
 		epoch := st.epoch
-		bt, err := data.NewBatcher(p, j.Train.Path, data.BatchOptions{BatchSize: cfg.BatchSize, ShuffleBuffer: shuffle,
+		batcher, err := data.NewBatcher(p, j.Train.Path, data.BatchOptions{BatchSize: cfg.BatchSize, ShuffleBuffer: shuffle,
 			Seed: cfg.Seed*1000003 + uint64(epoch), BadRows: j.BadRows, Filter: j.Train.Filter, RequireLabels: true})
 		if err != nil {
 			return nil, err
 		}
+		bt := newFeeder(batcher)
 		// On resume, replay the batches this epoch had already trained on:
 		// the stream is deterministic, so the next batch is the one the
 		// interrupted run would have taken.
@@ -267,14 +268,11 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 				bt.Close()
 				return nil, err
 			}
-			tape.Reset()
-			logits := tr.Model.Forward(tape, b)
-			loss := tr.Objective.Loss(logits, b, nil)
+			loss := stepper.Gradient(b, rng.Uint64())
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				bt.Close()
 				return nil, fmt.Errorf("train: epoch %d step %d: loss is %v (%w); try a lower lr (now %g) or clip_norm", epoch, st.step+1, loss, ErrNonFinite, cfg.LR)
 			}
-			tape.Backward()
 			optim.AddCountL2(sparse, countScale, lambdaCount)
 			if cfg.ClipNorm > 0 {
 				optim.ClipGradNorm(dense, sparse, cfg.ClipNorm)
