@@ -6,8 +6,9 @@
 // Workload "mlp24": 24 categorical fields of vocabulary 100,000, embedding
 // size 16 (x0 = 384 floats), two task towers 384-256-128-64-1 with ReLU,
 // sigmoid BCE on two independent labels (the sum of the two losses), batch
-// 1024, Adam (lr 1e-3) for the dense weights and lazy sparse Adam (lr 1e-3)
-// for the embedding rows. It is built as the registered "shared_bottom" model
+// 1024 (blocks of train.DefaultBlockRows rows, see train.Stepper), Adam
+// (lr 1e-3) for the dense weights and lazy sparse Adam (lr 1e-3) for the
+// embedding rows. It is built as the registered "shared_bottom" model
 // with no bottom (deep: []) and towers [256, 128, 64], so the measured path is
 // the training path of `dcrnn train` (model.New, model.Objective, the nn tape,
 // optim.Adam and optim.SparseAdam).
@@ -55,8 +56,9 @@ var ErrWorkload = errors.New("bench: unknown workload")
 type Options struct {
 	// Workload is "mlp24" (default) or "dcrnn24".
 	Workload string
-	// Threads is the number of goroutines kernels and optimizers use
-	// (tensor.SetThreads); 0 keeps the current setting (default all cores).
+	// Threads is the number of goroutines (tensor.SetThreads) that a
+	// training step's blocks, the optimizers and the inference kernels
+	// use; 0 keeps the current setting (default all cores).
 	Threads int
 	// TrainSeconds is the minimum timed training duration (default 3).
 	TrainSeconds float64

@@ -19,6 +19,22 @@
 // patience evaluations in a row without a higher one. Evaluations use an
 // inference tape and their own reader, so they never change the training
 // itself: the weights after a step are the same whatever the schedule.
+//
+// # Threads
+//
+// A training step is data-parallel (Stepper): the batch is cut into blocks
+// of block_rows rows (default DefaultBlockRows), and the --threads
+// goroutines take the blocks in turn, each running the whole forward and
+// backward pass of a block on a tape of its own, with single-threaded
+// kernels; the loss is computed once over the whole batch, and the
+// gradients are summed block 0, 1, 2, … before one optimizer step, which
+// runs on all threads. The cut depends on the batch size and block_rows,
+// never on the thread count, so the pure-Go build gives the same weights
+// for any --threads (block_rows itself changes them, as batch_size does).
+// A batch has ⌈batch_size / block_rows⌉ blocks, and more threads than that
+// have nothing to do: on many cores, raise batch_size or lower block_rows.
+// The training rows are read, parsed and transformed on a goroutine of
+// their own, two batches ahead of the step.
 package train
 
 import (
