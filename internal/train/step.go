@@ -27,12 +27,15 @@ const reduceChunk = 16384
 // (nn.Tape.SetLocalGrads), and up to tensor.Threads() goroutines take the
 // blocks one after another:
 //
-//  1. every block runs the model's forward pass on its rows;
-//  2. the objective (Objective.Loss: the per-task means, the uncertainty
-//     weights) is computed once over the logits of the whole batch, on the
-//     calling goroutine, and seeds the gradients of each block's logits;
-//  3. every block runs its backward pass into its own gradients;
-//  4. the embedding rows' gradients are merged into the tables' sparse
+//  1. each block runs the model's forward pass on its rows, the objective
+//     on its rows (Objective.LossPart: the gradient of the whole batch's
+//     mean loss, whose task weights depend only on the parameters) and its
+//     backward pass into its own gradients, while its activations are still
+//     in the cache;
+//  2. the per-task loss sums of the blocks are added block after block and
+//     the objective is finished over the whole batch (Objective.LossTotal:
+//     the means, and the uncertainty weights' gradient from them);
+//  3. the embedding rows' gradients are merged into the tables' sparse
 //     gradients block after block (nn.MergeSparse), and the dense
 //     gradients are added into Param.G block after block, 0, 1, 2, ….
 //
@@ -55,8 +58,7 @@ type Stepper struct {
 	nb        int        // blocks of the current batch
 	tapes     []*nn.Tape // their tapes
 
-	loss  *nn.Tape // the whole-batch logits the objective reads
-	whole []*nn.Mat
+	sums []float64 // the whole batch's per-task loss sums
 
 	panicked atomic.Pointer[blockPanic]
 }
@@ -68,7 +70,8 @@ type block struct {
 	b      feature.Batch
 	tape   *nn.Tape
 	pcg    *rand.PCG
-	logits []*nn.Mat
+	sums   []float64 // per-task loss sums of the block's rows
+	both   []float32 // the funnel's joint labels
 }
 
 type blockPanic struct{ v any }
@@ -79,7 +82,7 @@ func NewStepper(m model.Model, obj *model.Objective, blockRows int) *Stepper {
 	if blockRows <= 0 {
 		blockRows = DefaultBlockRows
 	}
-	s := &Stepper{m: m, obj: obj, dense: m.Params(), blockRows: blockRows, loss: nn.NewTape(true, 0)}
+	s := &Stepper{m: m, obj: obj, dense: m.Params(), blockRows: blockRows, sums: make([]float64, len(obj.Spec.Tasks))}
 	s.off = make([]int, len(s.dense)+1)
 	for i, p := range s.dense {
 		s.off[i+1] = s.off[i] + len(p.W)
@@ -103,10 +106,21 @@ func (s *Stepper) Gradient(b *feature.Batch, seed uint64) float64 {
 	s.each(workers, func(k int, bl *block) {
 		bl.tape.Reset()
 		bl.pcg.Seed(seed, uint64(k))
-		bl.logits = s.m.Forward(bl.tape, &bl.b)
+		logits := s.m.Forward(bl.tape, &bl.b)
+		if len(logits) != len(s.sums) {
+			panic(fmt.Sprintf("train: the model gave %d logits for %d tasks", len(logits), len(s.sums)))
+		}
+		clear(bl.sums)
+		s.obj.LossPart(logits, &bl.b, b.N, bl.sums, &bl.both)
+		bl.tape.Backward()
 	})
-	loss := s.objective(b)
-	s.each(workers, func(_ int, bl *block) { bl.tape.Backward() })
+	clear(s.sums)
+	for _, bl := range s.blocks[:s.nb] {
+		for t, v := range bl.sums {
+			s.sums[t] += v
+		}
+	}
+	loss := s.obj.LossTotal(s.sums, b.N, nil)
 	s.tapes = s.tapes[:0]
 	for _, bl := range s.blocks[:s.nb] {
 		s.tapes = append(s.tapes, bl.tape)
@@ -124,7 +138,7 @@ func (s *Stepper) cut(b *feature.Batch) {
 		t.SetLocalGrads(true)
 		pcg := rand.NewPCG(0, 0)
 		t.Rng = rand.New(pcg)
-		s.blocks = append(s.blocks, &block{tape: t, pcg: pcg})
+		s.blocks = append(s.blocks, &block{tape: t, pcg: pcg, sums: make([]float64, len(s.sums))})
 	}
 	for k, bl := range s.blocks[:s.nb] {
 		bl.lo, bl.hi = k*s.blockRows, min((k+1)*s.blockRows, b.N)
@@ -165,36 +179,6 @@ func sliceBatch(dst, b *feature.Batch, lo, hi int) {
 	if b.Group != nil {
 		dst.Group = b.Group[lo:hi]
 	}
-}
-
-// objective gathers the blocks' logits into whole-batch matrices, computes
-// the loss of the whole batch and hands each block the gradient of its
-// rows' logits.
-func (s *Stepper) objective(b *feature.Batch) float64 {
-	s.loss.Reset()
-	tasks := len(s.blocks[0].logits)
-	s.whole = s.whole[:0]
-	for t := range tasks {
-		w := s.loss.Mat(b.N, 1)
-		for _, bl := range s.blocks[:s.nb] {
-			z := bl.logits[t]
-			if z.Rows != bl.hi-bl.lo || z.Cols != 1 {
-				panic(fmt.Sprintf("train: block logits of task %d are %d×%d, want %d×1", t, z.Rows, z.Cols, bl.hi-bl.lo))
-			}
-			copy(w.V[bl.lo:bl.hi], z.V)
-		}
-		s.whole = append(s.whole, w)
-	}
-	loss := s.obj.Loss(s.whole, b, nil)
-	for t, w := range s.whole {
-		for _, bl := range s.blocks[:s.nb] {
-			g := bl.logits[t].G
-			for i, v := range w.G[bl.lo:bl.hi] {
-				g[i] += v
-			}
-		}
-	}
-	return loss
 }
 
 // reduce adds the blocks' dense gradients of flat elements [lo, hi) into
