@@ -14,7 +14,7 @@ import (
 
 // DefaultBlockRows is the default of the block_rows key: the rows of one
 // block of a training batch (see Stepper).
-const DefaultBlockRows = 128
+const DefaultBlockRows = 256
 
 // reduceChunk is the smallest number of dense gradient elements one
 // goroutine of the reduction adds up.
@@ -200,9 +200,7 @@ func (s *Stepper) reduce(lo, hi int) {
 				continue
 			}
 			g = g[from:to]
-			for j, v := range g {
-				dst[j] += v
-			}
+			tensor.AddVec(dst, dst, g) // element-wise: the same bits as dst[j] += g[j]
 			clear(g)
 		}
 	}
