@@ -170,8 +170,9 @@ type Result struct {
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
 }
 
-// Workload is a built benchmark: a model, its objective and optimizers, two
-// tapes and the pre-generated batches. It is not safe for concurrent use.
+// Workload is a built benchmark: a model, its objective and optimizers, the
+// training step (train.Stepper), an inference tape and the pre-generated
+// batches. It is not safe for concurrent use.
 type Workload struct {
 	Opts   Options
 	Spec   model.Spec

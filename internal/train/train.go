@@ -26,15 +26,22 @@
 // of block_rows rows (default DefaultBlockRows), and the --threads
 // goroutines take the blocks in turn, each running the whole forward and
 // backward pass of a block on a tape of its own, with single-threaded
-// kernels; the loss is computed once over the whole batch, and the
-// gradients are summed block 0, 1, 2, … before one optimizer step, which
-// runs on all threads. The cut depends on the batch size and block_rows,
-// never on the thread count, so the pure-Go build gives the same weights
-// for any --threads (block_rows itself changes them, as batch_size does).
+// kernels. The loss is that of the whole batch (each row's gradient is
+// divided by the batch's rows, the uncertainty weights' gradient comes from
+// the whole batch's task losses), and the gradients are summed block 0, 1,
+// 2, … before one optimizer step, which runs on all threads. The cut
+// depends on the batch size and block_rows, never on the thread count, so
+// the pure-Go build gives the same weights for any --threads (block_rows
+// itself changes them, as batch_size does).
+//
 // A batch has ⌈batch_size / block_rows⌉ blocks, and more threads than that
-// have nothing to do: on many cores, raise batch_size or lower block_rows.
-// The training rows are read, parsed and transformed on a goroutine of
-// their own, two batches ahead of the step.
+// have nothing to do: on many cores, raise batch_size or lower block_rows
+// (smaller blocks cost single-thread speed: each block packs the weights
+// for its products again). Each block holds its own copy of the dense
+// gradients, ⌈batch_size / block_rows⌉ times the dense parameters' memory
+// in all; the embedding rows' gradients are merged straight into the
+// tables' sparse gradients. The training rows are read, parsed and
+// transformed on a goroutine of their own, two batches ahead of the step.
 package train
 
 import (
