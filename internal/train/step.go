@@ -40,11 +40,12 @@ const reduceChunk = 16384
 //     gradients are added into Param.G block after block, 0, 1, 2, ….
 //
 // While the blocks run, the kernels do not split their own work
-// (tensor.SetThreads(1) for the duration; a batch of one block keeps the
-// kernels' own threading). Each block's arithmetic and the order of every
-// sum are then the same whatever the thread count, so the pure-Go build
-// gives the same bits for any --threads. The optimizer step that follows
-// runs on all threads.
+// (tensor.SetThreads(1) for the duration, so a batch of one block runs on
+// one core). Each block's arithmetic and the order of every sum are then
+// the same whatever the thread count, so the gradient has the same bits
+// for any --threads, in the OpenBLAS build too. The merge, the reduction
+// and the optimizer step that follows run on all threads (element-wise:
+// their split does not change a bit).
 //
 // Dropout in block k draws from a generator seeded by (the step's seed,
 // k). A Stepper is not safe for concurrent use.
@@ -207,19 +208,18 @@ func (s *Stepper) reduce(lo, hi int) {
 }
 
 // each runs fn on every block of the current batch, on workers goroutines
-// (the caller's included) that take blocks in turn; with more than one,
-// the kernels run single-threaded meanwhile. A panic in fn is raised again
-// on the caller.
+// (the caller's included) that take blocks in turn, with the kernels
+// single-threaded meanwhile. A panic in fn is raised again on the caller.
 func (s *Stepper) each(workers int, fn func(k int, bl *block)) {
+	prev := tensor.Threads()
+	tensor.SetThreads(1)
+	defer tensor.SetThreads(prev)
 	if workers <= 1 {
 		for k, bl := range s.blocks[:s.nb] {
 			fn(k, bl)
 		}
 		return
 	}
-	prev := tensor.Threads()
-	tensor.SetThreads(1)
-	defer tensor.SetThreads(prev)
 	var next atomic.Int64
 	run := func() {
 		defer func() {
