@@ -1,9 +1,14 @@
 package train
 
 import (
-	"github.com/dcrnn/dcrnn/internal/data"
 	"github.com/dcrnn/dcrnn/internal/feature"
 )
+
+// batchSource is what the feeder reads: a data.Batcher.
+type batchSource interface {
+	Next() (*feature.Batch, error)
+	Close() error
+}
 
 // feedDepth is how many ready batches the feeder keeps ahead of the step.
 const feedDepth = 2
@@ -15,7 +20,7 @@ const feedDepth = 2
 // into feedDepth+2 buffers that go round: one the step holds, the ready
 // ones, and the one being filled.
 type feeder struct {
-	bt    *data.Batcher
+	bt    batchSource
 	ready chan fed
 	free  chan *feature.Batch
 	stop  chan struct{}
@@ -30,7 +35,7 @@ type fed struct {
 }
 
 // newFeeder starts reading bt; Close stops it and closes bt.
-func newFeeder(bt *data.Batcher) *feeder {
+func newFeeder(bt batchSource) *feeder {
 	f := &feeder{bt: bt, ready: make(chan fed, feedDepth), free: make(chan *feature.Batch, feedDepth+2),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	for range feedDepth + 2 {
