@@ -22,11 +22,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("bench", "[--workload mlp24|dcrnn24] [--json] [--threads N] [--seconds S]", stderr)
 	workload := fs.String("workload", bench.MLP24, "workload: mlp24 (24 fields, two towers 384-256-128-64-1) or dcrnn24 (same input, default DCRNN)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
-	threads := fs.Int("threads", 0, "kernel goroutines (default: all cores)")
+	threads := fs.Int("threads", 0, "goroutines: the training step runs its row blocks on them, inference its kernels (default: all cores)")
 	seconds := fs.Float64("seconds", 3, "minimum timed seconds of the training phase and of the inference phase")
 	batch := fs.Int("batch", 1024, "batch size")
 	vocab := fs.Int("vocab", 100000, "vocabulary size of every field")
 	warmup := fs.Int("warmup", 10, "untimed warm-up steps before each phase")
+	blockRows := fs.Int("block-rows", 0, "rows of a block of a training batch, the threads' unit of work (default: train's block_rows default)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -45,6 +46,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *warmup < 0 {
 		return fmt.Errorf("bench: --warmup %d: want ≥ 0", *warmup)
 	}
+	if *blockRows < 0 {
+		return fmt.Errorf("bench: --block-rows %d: want ≥ 0 (0 = the default)", *blockRows)
+	}
 	if *warmup == 0 {
 		*warmup = -1 // bench.Options: negative means none, 0 means the default
 	}
@@ -52,7 +56,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if n == 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	res, err := bench.Run(ctx, bench.Options{Workload: *workload, Threads: n, TrainSeconds: *seconds, Batch: *batch, Vocab: *vocab, WarmupSteps: *warmup})
+	res, err := bench.Run(ctx, bench.Options{Workload: *workload, Threads: n, TrainSeconds: *seconds, Batch: *batch, Vocab: *vocab, WarmupSteps: *warmup, BlockRows: *blockRows})
 	if err != nil {
 		return err
 	}
@@ -65,6 +69,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(tw, "backend\t%s\n", res.Backend)
 	fmt.Fprintf(tw, "threads\t%d\n", res.Threads)
 	fmt.Fprintf(tw, "batch\t%d\n", res.Batch)
+	fmt.Fprintf(tw, "block rows\t%d\n", res.BlockRows)
 	fmt.Fprintf(tw, "parameters\t%d\n", res.Params)
 	fmt.Fprintf(tw, "train\t%.0f samples/s\t(%d steps in %.2f s, last loss %.4f)\n", res.TrainSamplesPerSecond, res.TrainSteps, res.TrainSeconds, res.LastLoss)
 	fmt.Fprintf(tw, "inference\t%.0f samples/s\t(%d steps in %.2f s)\n", res.InferSamplesPerSecond, res.InferSteps, res.InferSeconds)

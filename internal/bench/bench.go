@@ -6,8 +6,9 @@
 // Workload "mlp24": 24 categorical fields of vocabulary 100,000, embedding
 // size 16 (x0 = 384 floats), two task towers 384-256-128-64-1 with ReLU,
 // sigmoid BCE on two independent labels (the sum of the two losses), batch
-// 1024, Adam (lr 1e-3) for the dense weights and lazy sparse Adam (lr 1e-3)
-// for the embedding rows. It is built as the registered "shared_bottom" model
+// 1024 (blocks of train.DefaultBlockRows rows, see train.Stepper), Adam
+// (lr 1e-3) for the dense weights and lazy sparse Adam (lr 1e-3) for the
+// embedding rows. It is built as the registered "shared_bottom" model
 // with no bottom (deep: []) and towers [256, 128, 64], so the measured path is
 // the training path of `dcrnn train` (model.New, model.Objective, the nn tape,
 // optim.Adam and optim.SparseAdam).
@@ -33,10 +34,10 @@ import (
 
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
-	"github.com/dcrnn/dcrnn/internal/nn"
 	"github.com/dcrnn/dcrnn/internal/optim"
 	"github.com/dcrnn/dcrnn/internal/score"
 	"github.com/dcrnn/dcrnn/internal/tensor"
+	"github.com/dcrnn/dcrnn/internal/train"
 )
 
 // Workload names accepted by Options.Workload.
@@ -55,8 +56,9 @@ var ErrWorkload = errors.New("bench: unknown workload")
 type Options struct {
 	// Workload is "mlp24" (default) or "dcrnn24".
 	Workload string
-	// Threads is the number of goroutines kernels and optimizers use
-	// (tensor.SetThreads); 0 keeps the current setting (default all cores).
+	// Threads is the number of goroutines (tensor.SetThreads) that a
+	// training step's blocks, the optimizers and the inference kernels
+	// use; 0 keeps the current setting (default all cores).
 	Threads int
 	// TrainSeconds is the minimum timed training duration (default 3).
 	TrainSeconds float64
@@ -68,6 +70,9 @@ type Options struct {
 	MaxSteps int
 	// Batch is the batch size (default 1024).
 	Batch int
+	// BlockRows is the rows of a block of a training batch (default
+	// train.DefaultBlockRows; see train.Stepper).
+	BlockRows int
 	// Fields, Vocab and Dim shape the input (defaults 24, 100000, 16).
 	Fields, Vocab, Dim int
 	// Batches is the number of distinct pre-generated batches (default 8).
@@ -94,6 +99,9 @@ func (o Options) withDefaults() Options {
 	if o.Batch == 0 {
 		o.Batch = 1024
 	}
+	if o.BlockRows == 0 {
+		o.BlockRows = train.DefaultBlockRows
+	}
 	if o.Fields == 0 {
 		o.Fields = 24
 	}
@@ -119,7 +127,7 @@ func (o Options) check() error {
 	for _, c := range []struct {
 		name string
 		v    int
-	}{{"batch", o.Batch}, {"fields", o.Fields}, {"vocab", o.Vocab}, {"dim", o.Dim}, {"batches", o.Batches}} {
+	}{{"batch", o.Batch}, {"block rows", o.BlockRows}, {"fields", o.Fields}, {"vocab", o.Vocab}, {"dim", o.Dim}, {"batches", o.Batches}} {
 		if c.v <= 0 {
 			return fmt.Errorf("bench: %s must be positive, got %d", c.name, c.v)
 		}
@@ -143,6 +151,7 @@ type Result struct {
 	Backend      string  `json:"backend"`
 	Threads      int     `json:"threads"`
 	Batch        int     `json:"batch"`
+	BlockRows    int     `json:"block_rows"`
 	Params       int     `json:"params"`
 	TrainSteps   int     `json:"train_steps"`
 	TrainSeconds float64 `json:"train_seconds"`
@@ -161,8 +170,9 @@ type Result struct {
 	PeakRSSBytes int64 `json:"peak_rss_bytes"`
 }
 
-// Workload is a built benchmark: a model, its objective and optimizers, two
-// tapes and the pre-generated batches. It is not safe for concurrent use.
+// Workload is a built benchmark: a model, its objective and optimizers, the
+// training step (train.Stepper), an inference tape and the pre-generated
+// batches. It is not safe for concurrent use.
 type Workload struct {
 	Opts   Options
 	Spec   model.Spec
@@ -170,7 +180,7 @@ type Workload struct {
 	obj    *model.Objective
 	adam   *optim.Adam
 	sparse *optim.SparseAdam
-	train  *nn.Tape
+	train  *train.Stepper
 	infer  *score.Scorer
 	data   []*feature.Batch
 }
@@ -213,7 +223,7 @@ func NewWorkload(o Options) (*Workload, error) {
 	}
 	w := &Workload{
 		Opts: o, Spec: spec, Model: m, obj: obj, adam: adam, sparse: sparse,
-		train: nn.NewTape(true, o.Seed),
+		train: train.NewStepper(m, obj, o.BlockRows),
 		// No calibration and no pipeline: the served path, without the
 		// steps a trained model adds.
 		infer: score.New(&model.Trained{Name: name, Spec: spec, Model: m}),
@@ -254,14 +264,12 @@ func SyntheticBatches(n, rows, fields, vocab, tasks int, seed uint64) []*feature
 // Batch returns the i-th batch of the rotation.
 func (w *Workload) Batch(i int) *feature.Batch { return w.data[i%len(w.data)] }
 
-// TrainStep runs one training step on batch i (forward, loss, backward,
-// Adam and sparse Adam updates) and returns the loss.
+// TrainStep runs one training step on batch i as `dcrnn train` does
+// (train.Stepper: forward, loss and backward block by block across the
+// threads, then the Adam and sparse Adam updates) and returns the loss.
 func (w *Workload) TrainStep(i int) float64 {
 	b := w.Batch(i)
-	w.train.Reset()
-	logits := w.Model.Forward(w.train, b)
-	loss := w.obj.Loss(logits, b, nil)
-	w.train.Backward()
+	loss := w.train.Gradient(b, uint64(i))
 	w.adam.Step()
 	w.sparse.Step()
 	return loss
@@ -293,7 +301,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Workload: o.Workload, Backend: tensor.Backend(), Threads: tensor.Threads(), Batch: o.Batch, Params: model.CountParams(w.Model)}
+	res := Result{Workload: o.Workload, Backend: tensor.Backend(), Threads: tensor.Threads(), Batch: o.Batch, BlockRows: o.BlockRows, Params: model.CountParams(w.Model)}
 
 	var loss float64
 	n, el, cpu, err := timed(ctx, o.WarmupSteps, o.MaxSteps, o.TrainSeconds, func(i int) { loss = w.TrainStep(i) })

@@ -172,23 +172,11 @@ func (o *Objective) Params() []*nn.Param {
 func (o *Objective) Loss(logits []*nn.Mat, b *feature.Batch, perTask []float64) float64 {
 	var total float64
 	for ti, task := range o.Spec.Tasks {
-		w := 1.0
-		if o.Weights != nil {
-			w = o.Weights[ti]
-		}
-		if o.LogVar != nil {
-			w *= math.Exp(-float64(o.LogVar.W[ti]))
-		}
+		w := o.taskWeight(ti)
 		var l float64
 		if task.After >= 0 {
-			y := b.Labels[ti]
-			ya := b.Labels[task.After]
-			o.both = o.both[:0]
-			for i := range y {
-				o.both = append(o.both, y[i]*ya[i])
-			}
-			both := o.both
-			l = nn.FunnelBCE(logits[task.After], logits[ti], both, nil, float32(w))
+			o.both = jointLabels(o.both, b.Labels[ti], b.Labels[task.After])
+			l = nn.FunnelBCE(logits[task.After], logits[ti], o.both, nil, float32(w))
 		} else {
 			l = nn.BCEWithLogits(logits[ti], b.Labels[ti], nil, float32(w))
 		}
@@ -205,6 +193,72 @@ func (o *Objective) Loss(logits []*nn.Mat, b *feature.Batch, perTask []float64) 
 		}
 	}
 	return total
+}
+
+// taskWeight returns the weight of task ti in the total loss: its fixed
+// weight times exp(-s_t) under uncertainty weighting.
+func (o *Objective) taskWeight(ti int) float64 {
+	w := 1.0
+	if o.Weights != nil {
+		w = o.Weights[ti]
+	}
+	if o.LogVar != nil {
+		w *= math.Exp(-float64(o.LogVar.W[ti]))
+	}
+	return w
+}
+
+// jointLabels returns y·ya row by row in dst's storage.
+func jointLabels(dst, y, ya []float32) []float32 {
+	dst = dst[:0]
+	for i := range y {
+		dst = append(dst, y[i]*ya[i])
+	}
+	return dst
+}
+
+// LossPart is Loss for one block of rows of a batch of total rows, so that
+// blocks can run at the same time: it seeds the gradients of the block's
+// logits exactly as Loss over the whole batch seeds those rows (the task
+// weights depend only on the parameters, and every row's gradient is
+// divided by total), and adds each task's loss summed over the block's
+// rows, not divided, to sums[t]. It leaves the uncertainty weights'
+// gradient to LossTotal, which needs the whole batch's losses. both is the
+// block's buffer for the funnel's joint labels. Blocks may call it
+// concurrently; nothing may change the objective's parameters meanwhile.
+func (o *Objective) LossPart(logits []*nn.Mat, b *feature.Batch, total int, sums []float64, both *[]float32) {
+	for ti, task := range o.Spec.Tasks {
+		w := float32(o.taskWeight(ti))
+		if task.After >= 0 {
+			*both = jointLabels(*both, b.Labels[ti], b.Labels[task.After])
+			sums[ti] += nn.FunnelBCEPart(logits[task.After], logits[ti], *both, nil, w, total)
+		} else {
+			sums[ti] += nn.BCEWithLogitsPart(logits[ti], b.Labels[ti], nil, w, total)
+		}
+	}
+}
+
+// LossTotal returns the total loss of a batch of total rows from the
+// per-task loss sums of all its rows (LossPart's, added up block after
+// block) and writes the per-task losses (the means) into perTask when it is
+// not nil; under uncertainty weighting it adds the gradient of the log
+// variances, 1 − exp(-s_t)·L_t with L_t the whole batch's mean, to
+// LogVar.G.
+func (o *Objective) LossTotal(sums []float64, total int, perTask []float64) float64 {
+	var loss float64
+	for ti := range o.Spec.Tasks {
+		w := o.taskWeight(ti)
+		l := sums[ti] / float64(total)
+		if perTask != nil {
+			perTask[ti] = l
+		}
+		loss += w * l
+		if o.LogVar != nil {
+			loss += float64(o.LogVar.W[ti])
+			o.LogVar.G[ti] += float32(1 - w*l)
+		}
+	}
+	return loss
 }
 
 // Probs converts logits into per-task probabilities, written into dst[t]

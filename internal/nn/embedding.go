@@ -238,12 +238,13 @@ func (k *embForward) Run(lo, hi int) {
 
 // embBackward is Embeddings.Backward for fields [lo, hi).
 type embBackward struct {
+	t              *Tape
 	e              *Embeddings
 	x              *Mat
 	saved, scratch []float32
 }
 
-func (k *embBackward) Run(lo, hi int) { k.e.backward(k.x, k.saved, k.scratch, lo, hi) }
+func (k *embBackward) Run(lo, hi int) { k.e.backward(k.t, k.x, k.saved, k.scratch, lo, hi, embAll) }
 
 // forward fills the columns of fields [lo, hi) of x and their saved
 // segments. It stops at the first id outside its vocabulary and returns its
@@ -341,43 +342,108 @@ func (e *Embeddings) savedOffset(b *feature.Batch, f int) int {
 func (e *Embeddings) savedOffsetRec(saved []float32, n, f int) int {
 	off := 0
 	for g := 0; g < f; g++ {
-		switch e.Fields[g].Kind {
-		case feature.Categorical, feature.Numeric:
-			off += n
-		case feature.MultiCategorical:
-			off += n + 1 + int(asInt32(saved[off : off+n+1])[n])
-		}
+		off += e.savedLenRec(saved[off:], n, g)
 	}
 	return off
+}
+
+// savedLenRec returns the length of field f's saved segment, which starts
+// saved, for n rows.
+func (e *Embeddings) savedLenRec(saved []float32, n, f int) int {
+	if e.Fields[f].Kind == feature.MultiCategorical {
+		return n + 1 + int(asInt32(saved[:n+1])[n])
+	}
+	return n
 }
 
 // Backward implements Op: each touched table row gets the gradient of every
 // position it fed (divided by the list length for a multi-valued field),
 // through SparseParam.GradRow; the cost grows with the rows touched, never
-// with the table size. Fields run in parallel (each owns its table).
+// with the table size. Fields run in parallel (each owns its table). On a
+// tape with local gradients (Tape.SetLocalGrads) only the numeric fields'
+// part runs here; the tables' part waits for MergeSparse.
 func (e *Embeddings) Backward(t *Tape, r *Record) {
 	x, saved := r.Out, r.Buf
 	if x.Rows == 0 {
 		return
 	}
-	scratch := t.Floats(x.Rows * len(e.Fields))
-	if nf := len(e.Fields); tensor.Threads() > 1 && nf > 1 {
+	nf := len(e.Fields)
+	scratch := t.Floats(x.Rows * nf)
+	if t.local {
+		e.backward(t, x, saved, scratch, 0, nf, embNumeric)
+		t.deferred = append(t.deferred, deferredSparse{e: e, rec: r, scratch: scratch})
+		return
+	}
+	if tensor.Threads() > 1 && nf > 1 {
 		k := &t.jobs.embBackward
-		*k = embBackward{e: e, x: x, saved: saved, scratch: scratch}
+		*k = embBackward{t: t, e: e, x: x, saved: saved, scratch: scratch}
 		tensor.ParallelFor(nf, max(1, nf/tensor.Threads()), k)
 		*k = embBackward{}
 	} else {
-		e.backward(x, saved, scratch, 0, nf)
+		e.backward(t, x, saved, scratch, 0, nf, embAll)
 	}
 }
 
-// backward accumulates the gradients of fields [lo, hi).
-func (e *Embeddings) backward(x *Mat, saved, scratch []float32, lo, hi int) {
+// MergeSparse runs the embedding tables' part of the backward passes that
+// the tapes (with local gradients, see Tape.SetLocalGrads) deferred, into
+// the tables' own sparse gradients: tape after tape in slice order, so
+// that each table row sums its gradients in an order that depends only on
+// the tapes' order. Every tape must have run the same model's backward
+// pass. Tables are independent, so they are split across
+// tensor.Threads() goroutines, which does not change the result.
+func MergeSparse(tapes []*Tape) {
+	if len(tapes) == 0 {
+		return
+	}
+	for i := range tapes[0].deferred {
+		e := tapes[0].deferred[i].e
+		for _, t := range tapes[1:] {
+			if i >= len(t.deferred) || t.deferred[i].e != e {
+				panic("nn: MergeSparse: the tapes deferred different embedding layers")
+			}
+		}
+		k := &mergeSparse{e: e, tapes: tapes, i: i}
+		if nf := len(e.Fields); tensor.Threads() > 1 && nf > 1 {
+			tensor.ParallelFor(nf, max(1, nf/tensor.Threads()), k)
+		} else {
+			k.Run(0, nf)
+		}
+	}
+}
+
+// mergeSparse is MergeSparse of deferred pass i for fields [lo, hi).
+type mergeSparse struct {
+	e     *Embeddings
+	tapes []*Tape
+	i     int
+}
+
+func (k *mergeSparse) Run(lo, hi int) {
+	for _, t := range k.tapes {
+		d := &t.deferred[k.i]
+		k.e.backward(t, d.rec.Out, d.rec.Buf, d.scratch, lo, hi, embTables)
+	}
+}
+
+// Parts of Embeddings.backward.
+const (
+	embAll     = iota
+	embNumeric // the numeric fields' dense parameters only
+	embTables  // the categorical fields' tables only
+)
+
+// backward accumulates the gradients of fields [lo, hi), those of part.
+func (e *Embeddings) backward(t *Tape, x *Mat, saved, scratch []float32, lo, hi, part int) {
 	n, d, w := x.Rows, e.Dim, x.Cols
 	off := e.savedOffsetRec(saved, n, lo)
 	for f := lo; f < hi; f++ {
 		col := f * d
-		switch e.Fields[f].Kind {
+		kind := e.Fields[f].Kind
+		if part == embNumeric && kind != feature.Numeric || part == embTables && kind == feature.Numeric {
+			off += e.savedLenRec(saved[off:], n, f)
+			continue
+		}
+		switch kind {
 		case feature.Categorical:
 			tab := e.Tables[f]
 			ids := asInt32(saved[off : off+n])
@@ -424,7 +490,7 @@ func (e *Embeddings) backward(x *Mat, saved, scratch []float32, lo, hi int) {
 				}
 			}
 		case feature.Numeric:
-			gv, gb := e.NumV[f].G, e.NumB[f].G
+			gv, gb := t.Grad(e.NumV[f]), t.Grad(e.NumB[f])
 			for i, val := range saved[off : off+n] {
 				for j, v := range x.G[i*w+col : i*w+col+d] {
 					gv[j] += val * v

@@ -181,8 +181,8 @@ func (g *SigmoidGate) Backward(t *Tape, r *Record) {
 			a.G[i] += d * gi
 		}
 	}
-	affineBackward(t, n, ha, ha, a.V, ha, a.G, ha, g.G.W[:ha*ha], g.G.G[:ha*ha], g.C.G, dz)
-	affineBackward(t, n, g.B, ha, b.V, g.B, b.G, g.B, g.G.W[ha*ha:], g.G.G[ha*ha:], nil, dz)
+	affineBackward(t, n, ha, ha, a.V, ha, a.G, ha, g.G.W[:ha*ha], t.Grad(g.G)[:ha*ha], t.Grad(g.C), dz)
+	affineBackward(t, n, g.B, ha, b.V, g.B, b.G, g.B, g.G.W[ha*ha:], t.Grad(g.G)[ha*ha:], nil, dz)
 }
 
 // PairAttention is AITM's attention over two vectors per row: for u, v
@@ -261,8 +261,8 @@ func (p *PairAttention) Backward(t *Tape, r *Record) {
 		attnSideGrad(du[i*g:(i+1)*g], pu[i*g:(i+1)*g], dy, au, dsu)
 		attnSideGrad(dv[i*g:(i+1)*g], pv[i*g:(i+1)*g], dy, av, dsv)
 	}
-	affineBackward(t, n, h, g, u.V, h, u.G, h, p.W.W, p.W.G, nil, du)
-	affineBackward(t, n, h, g, v.V, h, v.G, h, p.W.W, p.W.G, nil, dv)
+	affineBackward(t, n, h, g, u.V, h, u.G, h, p.W.W, t.Grad(p.W), nil, du)
+	affineBackward(t, n, h, g, v.V, h, v.G, h, p.W.W, t.Grad(p.W), nil, dv)
 }
 
 // attnSideGrad writes the gradient of one side's [q k w] projections: dq =

@@ -56,8 +56,8 @@ func (l *Linear) Backward(t *Tape, r *Record) {
 	}
 	b := x.Rows
 	// dW += xᵀ·dz, db += column sums of dz, dx += dz·Wᵀ
-	tensor.Gemm(true, false, l.In, l.Out, b, 1, x.V, l.In, dz, l.Out, 1, l.W.G, l.Out)
-	sumRows(t, l.B.G, dz, b, l.Out)
+	tensor.Gemm(true, false, l.In, l.Out, b, 1, x.V, l.In, dz, l.Out, 1, t.Grad(l.W), l.Out)
+	sumRows(t, t.Grad(l.B), dz, b, l.Out)
 	if x.G != nil {
 		tensor.Gemm(false, true, b, l.In, l.Out, 1, dz, l.Out, l.W.W, l.Out, 1, x.G, l.In)
 	}
@@ -121,11 +121,11 @@ func (o linearMul) Backward(t *Tape, r *Record) {
 	}
 	b := y.Rows
 	if x == nil {
-		sumRows(t, l.B.G, dz, b, l.Out)
+		sumRows(t, t.Grad(l.B), dz, b, l.Out)
 		return
 	}
-	tensor.Gemm(true, false, l.In, l.Out, b, 1, x.V, l.In, dz, l.Out, 1, l.W.G, l.Out)
-	sumRows(t, l.B.G, dz, b, l.Out)
+	tensor.Gemm(true, false, l.In, l.Out, b, 1, x.V, l.In, dz, l.Out, 1, t.Grad(l.W), l.Out)
+	sumRows(t, t.Grad(l.B), dz, b, l.Out)
 	if x.G != nil {
 		tensor.Gemm(false, true, b, l.In, l.Out, 1, dz, l.Out, l.W.W, l.Out, 1, x.G, l.In)
 	}
@@ -161,8 +161,8 @@ func (o linearCols) Backward(t *Tape, r *Record) {
 		dz = t.Floats(len(y.G))
 		l.Act.grad(dz, y.G, y.V)
 	}
-	tensor.Gemm(true, false, l.In, l.Out, b, 1, x.V[lo:], x.Cols, dz, l.Out, 1, l.W.G, l.Out)
-	sumRows(t, l.B.G, dz, b, l.Out)
+	tensor.Gemm(true, false, l.In, l.Out, b, 1, x.V[lo:], x.Cols, dz, l.Out, 1, t.Grad(l.W), l.Out)
+	sumRows(t, t.Grad(l.B), dz, b, l.Out)
 	if x.G == nil {
 		return
 	}

@@ -26,8 +26,29 @@ func BCEWithLogits(z *Mat, y, w []float32, scale float32) float64 {
 	if n == 0 {
 		return 0
 	}
-	var sum float64
 	inv := 1 / float64(n)
+	return bceSum(z, y, w, scale, inv) * inv
+}
+
+// BCEWithLogitsPart is BCEWithLogits for rows that are part of a batch of
+// total rows (total ≥ B): it returns the sum Σ_i w_i·BCE(σ(z_i), y_i),
+// not divided, and adds to z.G the gradient of the whole batch's mean,
+// scale·w_i·(σ(z_i) − y_i)/total, the same as BCEWithLogits over the whole
+// batch adds to these rows.
+func BCEWithLogitsPart(z *Mat, y, w []float32, scale float32, total int) float64 {
+	if z.Cols != 1 || len(y) != z.Rows || (w != nil && len(w) != z.Rows) || total < z.Rows {
+		panic("nn: BCEWithLogitsPart shape mismatch")
+	}
+	if z.Rows == 0 {
+		return 0
+	}
+	return bceSum(z, y, w, scale, 1/float64(total))
+}
+
+// bceSum returns Σ_i w_i·BCE(σ(z_i), y_i) and adds scale·w_i·(σ(z_i) −
+// y_i)·inv to z.G.
+func bceSum(z *Mat, y, w []float32, scale float32, inv float64) float64 {
+	var sum float64
 	for i, zi := range z.V {
 		wi := float32(1)
 		if w != nil {
@@ -43,7 +64,7 @@ func BCEWithLogits(z *Mat, y, w []float32, scale float32) float64 {
 			z.G[i] += scale * wi * float32((sigmoid64(x)-yi)*inv)
 		}
 	}
-	return sum * inv
+	return sum
 }
 
 // FunnelBCE returns the entire-space loss of a two-step funnel (ESMM):
@@ -59,8 +80,29 @@ func FunnelBCE(za, zb *Mat, y, w []float32, scale float32) float64 {
 	if n == 0 {
 		return 0
 	}
-	var sum float64
 	inv := 1 / float64(n)
+	return funnelSum(za, zb, y, w, scale, inv) * inv
+}
+
+// FunnelBCEPart is FunnelBCE for rows that are part of a batch of total
+// rows, as BCEWithLogitsPart is for BCEWithLogits: it returns the loss
+// summed over its rows, not divided, and adds the gradient of the whole
+// batch's mean.
+func FunnelBCEPart(za, zb *Mat, y, w []float32, scale float32, total int) float64 {
+	n := za.Rows
+	if za.Cols != 1 || zb.Cols != 1 || zb.Rows != n || len(y) != n || (w != nil && len(w) != n) || total < n {
+		panic("nn: FunnelBCEPart shape mismatch")
+	}
+	if n == 0 {
+		return 0
+	}
+	return funnelSum(za, zb, y, w, scale, 1/float64(total))
+}
+
+// funnelSum returns the funnel loss summed over the rows and adds scale·inv
+// times its gradient to za.G and zb.G.
+func funnelSum(za, zb *Mat, y, w []float32, scale float32, inv float64) float64 {
+	var sum float64
 	for i := range za.V {
 		wi := float32(1)
 		if w != nil {
@@ -85,7 +127,7 @@ func FunnelBCE(za, zb *Mat, y, w []float32, scale float32) float64 {
 			}
 		}
 	}
-	return sum * inv
+	return sum
 }
 
 func sigmoid64(x float64) float64 {

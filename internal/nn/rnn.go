@@ -218,11 +218,11 @@ func (c *GRU) Backward(t *Tape, r *Record) {
 	*k = gruGrad{H: H, saved: saved, dout: out.G, h: stateV(h), hg: stateG(h), zero: t.zeroRow(H), dgx: dgx, dgh: dgh}
 	tensor.ParallelFor(b, rowChunk(24*H), k)
 	*k = gruGrad{}
-	affineBackward(t, b, c.In, g, x.V, c.In, x.G, c.In, c.Wx.W, c.Wx.G, c.Bx.G, dgx)
+	affineBackward(t, b, c.In, g, x.V, c.In, x.G, c.In, c.Wx.W, t.Grad(c.Wx), t.Grad(c.Bx), dgx)
 	if h != nil {
-		affineBackward(t, b, H, g, h.V, H, h.G, H, c.Wh.W, c.Wh.G, c.Bh.G, dgh)
+		affineBackward(t, b, H, g, h.V, H, h.G, H, c.Wh.W, t.Grad(c.Wh), t.Grad(c.Bh), dgh)
 	} else {
-		sumRows(t, c.Bh.G, dgh, b, g) // h·Wh is zero: only bh has a gradient
+		sumRows(t, t.Grad(c.Bh), dgh, b, g) // h·Wh is zero: only bh has a gradient
 	}
 }
 
@@ -347,9 +347,9 @@ func (c *LSTM) Backward(t *Tape, r *Record) {
 	*k = lstmGrad{H: H, saved: saved, dout: out.G, state: stateV(st), sg: stateG(st), zero: t.zeroRow(H), dg: dg}
 	tensor.ParallelFor(b, rowChunk(24*H), k)
 	*k = lstmGrad{}
-	affineBackward(t, b, c.In, g, x.V, c.In, x.G, c.In, c.Wx.W, c.Wx.G, c.B.G, dg)
+	affineBackward(t, b, c.In, g, x.V, c.In, x.G, c.In, c.Wx.W, t.Grad(c.Wx), t.Grad(c.B), dg)
 	if st != nil {
-		affineBackward(t, b, H, g, st.V, 2*H, st.G, 2*H, c.Wh.W, c.Wh.G, nil, dg)
+		affineBackward(t, b, H, g, st.V, 2*H, st.G, 2*H, c.Wh.W, t.Grad(c.Wh), nil, dg)
 	}
 }
 
@@ -428,8 +428,8 @@ func (c *RNN) Backward(t *Tape, r *Record) {
 	x, h, out := r.In[0], r.In[1], r.Out
 	dz := t.Scratch(len(out.G))
 	Tanh.grad(dz, out.G, out.V)
-	affineBackward(t, x.Rows, c.In, c.H, x.V, c.In, x.G, c.In, c.Wx.W, c.Wx.G, c.B.G, dz)
+	affineBackward(t, x.Rows, c.In, c.H, x.V, c.In, x.G, c.In, c.Wx.W, t.Grad(c.Wx), t.Grad(c.B), dz)
 	if h != nil {
-		affineBackward(t, x.Rows, c.H, c.H, h.V, c.H, h.G, c.H, c.Wh.W, c.Wh.G, nil, dz)
+		affineBackward(t, x.Rows, c.H, c.H, h.V, c.H, h.G, c.H, c.Wh.W, t.Grad(c.Wh), nil, dz)
 	}
 }

@@ -42,6 +42,11 @@ type Tape struct {
 	scratch []float32 // Scratch's buffer
 	zeros   []float32 // zeroRow's buffer, never written but for growth
 	jobs    tapeJobs  // the element-wise kernels' tensor.Jobs, one per kind
+
+	// local, grads and deferred: see SetLocalGrads.
+	local    bool
+	grads    map[*Param][]float32
+	deferred []deferredSparse
 }
 
 // NewTape returns an empty tape; seed drives dropout masks.
@@ -59,6 +64,54 @@ func (t *Tape) Reset() {
 		clear(l[:cap(l)])
 	}
 	t.nlists = 0
+	clear(t.deferred)
+	t.deferred = t.deferred[:0]
+}
+
+// SetLocalGrads makes the tape keep gradients of its own, so that several
+// tapes can run the backward passes of parts of one batch at the same time,
+// each on its own goroutine, without sharing a buffer:
+//   - the gradient of each dense parameter its ops touch goes into a buffer
+//     of the tape (LocalGrad), never into Param.G; the buffers keep their
+//     content across Reset, so the caller adds them up and clears them;
+//   - the embedding tables' part of Embeddings.Backward is not run by
+//     Backward but kept until MergeSparse, which runs it for every tape into
+//     the tables' own sparse gradients, tape after tape.
+//
+// It must be set before the first pass that uses it.
+func (t *Tape) SetLocalGrads(on bool) {
+	t.local = on
+	if on && t.grads == nil {
+		t.grads = map[*Param][]float32{}
+	}
+}
+
+// Grad returns the buffer that the tape's ops accumulate p's gradient into:
+// p.G, or with SetLocalGrads the tape's own buffer for p (created zero on
+// first use).
+func (t *Tape) Grad(p *Param) []float32 {
+	if !t.local {
+		return p.G
+	}
+	g, ok := t.grads[p]
+	if !ok {
+		g = make([]float32, len(p.W))
+		t.grads[p] = g
+	}
+	return g
+}
+
+// LocalGrad returns the tape's own gradient buffer for p, nil when the tape
+// has none (no SetLocalGrads, or no op of its passes touched p).
+func (t *Tape) LocalGrad(p *Param) []float32 { return t.grads[p] }
+
+// deferredSparse is the table part of an Embeddings backward pass that a
+// tape with local gradients leaves to MergeSparse; scratch is its slot
+// buffer.
+type deferredSparse struct {
+	e       *Embeddings
+	rec     *Record
+	scratch []float32
 }
 
 // Mat returns a rows×cols matrix from the arena. Its values are unspecified

@@ -21,6 +21,10 @@ type Config struct {
 	Epochs int `yaml:"epochs" json:"epochs"`
 	// BatchSize is the number of rows per step (default 1024).
 	BatchSize int `yaml:"batch_size" json:"batch_size"`
+	// BlockRows is the number of rows of a block, the unit of work of
+	// the threads in a step (default DefaultBlockRows; see Stepper). The
+	// weights depend on it, never on the thread count.
+	BlockRows int `yaml:"block_rows" json:"block_rows"`
 	// Shuffle is the size of the shuffle buffer in rows (default 100000; 0 or 1: file order).
 	Shuffle *int `yaml:"shuffle" json:"shuffle"`
 	// LR is the learning rate of dense weights and embeddings (default 1e-3).
@@ -80,6 +84,9 @@ func (c *Config) Defaults() {
 	if c.BatchSize == 0 {
 		c.BatchSize = 1024
 	}
+	if c.BlockRows == 0 {
+		c.BlockRows = DefaultBlockRows
+	}
 	if c.Shuffle == nil {
 		s := 100000
 		c.Shuffle = &s
@@ -130,6 +137,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: epochs: must be ≥ 1, got %d", c.Epochs)
 	case c.BatchSize < 1:
 		return fmt.Errorf("config: batch_size: must be ≥ 1, got %d", c.BatchSize)
+	case c.BlockRows < 1:
+		return fmt.Errorf("config: block_rows: must be ≥ 1, got %d", c.BlockRows)
 	case *c.Shuffle < 0:
 		return fmt.Errorf("config: shuffle: must be ≥ 0, got %d", *c.Shuffle)
 	case !(c.LR > 0):

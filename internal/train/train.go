@@ -19,6 +19,29 @@
 // patience evaluations in a row without a higher one. Evaluations use an
 // inference tape and their own reader, so they never change the training
 // itself: the weights after a step are the same whatever the schedule.
+//
+// # Threads
+//
+// A training step is data-parallel (Stepper): the batch is cut into blocks
+// of block_rows rows (default DefaultBlockRows), and the --threads
+// goroutines take the blocks in turn, each running the whole forward and
+// backward pass of a block on a tape of its own, with single-threaded
+// kernels. The loss is that of the whole batch (each row's gradient is
+// divided by the batch's rows, the uncertainty weights' gradient comes from
+// the whole batch's task losses), and the gradients are summed block 0, 1,
+// 2, … before one optimizer step, which runs on all threads. The cut
+// depends on the batch size and block_rows, never on the thread count, so
+// the pure-Go build gives the same weights for any --threads (block_rows
+// itself changes them, as batch_size does).
+//
+// A batch has ⌈batch_size / block_rows⌉ blocks, and more threads than that
+// have nothing to do: on many cores, raise batch_size or lower block_rows
+// (smaller blocks cost single-thread speed: each block packs the weights
+// for its products again). Each block holds its own copy of the dense
+// gradients, ⌈batch_size / block_rows⌉ times the dense parameters' memory
+// in all; the embedding rows' gradients are merged straight into the
+// tables' sparse gradients. The training rows are read, parsed and
+// transformed on a goroutine of their own, two batches ahead of the step.
 package train
 
 import (
@@ -185,8 +208,8 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 
 	st := &state{res: &Result{Trained: tr, Stats: fitStats}, best: newSnapshot(dense, sparse), sel: newSelector(cfg.Smooth, cfg.Patience), epoch: 1}
 	pcg := rand.NewPCG(cfg.Seed, 0x7a9e)
-	tape := nn.NewTape(true, cfg.Seed)
-	tape.Rng = rand.New(pcg)
+	rng := rand.New(pcg) // one dropout seed per step
+	stepper := NewStepper(tr.Model, tr.Objective, cfg.BlockRows)
 	keep := j.KeepCheckpoints
 	if keep == 0 {
 		keep = DefaultKeepCheckpoints
@@ -243,11 +266,12 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 	}
 	for ; st.epoch <= cfg.Epochs && !st.stopped; st.epoch++ {
 		epoch := st.epoch
-		bt, err := data.NewBatcher(p, j.Train.Path, data.BatchOptions{BatchSize: cfg.BatchSize, ShuffleBuffer: shuffle,
+		batcher, err := data.NewBatcher(p, j.Train.Path, data.BatchOptions{BatchSize: cfg.BatchSize, ShuffleBuffer: shuffle,
 			Seed: cfg.Seed*1000003 + uint64(epoch), BadRows: j.BadRows, Filter: j.Train.Filter, Range: j.Train.Range, RequireLabels: true})
 		if err != nil {
 			return nil, err
 		}
+		bt := newFeeder(batcher)
 		// On resume, replay the batches this epoch had already trained on:
 		// the stream is deterministic, so the next batch is the one the
 		// interrupted run would have taken.
@@ -271,14 +295,11 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 				bt.Close()
 				return nil, err
 			}
-			tape.Reset()
-			logits := tr.Model.Forward(tape, b)
-			loss := tr.Objective.Loss(logits, b, nil)
+			loss := stepper.Gradient(b, rng.Uint64())
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				bt.Close()
 				return nil, fmt.Errorf("train: epoch %d step %d: loss is %v (%w); try a lower lr (now %g) or clip_norm", epoch, st.step+1, loss, ErrNonFinite, cfg.LR)
 			}
-			tape.Backward()
 			optim.AddCountL2(sparse, countScale, lambdaCount)
 			if cfg.ClipNorm > 0 {
 				optim.ClipGradNorm(dense, sparse, cfg.ClipNorm)
