@@ -11,6 +11,10 @@
 //	train/part-KKKKK.parquet    the training rows, in file order, in N shards
 //	valid/part-KKKKK.parquet    the validation rows
 //	test/part-KKKKK.parquet     the test rows (when there is a test part)
+//	row_counts.json             per id-like field, the training rows the fit
+//	                            mapped to each id (feature.Pipeline.RowCounts;
+//	                            for the count-aware embedding penalty);
+//	                            absent with a given pipeline, which has none
 //	manifest.json               fields, vocabulary sizes, tasks, funnel, and
 //	                            the rows of every shard (Manifest)
 //
@@ -99,6 +103,9 @@ type Manifest struct {
 	Version  int     `json:"version"`
 	Plan     string  `json:"plan"`
 	Pipeline string  `json:"pipeline"` // file name of the pipeline, relative to the directory
+	// RowCounts names row_counts.json ({field: [rows per id]}), "" when
+	// the pipeline was given rather than fitted.
+	RowCounts string `json:"row_counts,omitempty"`
 	Fields   []Field `json:"fields"`
 	Tasks    []Task  `json:"tasks"`
 	// Funnel names the first funnel pair (a task declared after another),
@@ -309,6 +316,22 @@ func Run(ctx context.Context, j Job) (*Manifest, error) {
 	}
 	if err := atomicfile.WriteFile(filepath.Join(j.Out, m.Pipeline), append(pipeJSON, '\n')); err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	if counts := p.RowCounts(); counts != nil {
+		byField := map[string][]int64{}
+		for f, fs := range p.Fields() {
+			if counts[f] != nil {
+				byField[fs.Name] = counts[f]
+			}
+		}
+		b, err := json.Marshal(byField)
+		if err != nil {
+			return nil, err
+		}
+		m.RowCounts = "row_counts.json"
+		if err := atomicfile.WriteFile(filepath.Join(j.Out, m.RowCounts), append(b, '\n')); err != nil {
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
 	}
 	schema := parquetSchema(m)
 	for _, src := range j.sources() {

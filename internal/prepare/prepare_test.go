@@ -189,6 +189,18 @@ func TestPrepareRowsShardsManifest(t *testing.T) {
 	if _, err := LoadPipeline(filepath.Join(out, "pipeline.json")); err != nil {
 		t.Fatal(err)
 	}
+	// Rows per id: color OOV 0, a 5, b 3, c 2; tags (tokens) OOV (z) 1, x 4, y 2.
+	b, err = os.ReadFile(filepath.Join(out, disk.RowCounts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counts map[string][]int64
+	if err := json.Unmarshal(b, &counts); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(counts["color"], []int64{0, 5, 3, 2}) || !reflect.DeepEqual(counts["tags"], []int64{1, 4, 2}) {
+		t.Errorf("row counts %v", counts)
+	}
 }
 
 func TestPrepareResumesByShard(t *testing.T) {
