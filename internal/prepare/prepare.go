@@ -100,14 +100,14 @@ type Job struct {
 
 // Manifest is manifest.json.
 type Manifest struct {
-	Version  int     `json:"version"`
-	Plan     string  `json:"plan"`
-	Pipeline string  `json:"pipeline"` // file name of the pipeline, relative to the directory
+	Version  int    `json:"version"`
+	Plan     string `json:"plan"`
+	Pipeline string `json:"pipeline"` // file name of the pipeline, relative to the directory
 	// RowCounts names row_counts.json ({field: [rows per id]}), "" when
 	// the pipeline was given rather than fitted.
-	RowCounts string `json:"row_counts,omitempty"`
-	Fields   []Field `json:"fields"`
-	Tasks    []Task  `json:"tasks"`
+	RowCounts string  `json:"row_counts,omitempty"`
+	Fields    []Field `json:"fields"`
+	Tasks     []Task  `json:"tasks"`
 	// Funnel names the first funnel pair (a task declared after another),
 	// nil when there is none.
 	Funnel  *Funnel `json:"funnel"`
