@@ -104,6 +104,21 @@ class Part:
                 fs.append(torch.from_numpy(col[lo:hi]))
         return Batch(fs, torch.from_numpy(self.labels[lo:hi]), hi - lo)
 
+    def take(self, idx: np.ndarray) -> Batch:
+        """The rows idx (int64 array), in that order, as a Batch."""
+        fs = []
+        for f, col in zip(self.spec.fields, self.fields):
+            if f.kind == "multi_categorical":
+                ids, off = col
+                starts, lens = off[idx], off[idx + 1] - off[idx]
+                new = np.zeros(len(idx) + 1, dtype=np.int64)
+                np.cumsum(lens, out=new[1:])
+                pos = np.repeat(starts - new[:-1], lens) + np.arange(new[-1], dtype=np.int64)
+                fs.append((torch.from_numpy(ids[pos]), torch.from_numpy(new)))
+            else:
+                fs.append(torch.from_numpy(col[idx]))
+        return Batch(fs, torch.from_numpy(self.labels[idx]), len(idx))
+
     def batches(self, size: int):
         for lo in range(0, self.n, size):
             yield self.batch(lo, min(lo + size, self.n))

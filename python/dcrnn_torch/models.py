@@ -650,8 +650,11 @@ def _funnel_bce(za, zb, y):
     return (-y * log_p - (1 - y) * torch.log(q)).mean()
 
 
-def loss(model: Base, logits: list[torch.Tensor], labels: torch.Tensor, per_task: list | None = None) -> torch.Tensor:
-    """The training loss of a batch (labels [B, T] float), as model.Objective.Loss."""
+def loss(model: Base, logits: list[torch.Tensor], labels: torch.Tensor, per_task: list | None = None, scale: float = 1.0) -> torch.Tensor:
+    """The training loss of a batch (labels [B, T] float), as model.Objective.Loss.
+    scale multiplies the task losses (not the log-variance terms): a process
+    of a data-parallel run holding n of a global batch's N rows uses
+    W·n/N, so that the mean of the processes' gradients is the global one."""
     spec, cfg = model.spec, model.cfg
     weights = cfg.get("task_weights")
     log_var = model.p("loss.log_var") if cfg.get("loss_weighting") == "uncertainty" else None
@@ -666,9 +669,9 @@ def loss(model: Base, logits: list[torch.Tensor], labels: torch.Tensor, per_task
         w = float(weights[ti]) if weights else 1.0
         if log_var is not None:
             s = log_var[0, ti]
-            total = total + w * torch.exp(-s) * lt + s
+            total = total + w * torch.exp(-s) * lt * scale + s
         else:
-            total = total + w * lt
+            total = total + w * lt * scale
     return total
 
 
