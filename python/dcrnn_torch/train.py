@@ -45,6 +45,8 @@ import glob
 import json
 import math
 import os
+import pickle
+import signal
 import sys
 import time
 
@@ -228,7 +230,7 @@ def checkpoint_files(d):
 
 def save_checkpoint(d, st, keep):
     os.makedirs(d, exist_ok=True)
-    path = os.path.join(d, f"checkpoint-{st['step']:09d}.pt")
+    path = os.path.join(d, f"checkpoint-{st['state']['step']:09d}.pt")
     tmp = path + ".tmp"
     torch.save(st, tmp)
     os.replace(tmp, path)
@@ -251,7 +253,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=0, help="torch threads per process (default: torch's)")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps in all (tests, benchmarks)")
     ap.add_argument("--no-eval", action="store_true", help="no validation during training (benchmarks): keep the last weights")
-    ap.add_argument("--save-every-step", help=argparse.SUPPRESS)
+    ap.add_argument("--kill-at-step", type=int, default=0, help=argparse.SUPPRESS)  # tests: SIGKILL itself after that step
     args = ap.parse_args(argv)
     try:
         return run(args)
@@ -309,7 +311,11 @@ def train(args, model_cfg, tc, world, rank, device, backend):
     nodecay = [p for n, p in zip(model.dense_names, dense) if n.endswith((".b", ".bx", ".bh")) or n == "loss.log_var"]
     decay = [p for n, p in zip(model.dense_names, dense) if not (n.endswith((".b", ".bx", ".bh")) or n == "loss.log_var")]
     groups = [{"params": decay, "weight_decay": tc["weight_decay"]}, {"params": nodecay, "weight_decay": 0.0}]
-    adam = torch.optim.AdamW(groups, lr=tc["lr"], betas=(0.9, 0.999), eps=1e-8) if tc["weight_decay"] else torch.optim.Adam(groups, lr=tc["lr"])
+    adam = (
+        torch.optim.AdamW(groups, lr=tc["lr"], betas=(0.9, 0.999), eps=1e-8)
+        if tc["weight_decay"]
+        else torch.optim.Adam(groups, lr=tc["lr"])
+    )
     lazy = LazyAdam(tables, lr=tc["lr"], l2=tc["embedding_l2"])
     lam = float(tc["embedding_l2_count"] or 0)
     scales = [s.to(device) for s in count_scales(args.data, manifest, model, model.sparse_names)] if lam > 0 else None
@@ -332,9 +338,9 @@ def train(args, model_cfg, tc, world, rank, device, backend):
         ck = None
         for path in reversed(files):
             try:
-                ck = torch.load(path, map_location="cpu", weights_only=False)
+                ck = torch.load(path, map_location="cpu", weights_only=True)
                 break
-            except Exception as e:  # a damaged newer checkpoint: fall back to an older one
+            except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as e:  # a damaged newer checkpoint: fall back
                 log(rank, f"resume: {path}: {e}; trying an older one")
         if ck is None:
             raise UsageError(f"--resume: no usable checkpoint in {args.checkpoint_dir}")
@@ -361,7 +367,10 @@ def train(args, model_cfg, tc, world, rank, device, backend):
         mean_loss = st["loss_sum"] / max(st["rows"], 1)
         st["evaluations"].append({"epoch": epoch, "train_loss": mean_loss, "valid_score": M._num(sc), "step": st["step"],
                                   "select_score": M._num(sel.last), "epoch_end": end, "valid": valid})  # fmt: skip
-        log(rank, f"validation epoch={epoch} step={st['step']} train_loss={mean_loss:.5f} valid_{tc['metric']}={sc:.5f} select={sel.last:.5f}")
+        log(
+            rank,
+            f"validation epoch={epoch} step={st['step']} train_loss={mean_loss:.5f} valid_{tc['metric']}={sc:.5f} select={sel.last:.5f}",
+        )
         nonlocal best
         if improved:
             best = snapshot()
@@ -462,6 +471,8 @@ def train(args, model_cfg, tc, world, rank, device, backend):
                 st["train_secs"] += time.perf_counter() - t0
                 checkpoint()
                 t0 = time.perf_counter()
+            if args.kill_at_step and st["step"] == args.kill_at_step:
+                os.kill(os.getpid(), signal.SIGKILL)
             secs = st["train_secs"] + time.perf_counter() - t0
             prog.update(epoch, tc["epochs"], st["rows"], train_part.n, st["loss_sum"] / st["rows"], st["train_rows"] / max(secs, 1e-9))
         st["train_secs"] += time.perf_counter() - t0
