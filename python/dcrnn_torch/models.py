@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -717,13 +717,10 @@ def predict(model: Base, batch, calibration: dict | None = None, negative_sampli
         m = tasks.get(t.name)
         w = negative_sampling if ti == 0 else 1.0
         if m or w != 1:
-            p = _apply_map(m, p.to(torch.float32).to(torch.float64))
+            p = _apply_map(m, p)
             if w != 1:
                 p = p / (p + (1 - p) / w)
-            p = p.to(torch.float32)
-        else:
-            p = p.to(torch.float32)
-        out[t.name] = p
+        out[t.name] = p.to(torch.float32)
     fn = model.spec.funnel()
     if fn is not None:
         a, b = fn
@@ -738,7 +735,6 @@ class Batch:
     fields: list
     labels: torch.Tensor | None = None
     n: int = 0
-    extra: dict = field(default_factory=dict)
 
     def to(self, device):
         fs = []
