@@ -501,10 +501,16 @@ def train(args, model_cfg, tc, world, rank, device, backend):
     secs = st["train_secs"]
     rep["train"] = {"seconds": secs, "samples_per_second": st["train_rows"] / secs if secs > 0 else 0.0,
                     "epochs": evs[-1]["epoch"] if evs else st["epoch"] - 1, "best_epoch": bestev["epoch"], "best_step": bestev["step"],
-                    "evaluations": len(evs), "calibration": tc["calibration"], "processes": world, "trainer": "dcrnn_torch"}  # fmt: skip
+                    "evaluations": len(evs), "calibration": tc["calibration"]}  # fmt: skip
     if rank == 0:
         cfg = config_defaults(model_cfg)
-        info = {"metrics": rep, "epochs": [e for e in evs if e["epoch_end"]], "evaluations": evs}
+        info = {
+            "metrics": rep,
+            "epochs": [e for e in evs if e["epoch_end"]],
+            "evaluations": evs,
+            "trainer": "dcrnn_torch",
+            "processes": world,
+        }
         sum_ = save(model, args.out, pipeline, cfg, calibration=calibration if calibration and calibration["tasks"] else None, info=info)
         if args.metrics_out:
             tmp = args.metrics_out + ".tmp"
