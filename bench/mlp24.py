@@ -30,7 +30,7 @@ import sys
 import time
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 FIELDS = 24
 VOCAB = 100_000

@@ -6,7 +6,7 @@ bench` workloads exported with `dcrnn export --workload mlp24|dcrnn24`),
 the same work `dcrnn bench` times in its inference phase (forward pass and
 sigmoid on pre-generated batches, rotated). Prints one JSON object.
 
-Usage (the packages of tests/onnx/requirements.txt):
+Usage (the packages of requirements-test.txt):
 
     python bench/onnx_ort.py --model mlp24.onnx [--threads 2] [--batch 1024] [--seconds 3]
 """

@@ -24,7 +24,8 @@ ap.add_argument("--seconds", default="3")
 ap.add_argument("--nice", default="0")
 a = ap.parse_args()
 runs, cmdline, workload, threads, rounds, seconds, nice = a.runs, a.command, a.workload, a.threads, a.rounds, a.seconds, a.nice
-rows = [json.loads(l) for l in open(runs)]
+with open(runs) as fh:
+    rows = [json.loads(line) for line in fh]
 keys = [("train_samples_per_second", "train samples/s"), ("infer_samples_per_second", "infer samples/s"), ("peak_rss_bytes", "peak RSS MiB")]
 engines = [e for e in ("pytorch", "go", "openblas") if any(r["engine"] == e for r in rows)]
 label = {"pytorch": "PyTorch", "go": "dcrnn pure Go", "openblas": "dcrnn OpenBLAS"}
@@ -32,9 +33,10 @@ med = {e: {k: statistics.median(r[k] for r in rows if r["engine"] == e) for k, _
 best = {e: {k: max(r[k] for r in rows if r["engine"] == e) for k, _ in keys} for e in engines}
 def cpu():
     try:
-        for l in open("/proc/cpuinfo"):
-            if l.startswith("model name"):
-                return l.split(":", 1)[1].strip()
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
     return platform.processor()
@@ -42,7 +44,7 @@ def fmt(k, v):
     return f"{v / 2**20:.0f}" if k == "peak_rss_bytes" else f"{v:,.0f}"
 backend = {e: next(r.get("backend", "?") for r in rows if r["engine"] == e) for e in engines}
 try:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
 except OSError:
     commit = "?"
 print(f"### dcrnn bench `{workload}` vs PyTorch — {time.strftime('%Y-%m-%d %H:%M %Z')}")

@@ -21,7 +21,7 @@ import csv
 import math
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 CATS = ["user_id", "item_id", "item_category", "city", "age_group", "gender", "device", "hour",
         "position", "channel", "noise_cat"]
