@@ -473,7 +473,9 @@ def train(args, model_cfg, tc, world, rank, device, backend):
                 ]
             if tc["clip_norm"] > 0:
                 sq = sum(float((p.grad.double() ** 2).sum()) for p in dense if p.grad is not None)
-                sqt = torch.tensor([sum(float((g.double() ** 2).sum()) for _, g in grads if g is not None)], dtype=torch.float64)
+                sqt = torch.tensor(
+                    [sum(float((g.double() ** 2).sum()) for _, g in grads if g is not None)], dtype=torch.float64, device=device
+                )
                 if trt is not None:  # each table's gradient is on its owner only
                     dist.all_reduce(sqt)
                 sq += float(sqt)
