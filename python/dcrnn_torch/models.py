@@ -252,9 +252,12 @@ class Base(nn.Module):
     def embed(self, prefix: str, batch) -> torch.Tensor:
         cols = []
         sparse = getattr(self, "sparse_grad", False)
+        pooled = getattr(self, "pooled", None)  # {table: [B, d]} looked up elsewhere (TorchRec sharding)
         for f, x in zip(self.spec.fields, batch.fields):
             name = prefix + "." + f.name
-            if f.kind == "categorical":
+            if pooled is not None and f.kind != "numeric":
+                cols.append(pooled[name])
+            elif f.kind == "categorical":
                 cols.append(F.embedding(x, self.p(name), sparse=sparse))
             elif f.kind == "multi_categorical":
                 ids, offsets = x

@@ -36,6 +36,14 @@ What differs from `dcrnn train`: the initial weights, the shuffle and the
 dropout draws come from PyTorch's generators (a run is deterministic, but
 not the same numbers as Go's); isotonic calibration and gAUC are not
 implemented here (calibration: isotonic is refused).
+
+--sharding torchrec (under torchrun, where TorchRec and FBGEMM load) puts
+the embedding tables in a TorchRec EmbeddingBagCollection sharded
+table-wise across the processes (dcrnn_torch.torchrec_tables); the rest of
+the model stays under DDP. The owner of a table updates it with the same
+lazy sparse Adam on the rows the global batch touched, so the run follows
+the DDP one on the same global batches; the model file written is the same
+kind. Checkpoints are not written with it yet.
 """
 
 from __future__ import annotations
@@ -250,6 +258,12 @@ def main(argv=None):
     ap.add_argument("--checkpoint-every", type=int, default=0)
     ap.add_argument("--keep-checkpoints", type=int, default=3)
     ap.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --checkpoint-dir")
+    ap.add_argument(
+        "--sharding",
+        default="ddp",
+        choices=["ddp", "torchrec"],
+        help="embedding tables: ddp (replicated, sparse gradients averaged) or torchrec (sharded by TorchRec across the processes)",
+    )
     ap.add_argument("--threads", type=int, default=0, help="torch threads per process (default: torch's)")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps in all (tests, benchmarks)")
     ap.add_argument("--no-eval", action="store_true", help="no validation during training (benchmarks): keep the last weights")
@@ -265,6 +279,8 @@ def main(argv=None):
 def run(args):
     if (args.resume or args.checkpoint_every) and not args.checkpoint_dir:
         raise UsageError("--resume and --checkpoint-every need --checkpoint-dir")
+    if args.sharding == "torchrec" and args.checkpoint_dir:
+        raise UsageError("--sharding torchrec: checkpoints (--checkpoint-dir) are not written with TorchRec sharding yet")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     model_cfg, tc = load_config(args.set)
@@ -278,12 +294,14 @@ def run(args):
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
     backend = "nccl" if device.type == "cuda" else "gloo"
-    if world > 1:
+    if args.sharding == "torchrec" and "MASTER_ADDR" not in os.environ:
+        raise UsageError("--sharding torchrec: run it under torchrun (torchrun --nproc_per_node N -m dcrnn_torch.train ...)")
+    if world > 1 or args.sharding == "torchrec":
         dist.init_process_group(backend)
     try:
         return train(args, model_cfg, tc, world, rank, device, backend)
     finally:
-        if world > 1 and dist.is_initialized():
+        if dist.is_initialized():
             dist.destroy_process_group()
 
 
@@ -307,7 +325,17 @@ def train(args, model_cfg, tc, world, rank, device, backend):
     model.to(device)
     model.train()
     dense = [model.p(n) for n in model.dense_names]
-    tables = [model.p(n) for n in model.sparse_names]
+    trt = None
+    if args.sharding == "torchrec":
+        try:
+            from .torchrec_tables import TorchRecTables
+        except ImportError as e:
+            raise UsageError(f"--sharding torchrec: TorchRec does not load here ({e}); see python/requirements-torchrec.txt") from e
+        trt = TorchRecTables(model, device)
+        # This rank's tables are TorchRec's (the others are never stepped here).
+        tables = [t if t is not None else model.p(n) for t, n in zip(trt.local, model.sparse_names)]
+    else:
+        tables = [model.p(n) for n in model.sparse_names]
     nodecay = [p for n, p in zip(model.dense_names, dense) if n.endswith((".b", ".bx", ".bh")) or n == "loss.log_var"]
     decay = [p for n, p in zip(model.dense_names, dense) if not (n.endswith((".b", ".bx", ".bh")) or n == "loss.log_var")]
     groups = [{"params": decay, "weight_decay": tc["weight_decay"]}, {"params": nodecay, "weight_decay": 0.0}]
@@ -320,7 +348,7 @@ def train(args, model_cfg, tc, world, rank, device, backend):
     lam = float(tc["embedding_l2_count"] or 0)
     scales = [s.to(device) for s in count_scales(args.data, manifest, model, model.sparse_names)] if lam > 0 else None
     ddp = model
-    if world > 1:
+    if world > 1 or trt is not None:
         # The tables are averaged here, not by DDP (its reducer expects
         # dense gradients of plain parameters).
         torch.nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, model.sparse_names)
@@ -361,6 +389,8 @@ def train(args, model_cfg, tc, world, rank, device, backend):
         return {n: model.p(n).detach().clone() for n in model.dense_names + model.sparse_names}
 
     def do_eval(epoch, end):
+        if trt is not None:
+            trt.sync()
         valid = M.report(args.model, "valid", spec, evaluate(model, valid_part, B, device), valid_part.labels, nparams)
         sc = M.score(valid, spec, tc["metric"])
         improved, stop = sel.add(sc)
@@ -410,13 +440,16 @@ def train(args, model_cfg, tc, world, rank, device, backend):
             n_global = len(gidx)
             lo, hi = rank * n_global // world, (rank + 1) * n_global // world
             batch = train_part.take(gidx[lo:hi]).to(device)
+            if trt is not None:
+                model.pooled = trt.lookup(batch)
             logits = ddp(batch)
+            model.pooled = None
             scale = world * (hi - lo) / n_global
             lt = loss(model, logits, batch.labels, scale=scale)
             lt.backward()
             lr = schedule_lr(st["step"], tc["lr"], tc["warmup_steps"], tc["decay"], tc["gamma"], total)
-            grads = []
-            for k, p in enumerate(tables):
+            grads = trt.grads(trt.touched(batch)) if trt is not None else []
+            for k, p in enumerate(tables if trt is None else []):
                 touched = None
                 if world > 1 and p.grad is not None:
                     g = p.grad.coalesce() if p.grad.is_sparse else p.grad
@@ -434,9 +467,18 @@ def train(args, model_cfg, tc, world, rank, device, backend):
                 if rows is not None and lam > 0:
                     g = g + lam * scales[k][rows].unsqueeze(1) * p.detach()[rows]
                 grads.append((rows, g))
+            if trt is not None and lam > 0:
+                grads = [
+                    (r, g if r is None else g + lam * scales[k][r].unsqueeze(1) * tables[k].detach()[r]) for k, (r, g) in enumerate(grads)
+                ]
             if tc["clip_norm"] > 0:
                 sq = sum(float((p.grad.double() ** 2).sum()) for p in dense if p.grad is not None)
-                sq += sum(float((g.double() ** 2).sum()) for _, g in grads if g is not None)
+                sqt = torch.tensor(
+                    [sum(float((g.double() ** 2).sum()) for _, g in grads if g is not None)], dtype=torch.float64, device=device
+                )
+                if trt is not None:  # each table's gradient is on its owner only
+                    dist.all_reduce(sqt)
+                sq += float(sqt)
                 norm = math.sqrt(sq)
                 if norm > tc["clip_norm"] and math.isfinite(norm):
                     c = tc["clip_norm"] / (norm + 1e-6)
@@ -451,6 +493,8 @@ def train(args, model_cfg, tc, world, rank, device, backend):
             lazy.step(grads)
             adam.zero_grad(set_to_none=True)
             lazy.zero_grad()
+            if trt is not None:
+                trt.zero_grad()
             # The global batch's loss (for the logs), from the scaled local losses.
             lv = torch.tensor([float(lt.detach()) / world], dtype=torch.float64, device=device)
             if world > 1:
@@ -485,6 +529,8 @@ def train(args, model_cfg, tc, world, rank, device, backend):
     if args.no_eval or best is None:
         if not args.no_eval:
             raise ValueError("no evaluation was scored (does the validation part hold both classes of every task?)")
+        if trt is not None:
+            trt.sync()
         best = snapshot()
         st["valid"] = None
     with torch.no_grad():
