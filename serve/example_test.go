@@ -1,8 +1,8 @@
 package serve_test
 
 import (
+	"encoding/json"
 	"fmt"
-	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
@@ -29,8 +29,15 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	fmt.Println(resp.StatusCode, strings.Replace(string(body), srv.Model().Checksum, "…", 1))
+	var out struct {
+		Model       struct{ Name string }
+		Predictions []map[string]float64
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		log.Fatal(err)
+	}
+	p := out.Predictions[0]
+	fmt.Printf("%d %s income %.4f marital %.4f\n", resp.StatusCode, out.Model.Name, p["income"], p["marital"])
 	// Output:
-	// 200 {"model":{"name":"shared_bottom","checksum":"…"},"predictions":[{"income":0.65696627,"marital":0.100582354}]}
+	// 200 shared_bottom income 0.6570 marital 0.1006
 }
