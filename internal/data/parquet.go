@@ -128,13 +128,13 @@ type ParquetReader struct {
 
 	groupStart []int64 // first row of each row group
 	numRows    int64
-	group      int     // current row group (-1 before the first)
-	groupEnd   int64   // first row after the current group
-	row        int64   // index of the next row
-	cur        int64   // index of the last row returned
-	chunkRow   int64   // first row of the decoded chunk
-	chunkAt    int     // next row of the chunk to return
-	chunkN     int     // rows in the chunk
+	group      int   // current row group (-1 before the first)
+	groupEnd   int64 // first row after the current group
+	row        int64 // index of the next row
+	cur        int64 // index of the last row returned
+	chunkRow   int64 // first row of the decoded chunk
+	chunkAt    int   // next row of the chunk to return
+	chunkN     int   // rows in the chunk
 	idOut      []int32
 	rec        [][]byte
 	err        error
