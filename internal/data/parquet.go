@@ -127,13 +127,14 @@ type ParquetReader struct {
 	filter  func(int64) bool
 
 	groupStart []int64 // first row of each row group
-	group      int     // current row group (-1 before the first)
-	groupEnd   int64   // first row after the current group
-	row        int64   // index of the next row
-	cur        int64   // index of the last row returned
-	chunkRow   int64   // first row of the decoded chunk
-	chunkAt    int     // next row of the chunk to return
-	chunkN     int     // rows in the chunk
+	numRows    int64
+	group      int   // current row group (-1 before the first)
+	groupEnd   int64 // first row after the current group
+	row        int64 // index of the next row
+	cur        int64 // index of the last row returned
+	chunkRow   int64 // first row of the decoded chunk
+	chunkAt    int   // next row of the chunk to return
+	chunkN     int   // rows in the chunk
 	idOut      []int32
 	rec        [][]byte
 	err        error
@@ -171,7 +172,7 @@ func newParquetReader(f *os.File, name string, opt ParquetOptions) (r *ParquetRe
 	if err != nil {
 		return nil, fmt.Errorf("data: %s: not a readable Parquet file: %w", name, err)
 	}
-	r = &ParquetReader{name: name, f: f, pf: pf, filter: opt.Filter, group: -1}
+	r = &ParquetReader{name: name, f: f, pf: pf, filter: opt.Filter, group: -1, numRows: pf.NumRows()}
 	fields := pf.Schema().Fields()
 	fileCols := make([]string, len(fields))
 	for i, fd := range fields {
@@ -388,25 +389,45 @@ func (r *ParquetReader) Name() string { return r.name }
 func (r *ParquetReader) Columns() []string { return slices.Clone(r.columns) }
 
 // NumRows returns the number of rows in the file.
-func (r *ParquetReader) NumRows() int64 { return r.pf.NumRows() }
+func (r *ParquetReader) NumRows() int64 { return r.numRows }
 
 // Pos returns the 1-based row (in the file) of the last record returned.
 func (r *ParquetReader) Pos() int64 { return r.cur + 1 }
 
-// Close releases the file.
+// Close releases the file, the pages and the decode buffers; only what
+// locates a row in errors is kept (a list of files keeps its closed
+// readers for that), so a closed reader holds a few bytes per row group.
 func (r *ParquetReader) Close() error {
-	for i := range r.cols {
-		if p := r.cols[i].pages; p != nil {
-			p.Close()
-			r.cols[i].pages = nil
-		}
-	}
+	r.releaseGroup()
+	r.cols, r.rec, r.idOut, r.pf = nil, nil, nil, nil
 	if r.f == nil {
 		return nil
 	}
 	err := r.f.Close()
 	r.f = nil
+	if r.err == nil {
+		r.err = fmt.Errorf("data: %s: read after Close", r.name)
+	}
 	return err
+}
+
+// releaseGroup gives back the current row group's page readers and pages
+// (whose values are all consumed: the cells are copied into the chunk)
+// and drops what points into them.
+func (r *ParquetReader) releaseGroup() {
+	for i := range r.cols {
+		c := &r.cols[i]
+		if c.page != nil {
+			parquet.Release(c.page)
+			c.page = nil
+		}
+		if c.pages != nil {
+			c.pages.Close()
+			c.pages = nil
+		}
+		c.vr, c.dict, c.dictOf, c.dIdx, c.dDefs = nil, nil, nil, nil, nil
+		clear(c.vals)
+	}
 }
 
 // errAt locates err at the 1-based file row pos.
@@ -431,11 +452,7 @@ func (r *ParquetReader) failAt(c *pqColumn, pos int64, err error) error {
 // nextGroup opens the page readers of the next row group.
 func (r *ParquetReader) nextGroup() error {
 	groups := r.pf.RowGroups()
-	for i := range r.cols {
-		if p := r.cols[i].pages; p != nil {
-			p.Close()
-		}
-	}
+	r.releaseGroup()
 	r.group++
 	if r.group >= len(groups) {
 		return io.EOF

@@ -229,6 +229,12 @@ func (r *Reader) Close() error {
 		err = errors.Join(err, r.closer[i].Close())
 	}
 	r.closer = nil
+	// A list of files keeps its closed readers (to locate errors): drop
+	// the read buffers, which are most of a reader's memory.
+	r.br, r.line, r.fields = nil, nil, nil
+	if r.err == nil {
+		r.err = fmt.Errorf("data: %s: read after Close", r.name)
+	}
 	return err
 }
 
