@@ -81,13 +81,17 @@ func readPipelineOrFit(path string) (*feature.Pipeline, error) {
 		Format string `json:"format"`
 	}
 	if json.Unmarshal(b, &head) == nil && head.Format == feature.FitStateFormat {
-		f, err := readFit(path)
+		f, err := feature.UnmarshalFitState(b)
 		if err != nil {
-			return nil, fmt.Errorf("prepare: --pipeline: %w", err)
+			return nil, fmt.Errorf("prepare: --pipeline %s: %w", path, err)
 		}
 		return f.Finish()
 	}
-	return prepare.LoadPipeline(path)
+	p, err := feature.UnmarshalPipeline(b)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: --pipeline %s: %w", path, err)
+	}
+	return p, nil
 }
 
 // sameSchema reports whether two schemas have the same JSON form.

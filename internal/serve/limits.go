@@ -161,18 +161,21 @@ func (s *Server) trimMemory(stop <-chan struct{}) {
 }
 
 // limitListener caps the open connections of a listener. A connection over
-// the cap is answered with a 503 + Retry-After and closed, by at most
-// maxRejecting goroutines; beyond those it is closed at once.
+// the cap is answered by answer (for HTTP: a 503 + Retry-After, see
+// rejectConn) and closed, by at most maxRejecting goroutines; beyond those,
+// or when answer is nil, it is closed at once.
 type limitListener struct {
 	net.Listener
 	sem       chan struct{}
 	rejecting chan struct{}
 	rejected  func()
+	answer    func(c net.Conn, limit int)
 	open      *atomic.Int64
 }
 
 func newLimitListener(ln net.Listener, n int, rejected func(), open *atomic.Int64) *limitListener {
-	return &limitListener{Listener: ln, sem: make(chan struct{}, n), rejecting: make(chan struct{}, maxRejecting), rejected: rejected, open: open}
+	return &limitListener{Listener: ln, sem: make(chan struct{}, n), rejecting: make(chan struct{}, maxRejecting), rejected: rejected,
+		answer: rejectConn, open: open}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -188,11 +191,15 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		default:
 		}
 		l.rejected()
+		if l.answer == nil {
+			c.Close()
+			continue
+		}
 		select {
 		case l.rejecting <- struct{}{}:
 			go func() {
 				defer func() { <-l.rejecting }()
-				rejectConn(c, cap(l.sem))
+				l.answer(c, cap(l.sem))
 			}()
 		default:
 			c.Close()

@@ -258,47 +258,11 @@ func logOfCtx(ctx context.Context) *logInfo {
 	return &logInfo{}
 }
 
-// newGRPCLimitListener caps the open connections of the gRPC listener; a
-// connection over the cap is closed at once (an HTTP/2 client sees it as
-// unavailable and retries).
+// newGRPCLimitListener caps the open connections of the gRPC listener with
+// the HTTP listener's limitListener; a connection over the cap is closed at
+// once (an HTTP/2 client sees it as unavailable and retries).
 func newGRPCLimitListener(ln net.Listener, n int, rejected func(), open *atomic.Int64) net.Listener {
-	return &grpcLimitListener{Listener: ln, sem: make(chan struct{}, n), rejected: rejected, open: open}
-}
-
-type grpcLimitListener struct {
-	net.Listener
-	sem      chan struct{}
-	rejected func()
-	open     *atomic.Int64
-}
-
-func (l *grpcLimitListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		select {
-		case l.sem <- struct{}{}:
-			l.open.Add(1)
-			return &grpcLimitConn{Conn: c, l: l}, nil
-		default:
-			l.rejected()
-			c.Close()
-		}
-	}
-}
-
-type grpcLimitConn struct {
-	net.Conn
-	l      *grpcLimitListener
-	closed atomic.Bool
-}
-
-func (c *grpcLimitConn) Close() error {
-	if c.closed.CompareAndSwap(false, true) {
-		c.l.open.Add(-1)
-		<-c.l.sem
-	}
-	return c.Conn.Close()
+	l := newLimitListener(ln, n, rejected, open)
+	l.answer = nil
+	return l
 }
