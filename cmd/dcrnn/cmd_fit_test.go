@@ -295,22 +295,8 @@ func TestGenParquetShards(t *testing.T) {
 // TestInspectShardsAndParquet: data inspect over a directory of Parquet
 // shards counts every row of both, and its figures match one file's.
 func TestInspectShardsAndParquet(t *testing.T) {
-	dir := t.TempDir()
-	schema := filepath.Join(dir, "s.yaml")
-	os.WriteFile(schema, []byte(`format: {type: parquet}
-fields:
-  - {name: user, type: categorical, min_count: 1}
-  - {name: age, type: numeric}
-  - {name: price, type: numeric}
-  - {name: active, type: numeric}
-  - {name: tags, type: multi_categorical, min_count: 1}
-  - {name: tagstr, type: multi_categorical, min_count: 1}
-  - {name: day, type: ignore}
-tasks:
-  - {name: ctr, label: click}
-  - {name: cvr, label: buy, after: ctr}
-`), 0o644)
 	fixtures := "../../internal/data/testdata/parquet"
+	schema := filepath.Join(fixtures, "schema.yaml")
 	shards, err := runCmd(t, "data", "inspect", "--schema", schema, "--data", filepath.Join(fixtures, "shards"))
 	if err != nil {
 		t.Fatalf("inspect: %v\n%s", err, shards)

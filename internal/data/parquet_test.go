@@ -19,20 +19,15 @@ import (
 // (make_fixtures.py beside them); the expected cells below are typed in
 // from that script's ROWS, not read back by this package.
 
-const fixtureSchema = `
-format: {type: parquet}
-fields:
-  - {name: user, type: categorical, min_count: 1}
-  - {name: age, type: numeric}
-  - {name: price, type: numeric}
-  - {name: active, type: numeric}
-  - {name: tags, type: multi_categorical, min_count: 1}
-  - {name: tagstr, type: multi_categorical, min_count: 1}
-  - {name: day, type: ignore}
-tasks:
-  - {name: ctr, label: click}
-  - {name: cvr, label: buy, after: ctr}
-`
+// fixtureSchema is testdata/parquet/schema.yaml, the fixtures' schema
+// (cmd/dcrnn's inspect test reads the same file).
+var fixtureSchema = func() string {
+	b, err := os.ReadFile("testdata/parquet/schema.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 var fixtureColumns = []string{"user", "age", "price", "active", "tags", "tagstr", "day", "click", "buy"}
 
