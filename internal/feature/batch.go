@@ -55,3 +55,45 @@ func (b *Batch) Reset() {
 		b.Group = b.Group[:0]
 	}
 }
+
+// View makes dst a view of rows [lo, hi) of b, sharing b's buffers (no
+// copy: a multi-valued field keeps all its ids and the offsets of its
+// rows). A label or group column shorter than hi (a batch to score, without
+// labels) is left empty in dst. dst's own slices are overwritten, not
+// written through; the view is valid while b is unchanged. The training
+// step and the scorer cut a batch into row blocks with it.
+func (b *Batch) View(dst *Batch, lo, hi int) {
+	dst.N = hi - lo
+	if cap(dst.Fields) < len(b.Fields) {
+		dst.Fields = make([]FieldData, len(b.Fields))
+	}
+	dst.Fields = dst.Fields[:len(b.Fields)]
+	for f := range b.Fields {
+		src, d := &b.Fields[f], &dst.Fields[f]
+		*d = FieldData{}
+		if src.Offsets != nil { // a multi-valued field
+			d.Offsets, d.IDs = src.Offsets[lo:hi+1], src.IDs
+			continue
+		}
+		if len(src.IDs) >= hi {
+			d.IDs = src.IDs[lo:hi]
+		}
+		if len(src.Values) >= hi {
+			d.Values = src.Values[lo:hi]
+		}
+	}
+	if cap(dst.Labels) < len(b.Labels) {
+		dst.Labels = make([][]float32, len(b.Labels))
+	}
+	dst.Labels = dst.Labels[:len(b.Labels)]
+	for t, y := range b.Labels {
+		dst.Labels[t] = nil
+		if len(y) >= hi {
+			dst.Labels[t] = y[lo:hi]
+		}
+	}
+	dst.Group = nil
+	if len(b.Group) >= hi {
+		dst.Group = b.Group[lo:hi]
+	}
+}

@@ -3,8 +3,6 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
-
-	"github.com/dcrnn/dcrnn/internal/tensor"
 )
 
 // affineBackward accumulates the gradients of z = x·W (+ b) given dz
@@ -14,12 +12,12 @@ func affineBackward(t *Tape, rows, in, out int, x []float32, ldx int, xg []float
 	if rows == 0 {
 		return
 	}
-	tensor.Gemm(true, false, in, out, rows, 1, x, ldx, dz, out, 1, dw, out)
+	t.gemm(true, false, in, out, rows, 1, x, ldx, dz, out, 1, dw, out)
 	if db != nil {
 		sumRows(t, db, dz, rows, out)
 	}
 	if xg != nil {
-		tensor.Gemm(false, true, rows, in, out, 1, dz, out, w, out, 1, xg, ldxg)
+		t.gemm(false, true, rows, in, out, 1, dz, out, w, out, 1, xg, ldxg)
 	}
 }
 
@@ -30,7 +28,7 @@ func affineBackward(t *Tape, rows, in, out int, x []float32, ldx int, xg []float
 func sumRows(t *Tape, db, dz []float32, rows, cols int) {
 	k := &t.jobs.colSums
 	*k = colSums{db: db[:cols], dz: dz[:rows*cols], rows: rows, cols: cols}
-	tensor.ParallelFor(cols, rowChunk(rows), k)
+	t.parallelFor(cols, rowChunk(rows), k)
 	*k = colSums{}
 }
 

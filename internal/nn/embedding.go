@@ -196,11 +196,11 @@ func (e *Embeddings) Forward(t *Tape, b *feature.Batch) *Mat {
 	// and its own segment of saved, so they run in parallel; the result
 	// does not depend on the split.
 	// A bad id is reported by a panic on the calling goroutine.
-	if nf := len(e.Fields); tensor.Threads() > 1 && nf > 1 {
+	if nf := len(e.Fields); t.threads() > 1 && nf > 1 {
 		k := &t.jobs.embForward
 		k.e, k.x, k.b, k.saved = e, x, b, saved
 		k.bad.Store(-1)
-		tensor.ParallelFor(nf, max(1, nf/tensor.Threads()), k)
+		t.parallelFor(nf, max(1, nf/t.threads()), k)
 		k.e, k.x, k.b, k.saved = nil, nil, nil, nil
 		if bad := k.bad.Load(); bad >= 0 {
 			badID(&e.Fields[bad>>32], int32(uint32(bad)))
@@ -374,10 +374,10 @@ func (e *Embeddings) Backward(t *Tape, r *Record) {
 		t.deferred = append(t.deferred, deferredSparse{e: e, rec: r, scratch: scratch})
 		return
 	}
-	if tensor.Threads() > 1 && nf > 1 {
+	if t.threads() > 1 && nf > 1 {
 		k := &t.jobs.embBackward
 		*k = embBackward{t: t, e: e, x: x, saved: saved, scratch: scratch}
-		tensor.ParallelFor(nf, max(1, nf/tensor.Threads()), k)
+		t.parallelFor(nf, max(1, nf/t.threads()), k)
 		*k = embBackward{}
 	} else {
 		e.backward(t, x, saved, scratch, 0, nf, embAll)

@@ -40,7 +40,7 @@ func (l *Linear) Forward(t *Tape, x *Mat) *Mat {
 	}
 	y := t.Mat(x.Rows, l.Out)
 	tensor.SetRowVector(y.V, x.Rows, l.Out, l.B.W)
-	tensor.Gemm(false, false, x.Rows, l.Out, l.In, 1, x.V, l.In, l.W.W, l.Out, 1, y.V, l.Out)
+	t.gemm(false, false, x.Rows, l.Out, l.In, 1, x.V, l.In, l.W.W, l.Out, 1, y.V, l.Out)
 	l.Act.apply(y.V)
 	t.Record(Record{Op: l, In: [4]*Mat{x}, Out: y})
 	return y
@@ -56,10 +56,10 @@ func (l *Linear) Backward(t *Tape, r *Record) {
 	}
 	b := x.Rows
 	// dW += xᵀ·dz, db += column sums of dz, dx += dz·Wᵀ
-	tensor.Gemm(true, false, l.In, l.Out, b, 1, x.V, l.In, dz, l.Out, 1, t.Grad(l.W), l.Out)
+	t.gemm(true, false, l.In, l.Out, b, 1, x.V, l.In, dz, l.Out, 1, t.Grad(l.W), l.Out)
 	sumRows(t, t.Grad(l.B), dz, b, l.Out)
 	if x.G != nil {
-		tensor.Gemm(false, true, b, l.In, l.Out, 1, dz, l.Out, l.W.W, l.Out, 1, x.G, l.In)
+		t.gemm(false, true, b, l.In, l.Out, 1, dz, l.Out, l.W.W, l.Out, 1, x.G, l.In)
 	}
 }
 
@@ -91,7 +91,7 @@ func (l *Linear) ForwardMul(t *Tape, x, v *Mat) *Mat {
 	}
 	tensor.SetRowVector(z, b, l.Out, l.B.W)
 	if x != nil {
-		tensor.Gemm(false, false, b, l.Out, l.In, 1, x.V, l.In, l.W.W, l.Out, 1, z, l.Out)
+		t.gemm(false, false, b, l.Out, l.In, 1, x.V, l.In, l.W.W, l.Out, 1, z, l.Out)
 	}
 	l.Act.apply(z)
 	y := t.Mat(b, l.Out)
@@ -124,10 +124,10 @@ func (o linearMul) Backward(t *Tape, r *Record) {
 		sumRows(t, t.Grad(l.B), dz, b, l.Out)
 		return
 	}
-	tensor.Gemm(true, false, l.In, l.Out, b, 1, x.V, l.In, dz, l.Out, 1, t.Grad(l.W), l.Out)
+	t.gemm(true, false, l.In, l.Out, b, 1, x.V, l.In, dz, l.Out, 1, t.Grad(l.W), l.Out)
 	sumRows(t, t.Grad(l.B), dz, b, l.Out)
 	if x.G != nil {
-		tensor.Gemm(false, true, b, l.In, l.Out, 1, dz, l.Out, l.W.W, l.Out, 1, x.G, l.In)
+		t.gemm(false, true, b, l.In, l.Out, 1, dz, l.Out, l.W.W, l.Out, 1, x.G, l.In)
 	}
 }
 
@@ -141,7 +141,7 @@ func (l *Linear) ForwardCols(t *Tape, x *Mat, lo int) *Mat {
 	y := t.Mat(x.Rows, l.Out)
 	tensor.SetRowVector(y.V, x.Rows, l.Out, l.B.W)
 	if x.Rows > 0 {
-		tensor.Gemm(false, false, x.Rows, l.Out, l.In, 1, x.V[lo:], x.Cols, l.W.W, l.Out, 1, y.V, l.Out)
+		t.gemm(false, false, x.Rows, l.Out, l.In, 1, x.V[lo:], x.Cols, l.W.W, l.Out, 1, y.V, l.Out)
 	}
 	l.Act.apply(y.V)
 	t.Record(Record{Op: linearCols{l}, In: [4]*Mat{x}, Out: y, Aux: lo})
@@ -161,13 +161,13 @@ func (o linearCols) Backward(t *Tape, r *Record) {
 		dz = t.Floats(len(y.G))
 		l.Act.grad(dz, y.G, y.V)
 	}
-	tensor.Gemm(true, false, l.In, l.Out, b, 1, x.V[lo:], x.Cols, dz, l.Out, 1, t.Grad(l.W), l.Out)
+	t.gemm(true, false, l.In, l.Out, b, 1, x.V[lo:], x.Cols, dz, l.Out, 1, t.Grad(l.W), l.Out)
 	sumRows(t, t.Grad(l.B), dz, b, l.Out)
 	if x.G == nil {
 		return
 	}
 	dx := t.Scratch(b * l.In)
-	tensor.Gemm(false, true, b, l.In, l.Out, 1, dz, l.Out, l.W.W, l.Out, 0, dx, l.In)
+	t.gemm(false, true, b, l.In, l.Out, 1, dz, l.Out, l.W.W, l.Out, 0, dx, l.In)
 	for i := 0; i < b; i++ {
 		g := x.G[i*x.Cols+lo : i*x.Cols+lo+l.In]
 		for j, v := range dx[i*l.In : (i+1)*l.In] {

@@ -162,15 +162,15 @@ func (c *GRU) Step(t *Tape, x, h *Mat) *Mat {
 		fillRows(gh, b, c.Bh.W)
 	}
 	if b > 0 {
-		tensor.Gemm(false, false, b, g, c.In, 1, x.V, c.In, c.Wx.W, g, 1, gx, g)
+		t.gemm(false, false, b, g, c.In, 1, x.V, c.In, c.Wx.W, g, 1, gx, g)
 		if h != nil {
-			tensor.Gemm(false, false, b, g, H, 1, h.V, H, c.Wh.W, g, 1, gh, g)
+			t.gemm(false, false, b, g, H, 1, h.V, H, c.Wh.W, g, 1, gh, g)
 		}
 	}
 	out := t.Mat(b, H)
 	k := &t.jobs.gruStep
 	*k = gruStep{H: H, gx: gx, gh: gh, bh: c.Bh.W, h: stateV(h), zero: t.zeroRow(H), out: out.V, saved: saved}
-	tensor.ParallelFor(b, rowChunk(16*H), k)
+	t.parallelFor(b, rowChunk(16*H), k)
 	*k = gruStep{}
 	t.Record(Record{Op: c, In: [4]*Mat{x, h}, Out: out, Buf: saved})
 	return out
@@ -216,7 +216,7 @@ func (c *GRU) Backward(t *Tape, r *Record) {
 	dgx, dgh := d[:b*g], d[b*g:]
 	k := &t.jobs.gruGrad
 	*k = gruGrad{H: H, saved: saved, dout: out.G, h: stateV(h), hg: stateG(h), zero: t.zeroRow(H), dgx: dgx, dgh: dgh}
-	tensor.ParallelFor(b, rowChunk(24*H), k)
+	t.parallelFor(b, rowChunk(24*H), k)
 	*k = gruGrad{}
 	affineBackward(t, b, c.In, g, x.V, c.In, x.G, c.In, c.Wx.W, t.Grad(c.Wx), t.Grad(c.Bx), dgx)
 	if h != nil {
@@ -291,15 +291,15 @@ func (c *LSTM) Step(t *Tape, x, state *Mat) *Mat {
 	}
 	fillRows(pre, b, c.B.W)
 	if b > 0 {
-		tensor.Gemm(false, false, b, g, c.In, 1, x.V, c.In, c.Wx.W, g, 1, pre, g)
+		t.gemm(false, false, b, g, c.In, 1, x.V, c.In, c.Wx.W, g, 1, pre, g)
 		if state != nil {
-			tensor.Gemm(false, false, b, g, H, 1, state.V, 2*H, c.Wh.W, g, 1, pre, g)
+			t.gemm(false, false, b, g, H, 1, state.V, 2*H, c.Wh.W, g, 1, pre, g)
 		}
 	}
 	out := t.Mat(b, 2*H)
 	k := &t.jobs.lstmStep
 	*k = lstmStep{H: H, pre: pre, state: stateV(state), zero: t.zeroRow(H), out: out.V, saved: saved}
-	tensor.ParallelFor(b, rowChunk(16*H), k)
+	t.parallelFor(b, rowChunk(16*H), k)
 	*k = lstmStep{}
 	t.Record(Record{Op: c, In: [4]*Mat{x, state}, Out: out, Buf: saved})
 	return out
@@ -345,7 +345,7 @@ func (c *LSTM) Backward(t *Tape, r *Record) {
 	dg := t.Scratch(b * g)
 	k := &t.jobs.lstmGrad
 	*k = lstmGrad{H: H, saved: saved, dout: out.G, state: stateV(st), sg: stateG(st), zero: t.zeroRow(H), dg: dg}
-	tensor.ParallelFor(b, rowChunk(24*H), k)
+	t.parallelFor(b, rowChunk(24*H), k)
 	*k = lstmGrad{}
 	affineBackward(t, b, c.In, g, x.V, c.In, x.G, c.In, c.Wx.W, t.Grad(c.Wx), t.Grad(c.B), dg)
 	if st != nil {
@@ -413,9 +413,9 @@ func (c *RNN) Step(t *Tape, x, h *Mat) *Mat {
 	out := t.Mat(b, H)
 	fillRows(out.V, b, c.B.W)
 	if b > 0 {
-		tensor.Gemm(false, false, b, H, c.In, 1, x.V, c.In, c.Wx.W, H, 1, out.V, H)
+		t.gemm(false, false, b, H, c.In, 1, x.V, c.In, c.Wx.W, H, 1, out.V, H)
 		if h != nil {
-			tensor.Gemm(false, false, b, H, H, 1, h.V, H, c.Wh.W, H, 1, out.V, H)
+			t.gemm(false, false, b, H, H, 1, h.V, H, c.Wh.W, H, 1, out.V, H)
 		}
 	}
 	tensor.TanhVec(out.V, out.V)

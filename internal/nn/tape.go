@@ -1,6 +1,10 @@
 package nn
 
-import "math/rand/v2"
+import (
+	"math/rand/v2"
+
+	"github.com/dcrnn/dcrnn/internal/tensor"
+)
 
 // Op is a recorded layer or function: Backward reads r.Out.G and accumulates
 // into the gradients of r.In and of the op's parameters.
@@ -30,6 +34,11 @@ type Tape struct {
 	Train bool
 	// Rng drives dropout; it is seeded by NewTape and may be replaced.
 	Rng *rand.Rand
+	// Serial makes the tape's ops run every kernel on the calling goroutine
+	// alone, whatever tensor.Threads() says: for tapes that run side by side,
+	// one goroutine each, on row blocks of one batch (the training step's,
+	// the scorer's). A kernel's result does not depend on it.
+	Serial bool
 
 	recs   []Record
 	mats   []*Mat
@@ -218,4 +227,23 @@ func (t *Tape) Backward() {
 		r := &t.recs[i]
 		r.Op.Backward(t, r)
 	}
+}
+
+// threads is the most goroutines the tape's kernels may use: 1 for a
+// Serial tape, tensor.Threads() otherwise.
+func (t *Tape) threads() int {
+	if t.Serial {
+		return 1
+	}
+	return tensor.Threads()
+}
+
+// gemm is tensor.Gemm on t's threads.
+func (t *Tape) gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	tensor.GemmThreads(t.threads(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// parallelFor is tensor.ParallelFor on t's threads.
+func (t *Tape) parallelFor(n, minChunk int, j tensor.Job) {
+	tensor.ParallelForThreads(t.threads(), n, minChunk, j)
 }

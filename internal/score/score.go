@@ -14,6 +14,12 @@
 // the training loop's model selection), bit for bit the same whatever the
 // batch or chunk size.
 //
+// A batch of more than BlockRows rows is cut into blocks of BlockRows rows,
+// and up to tensor.Threads() goroutines score the blocks side by side, each
+// on a tape of its own whose kernels stay on that goroutine (nn.Tape.Serial):
+// one batch uses every core without synchronising inside each product. A
+// row's probability does not depend on the block it lands in.
+//
 // A Scorer is not safe for concurrent use: use one per goroutine.
 package score
 
@@ -21,17 +27,23 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/dcrnn/dcrnn/internal/data"
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
 	"github.com/dcrnn/dcrnn/internal/nn"
+	"github.com/dcrnn/dcrnn/internal/tensor"
 )
 
 // DefaultChunk is the most rows Maps transforms and scores at once when the
 // Scorer's Chunk is 0: the scratch memory of a big request stays bounded.
 const DefaultChunk = 512
+
+// BlockRows is the rows of one block of a batch that several goroutines
+// score side by side (the last block is smaller).
+const BlockRows = 256
 
 // Scorer is the scratch of one scoring goroutine for one model.
 type Scorer struct {
@@ -54,6 +66,53 @@ type Scorer struct {
 	ctcvr  []float32
 	batch  *feature.Batch // Maps' rows, created on first use
 	ctx    *feature.Batch // Maps' context check, one row
+	blocks blockJob       // the row blocks of a batch scored in parallel
+}
+
+// blockJob scores the blocks of one batch, one tensor.ParallelForThreads
+// part per block (the parts are taken by the kernels' long-lived workers and
+// by the caller, so a call allocates nothing once the blocks exist).
+type blockJob struct {
+	s        *Scorer
+	blocks   []*block
+	nb       int
+	probs    [feature.MaxTasks][]float32 // a copy of predict's, which must not escape
+	tasks    int
+	ctcvr    []float32
+	panicked atomic.Pointer[blockPanic]
+}
+
+// block is one block of rows: its view of the batch, its tape and its
+// views of the probability buffers.
+type block struct {
+	b     feature.Batch
+	tape  *nn.Tape
+	probs [feature.MaxTasks][]float32
+}
+
+type blockPanic struct{ v any }
+
+// Run implements tensor.Job: it scores blocks [lo, hi). A panic (a bug: the
+// rows were checked) is kept for the caller to raise again, since a kernel
+// worker has no one to recover it.
+func (j *blockJob) Run(lo, hi int) {
+	defer func() {
+		if v := recover(); v != nil {
+			j.panicked.CompareAndSwap(nil, &blockPanic{v})
+		}
+	}()
+	for k := lo; k < hi; k++ {
+		bl := j.blocks[k]
+		start, end := k*BlockRows, k*BlockRows+bl.b.N
+		for t := range j.tasks {
+			bl.probs[t] = j.probs[t][start:end]
+		}
+		var cv []float32
+		if j.ctcvr != nil {
+			cv = j.ctcvr[start:end]
+		}
+		j.s.forward(bl.tape, &bl.b, bl.probs[:j.tasks], cv)
+	}
 }
 
 // New returns a Scorer of tr. Maps needs tr.Pipeline; Batch and Pass do not.
@@ -102,10 +161,38 @@ func (s *Scorer) predict(b *feature.Batch, probs [][]float32, ctcvr []float32) {
 		t0 := time.Now()
 		defer func() { s.PredictTime += time.Since(t0) }()
 	}
+	nb := (b.N + BlockRows - 1) / BlockRows
+	if min(tensor.Threads(), nb) <= 1 {
+		s.forward(s.tape, b, probs, ctcvr)
+		return
+	}
+	j := &s.blocks
+	j.s = s
+	for len(j.blocks) < nb {
+		t := nn.NewTape(false, 0)
+		t.Serial = true
+		j.blocks = append(j.blocks, &block{tape: t})
+	}
+	j.nb = nb
+	for k, bl := range j.blocks[:nb] {
+		b.View(&bl.b, k*BlockRows, min((k+1)*BlockRows, b.N))
+	}
+	j.tasks = copy(j.probs[:], probs)
+	j.ctcvr = ctcvr
+	tensor.ParallelForThreads(nb, nb, 1, j)
+	clear(j.probs[:])
+	j.ctcvr = nil
+	if p := j.panicked.Swap(nil); p != nil {
+		panic(p.v)
+	}
+}
+
+// forward scores b on tape t into probs and ctcvr.
+func (s *Scorer) forward(t *nn.Tape, b *feature.Batch, probs [][]float32, ctcvr []float32) {
 	if s.Uncalibrated {
-		s.tr.PredictUncalibrated(s.tape, b, probs, ctcvr)
+		s.tr.PredictUncalibrated(t, b, probs, ctcvr)
 	} else {
-		s.tr.Predict(s.tape, b, probs, ctcvr)
+		s.tr.Predict(t, b, probs, ctcvr)
 	}
 }
 

@@ -3,6 +3,7 @@ package score_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"github.com/dcrnn/dcrnn/internal/tensor"
 	"math"
 	"os"
@@ -254,4 +255,73 @@ func TestMapsContextAndErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	same(t, "after errors", got, want, nil, nil)
+}
+
+// TestBlocksAnyThreads: a batch of several blocks (score.BlockRows rows
+// each) scored on 1–4 goroutines gives every row the probabilities it gets
+// alone, calibrated or not, and a Scorer reused for a smaller batch
+// afterwards still does.
+func TestBlocksAnyThreads(t *testing.T) {
+	defer tensor.SetThreads(tensor.Threads())
+	tr := load(t, funnelModel)
+	base := fileRows(t, funnelRows)
+	var rows []map[string]any
+	for len(rows) < 3*score.BlockRows+17 {
+		rows = append(rows, base...)
+	}
+	for _, calibrated := range []bool{true, false} {
+		want, wantc := direct(t, tr, rows, calibrated)
+		for _, threads := range []int{1, 2, 3, 4} {
+			tensor.SetThreads(threads)
+			sc := score.New(tr)
+			sc.Uncalibrated = !calibrated
+			sc.Chunk = len(rows) // one forward pass of four blocks
+			for _, n := range []int{len(rows), score.BlockRows + 1, 5} {
+				got, gotc, err := sc.Maps(rows[:n], nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wp := make([][]float32, len(want))
+				for k := range want {
+					wp[k] = want[k][:n]
+				}
+				same(t, fmt.Sprintf("calibrated %v, %d threads, %d rows", calibrated, threads, n), got, wp, gotc, wantc[:n])
+			}
+		}
+	}
+}
+
+// TestBlockPanicReachesCaller: a bug that panics inside one block of a
+// parallel batch (here an id outside its table) panics on the caller's
+// goroutine, where the server recovers it, instead of killing the process
+// from a kernel worker.
+func TestBlockPanicReachesCaller(t *testing.T) {
+	defer tensor.SetThreads(tensor.Threads())
+	tensor.SetThreads(2)
+	tr := load(t, funnelModel)
+	base := fileRows(t, funnelRows)
+	b := tr.Pipeline.NewBatch(3 * score.BlockRows)
+	for i := 0; i < 3*score.BlockRows; i++ {
+		if err := tr.Pipeline.TransformMapWith(base[i%len(base)], nil, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := -1
+	for i, fd := range b.Fields {
+		if len(fd.IDs) == b.N && fd.Offsets == nil {
+			f = i
+			break
+		}
+	}
+	if f < 0 {
+		t.Fatal("the funnel model has no categorical field")
+	}
+	b.Fields[f].IDs[2*score.BlockRows+5] = 1 << 30
+	sc := score.New(tr)
+	defer func() {
+		if recover() == nil {
+			t.Error("an id outside its table did not panic")
+		}
+	}()
+	sc.Batch(b)
 }

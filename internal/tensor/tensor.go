@@ -87,8 +87,13 @@ type Job interface{ Run(lo, hi int) }
 // Threads(), so results are deterministic for a fixed thread count. Unlike
 // Parallel it allocates nothing when j is a pointer (the nn layers keep
 // their jobs in the tape).
-func ParallelFor(n, minChunk int, j Job) {
-	t := Threads()
+func ParallelFor(n, minChunk int, j Job) { ParallelForThreads(Threads(), n, minChunk, j) }
+
+// ParallelForThreads is ParallelFor with at most threads chunks instead of
+// Threads() (threads ≤ 1: j.Run(0, n) on the calling goroutine), for work
+// that must not depend on the process-wide setting: see GemmThreads.
+func ParallelForThreads(threads, n, minChunk int, j Job) {
+	t := threads
 	if minChunk < 1 {
 		minChunk = 1
 	}
@@ -124,11 +129,21 @@ func ParallelFor(n, minChunk int, j Job) {
 // gemm, so results are deterministic for a fixed thread count. Gemm does not
 // allocate in steady state: the helper goroutines are long-lived workers.
 func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	GemmThreads(Threads(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// GemmThreads is Gemm split across at most threads goroutines instead of
+// Threads(): threads ≤ 1 computes the product on the calling goroutine.
+// Callers that run many products side by side, one goroutine each (the
+// training step's row blocks, the scorer's), pass 1 without touching the
+// process-wide SetThreads, which other goroutines may be relying on.
+// The result for a given split is the same bits as Gemm's.
+func GemmThreads(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
 		return
 	}
-	parts := gemmParts(m, n, k, Threads())
+	parts := gemmParts(m, n, k, threads)
 	if parts <= 1 {
 		gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return

@@ -39,9 +39,9 @@ const reduceChunk = 16384
 //     gradients block after block (nn.MergeSparse), and the dense
 //     gradients are added into Param.G block after block, 0, 1, 2, ….
 //
-// While the blocks run, the kernels do not split their own work
-// (tensor.SetThreads(1) for the duration, so a batch of one block runs on
-// one core). Each block's arithmetic and the order of every sum are then
+// While the blocks run, the kernels do not split their own work (the
+// block tapes are nn.Tape.Serial, so a batch of one block runs on one core,
+// and the process-wide tensor.SetThreads is left alone). Each block's arithmetic and the order of every sum are then
 // the same whatever the thread count, so the gradient has the same bits
 // for any --threads, in the OpenBLAS build too. The merge, the reduction
 // and the optimizer step that follows run on all threads (element-wise:
@@ -136,6 +136,7 @@ func (s *Stepper) cut(b *feature.Batch) {
 	s.nb = (b.N + s.blockRows - 1) / s.blockRows
 	for len(s.blocks) < s.nb {
 		t := nn.NewTape(true, 0)
+		t.Serial = true
 		t.SetLocalGrads(true)
 		pcg := rand.NewPCG(0, 0)
 		t.Rng = rand.New(pcg)
@@ -143,42 +144,7 @@ func (s *Stepper) cut(b *feature.Batch) {
 	}
 	for k, bl := range s.blocks[:s.nb] {
 		bl.lo, bl.hi = k*s.blockRows, min((k+1)*s.blockRows, b.N)
-		sliceBatch(&bl.b, b, bl.lo, bl.hi)
-	}
-}
-
-// sliceBatch makes dst a view of rows [lo, hi) of b (no copy: a
-// multi-valued field keeps all its ids and the offsets of its rows).
-func sliceBatch(dst, b *feature.Batch, lo, hi int) {
-	dst.N = hi - lo
-	if cap(dst.Fields) < len(b.Fields) {
-		dst.Fields = make([]feature.FieldData, len(b.Fields))
-	}
-	dst.Fields = dst.Fields[:len(b.Fields)]
-	for f := range b.Fields {
-		src, d := &b.Fields[f], &dst.Fields[f]
-		*d = feature.FieldData{}
-		if src.Offsets != nil { // a multi-valued field
-			d.Offsets, d.IDs = src.Offsets[lo:hi+1], src.IDs
-			continue
-		}
-		if len(src.IDs) >= hi {
-			d.IDs = src.IDs[lo:hi]
-		}
-		if len(src.Values) >= hi {
-			d.Values = src.Values[lo:hi]
-		}
-	}
-	if cap(dst.Labels) < len(b.Labels) {
-		dst.Labels = make([][]float32, len(b.Labels))
-	}
-	dst.Labels = dst.Labels[:len(b.Labels)]
-	for t, y := range b.Labels {
-		dst.Labels[t] = y[lo:hi]
-	}
-	dst.Group = nil
-	if b.Group != nil {
-		dst.Group = b.Group[lo:hi]
+		b.View(&bl.b, bl.lo, bl.hi)
 	}
 }
 
@@ -208,12 +174,9 @@ func (s *Stepper) reduce(lo, hi int) {
 }
 
 // each runs fn on every block of the current batch, on workers goroutines
-// (the caller's included) that take blocks in turn, with the kernels
-// single-threaded meanwhile. A panic in fn is raised again on the caller.
+// (the caller's included) that take blocks in turn. A panic in fn is raised
+// again on the caller.
 func (s *Stepper) each(workers int, fn func(k int, bl *block)) {
-	prev := tensor.Threads()
-	tensor.SetThreads(1)
-	defer tensor.SetThreads(prev)
 	if workers <= 1 {
 		for k, bl := range s.blocks[:s.nb] {
 			fn(k, bl)
