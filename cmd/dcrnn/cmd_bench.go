@@ -22,7 +22,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("bench", "[--workload mlp24|dcrnn24] [--json] [--threads N] [--seconds S]", stderr)
 	workload := fs.String("workload", bench.MLP24, "workload: mlp24 (24 fields, two towers 384-256-128-64-1) or dcrnn24 (same input, default DCRNN)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
-	threads := fs.Int("threads", 0, "goroutines: the training step runs its row blocks on them, inference its kernels (default: all cores)")
+	threads := fs.Int("threads", 0, "goroutines: the training step and inference run their 256-row blocks on them (default: all cores)")
 	seconds := fs.Float64("seconds", 3, "minimum timed seconds of the training phase and of the inference phase")
 	batch := fs.Int("batch", 1024, "batch size")
 	vocab := fs.Int("vocab", 100000, "vocabulary size of every field")

@@ -57,7 +57,7 @@ type Options struct {
 	// Workload is "mlp24" (default) or "dcrnn24".
 	Workload string
 	// Threads is the number of goroutines (tensor.SetThreads) that a
-	// training step's blocks, the optimizers and the inference kernels
+	// training step's blocks, the optimizers and the inference blocks
 	// use; 0 keeps the current setting (default all cores).
 	Threads int
 	// TrainSeconds is the minimum timed training duration (default 3).
