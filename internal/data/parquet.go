@@ -105,15 +105,21 @@ type pqColumn struct {
 	pF64    []float64
 
 	// The dictionary of the row group's column chunk: each entry's cell,
-	// its number (NaN: none; when wantNum) and its categorical id (memo,
-	// computed on first use when ids is set; -1 not yet, -2 refused).
+	// its number (NaN: none) and, when ids is set, its categorical id (-1:
+	// refused, so the pipeline looks the cell up and reports it).
 	dictOf    parquet.Dictionary
 	dictBuf   []byte
 	dictCells [][]byte
 	dictNum   []float64
-	memo      []int32
+	dictID    []int32
 	ids       func([]byte) (int32, bool)
 	wantNum   bool // give the number of each value (ParquetReader.setNums)
+
+	// The chunk's rows of this column: cells, ids (when ids is set) and
+	// numbers (when wantNum), written in order and gathered by Next.
+	out    [][]byte
+	outID  []int32
+	outNum []float64
 
 	buf  []byte  // the cells of the current chunk, back to back
 	ends []int32 // end of each row's cell in buf (columns not read in bulk)
@@ -151,17 +157,24 @@ type ParquetReader struct {
 	chunkRow   int64 // first row of the decoded chunk
 	chunkAt    int   // next row of the chunk to return
 	chunkN     int   // rows in the chunk
-	// The decoded chunk, row after row: the cells of row k are
-	// cells[k*len(columns):][:len(columns)], and likewise its ids (when
-	// setIDs was called) and numbers (setNums); Next hands out views.
-	cells    [][]byte
-	idTab    []int32
-	numTab   []float64
+	// Next gathers row k of the chunk from the columns' out, outID and
+	// outNum into rec, idOut (when setIDs was called) and numOut (setNums);
+	// the cells of columns not read stay empty, their ids -1 and numbers NaN.
+	gCells   []gather[[]byte]
+	gIDs     []gather[int32]
+	gNums    []gather[float64]
 	idOut    []int32
 	numOut   []float64
 	rec      [][]byte
 	err      error
 	progress func(int64)
+}
+
+// gather is where Next finds a cell (an id, a number) of the chunk's rows:
+// the cell index in the record and the column's out (outID, outNum).
+type gather[T any] struct {
+	cell int
+	rows []T
 }
 
 // pqValues is the number of values decoded at a time from a column read
@@ -270,9 +283,14 @@ func newParquetReader(f *os.File, name string, opt ParquetOptions) (r *ParquetRe
 		r.groupStart = append(r.groupStart, start)
 		start += g.NumRows()
 	}
-	r.cells = make([][]byte, pqRows*len(r.columns))
-	for i := range r.cells {
-		r.cells[i] = emptyCell // columns not read: empty cells
+	r.rec = make([][]byte, len(r.columns))
+	for i := range r.rec {
+		r.rec[i] = emptyCell // columns not read: empty cells
+	}
+	for i := range r.cols {
+		c := &r.cols[i]
+		c.out = make([][]byte, pqRows)
+		r.gCells = append(r.gCells, gather[[]byte]{c.cell, c.out})
 	}
 	return r, nil
 }
@@ -433,7 +451,8 @@ func (r *ParquetReader) Pos() int64 { return r.cur + 1 }
 // readers for that), so a closed reader holds a few bytes per row group.
 func (r *ParquetReader) Close() error {
 	r.releaseGroup()
-	r.cols, r.rec, r.cells, r.idTab, r.numTab, r.idOut, r.numOut, r.pf = nil, nil, nil, nil, nil, nil, nil, nil
+	r.cols, r.rec, r.idOut, r.numOut, r.pf = nil, nil, nil, nil, nil
+	r.gCells, r.gIDs, r.gNums = nil, nil, nil
 	if r.f == nil {
 		return nil
 	}
@@ -568,14 +587,14 @@ func (r *ParquetReader) Next() (rec [][]byte, err error) {
 		if r.filter != nil && !r.filter(r.cur) {
 			continue
 		}
-		nc := len(r.columns)
-		at := k * nc
-		r.rec = r.cells[at : at+nc : at+nc]
-		if r.idTab != nil {
-			r.idOut = r.idTab[at : at+nc : at+nc]
+		for _, g := range r.gCells {
+			r.rec[g.cell] = g.rows[k]
 		}
-		if r.numTab != nil {
-			r.numOut = r.numTab[at : at+nc : at+nc]
+		for _, g := range r.gIDs {
+			r.idOut[g.cell] = g.rows[k]
+		}
+		for _, g := range r.gNums {
+			r.numOut[g.cell] = g.rows[k]
 		}
 		return r.rec, nil
 	}
@@ -600,7 +619,6 @@ func (r *ParquetReader) nextChunk() (err error) {
 		}
 	}
 	m := int(min(int64(pqRows), r.groupEnd-r.row))
-	nc := len(r.columns)
 	for i := range r.cols {
 		c := &r.cols[i]
 		c.buf, c.ends = c.buf[:0], c.ends[:0]
@@ -621,7 +639,7 @@ func (r *ParquetReader) nextChunk() (err error) {
 		}
 		start := int32(0)
 		for k, e := range c.ends {
-			r.cells[k*nc+c.cell] = c.buf[start:e:e]
+			c.out[k] = c.buf[start:e:e]
 			start = e
 		}
 	}
@@ -745,20 +763,36 @@ func (c *pqColumn) useDict(d parquet.Dictionary) {
 	}
 	c.dictOf = d
 	n := d.Len()
-	c.dictBuf, c.dictNum, c.memo = c.dictBuf[:0], c.dictNum[:0], c.memo[:0]
+	c.dictBuf, c.dictNum = c.dictBuf[:0], c.dictNum[:0]
 	ends := make([]int, 0, n)
 	for k := range n {
 		v := d.Index(int32(k))
 		c.dictBuf = c.format(c.dictBuf, v)
 		ends = append(ends, len(c.dictBuf))
 		c.dictNum = append(c.dictNum, c.number(v))
-		c.memo = append(c.memo, -1)
 	}
 	c.dictCells = c.dictCells[:0]
 	start := 0
 	for _, e := range ends {
 		c.dictCells = append(c.dictCells, c.dictBuf[start:e:e])
 		start = e
+	}
+	c.dictIDs()
+}
+
+// dictIDs computes the id of every dictionary entry (when ids is set):
+// once per row group, at most one look-up per row.
+func (c *pqColumn) dictIDs() {
+	c.dictID = c.dictID[:0]
+	if c.ids == nil {
+		return
+	}
+	for _, cell := range c.dictCells {
+		id, ok := c.ids(cell)
+		if !ok {
+			id = -1
+		}
+		c.dictID = append(c.dictID, id)
 	}
 }
 
@@ -786,20 +820,6 @@ func finite(x float64) float64 {
 	return x
 }
 
-// id returns the categorical id of dictionary entry e (-1: refused, so
-// the pipeline looks the cell up and reports it).
-func (c *pqColumn) id(e int32) int32 {
-	id := c.memo[e]
-	if id == -1 {
-		id = -2
-		if v, ok := c.ids(c.dictCells[e]); ok {
-			id = v
-		}
-		c.memo[e] = id
-	}
-	return max(id, -1)
-}
-
 // decodeBulk decodes the next m rows of bulk column c straight from its
 // pages' value arrays into the chunk: a dictionary entry's cell is shared
 // by its rows, not copied, and its id and number come from the entry; a
@@ -807,11 +827,7 @@ func (c *pqColumn) id(e int32) int32 {
 // and its number is the value itself. A null is the empty cell, id -1
 // and number NaN (missing, by the cell).
 func (r *ParquetReader) decodeBulk(c *pqColumn, m int) error {
-	nc := len(r.columns)
-	cells, ids, nums := r.cells, r.idTab, r.numTab
-	withIDs, withNums := c.ids != nil, c.wantNum
 	top := byte(c.maxDef)
-	nan := math.NaN()
 	for k := 0; k < m; {
 		if c.pAt == len(c.pdefs) {
 			ok, err := r.nextPage(c, k)
@@ -825,62 +841,133 @@ func (r *ParquetReader) decodeBulk(c *pqColumn, m int) error {
 		}
 		n := min(m-k, len(c.pdefs)-c.pAt)
 		defs := c.pdefs[c.pAt : c.pAt+n]
-		o := k*nc + c.cell
-		v := c.pV
+		out := c.out[k : k+n]
+		var ids []int32
+		var nums []float64
+		if c.ids != nil {
+			ids = c.outID[k : k+n]
+		}
+		if c.wantNum {
+			nums = c.outNum[k : k+n]
+		}
+		v0 := c.pV
+		v := v0
 		buf := c.buf
-		for _, d := range defs {
-			if d != top {
-				cells[o] = emptyCell
-				if withIDs {
-					ids[o] = -1
+		switch {
+		case c.pDict:
+			idx := c.pIdx
+			for j, d := range defs {
+				if d != top {
+					out[j] = emptyCell
+					continue
 				}
-				if withNums {
-					nums[o] = nan
-				}
-				o += nc
-				continue
+				out[j] = c.dictCells[idx[v]]
+				v++
 			}
-			switch {
-			case c.pDict:
-				e := c.pIdx[v]
-				cells[o] = c.dictCells[e]
-				if withIDs {
-					ids[o] = c.id(e)
+			if ids != nil {
+				v = v0
+				for j, d := range defs {
+					if d != top {
+						ids[j] = -1
+						continue
+					}
+					ids[j] = c.dictID[idx[v]]
+					v++
 				}
-				if withNums {
-					nums[o] = c.dictNum[e]
+			}
+			if nums != nil {
+				v = v0
+				for j, d := range defs {
+					if d != top {
+						nums[j] = math.NaN()
+						continue
+					}
+					nums[j] = c.dictNum[idx[v]]
+					v++
 				}
-			case c.fast == fastBytes:
+			}
+		case c.fast == fastBytes:
+			for j, d := range defs {
+				if d != top {
+					out[j] = emptyCell
+					continue
+				}
 				b := len(buf)
 				buf = append(buf, c.pBytes[c.pOffs[v]:c.pOffs[v+1]]...)
-				cells[o] = buf[b:len(buf):len(buf)]
-			case c.fast == fastInt64:
+				out[j] = buf[b:len(buf):len(buf)]
+				v++
+			}
+		case c.fast == fastInt64:
+			for j, d := range defs {
+				if d != top {
+					out[j] = emptyCell
+					continue
+				}
 				b := len(buf)
 				buf = strconv.AppendInt(buf, c.pI64[v], 10)
-				cells[o] = buf[b:len(buf):len(buf)]
-				if withNums {
-					nums[o] = float64(c.pI64[v])
+				out[j] = buf[b:len(buf):len(buf)]
+				v++
+			}
+			if nums != nil {
+				v = v0
+				for j, d := range defs {
+					if d != top {
+						nums[j] = math.NaN()
+						continue
+					}
+					nums[j] = float64(c.pI64[v])
+					v++
 				}
-			case c.fast == fastInt32:
+			}
+		case c.fast == fastInt32:
+			for j, d := range defs {
+				if d != top {
+					out[j] = emptyCell
+					continue
+				}
 				b := len(buf)
 				buf = strconv.AppendInt(buf, int64(c.pI32[v]), 10)
-				cells[o] = buf[b:len(buf):len(buf)]
-				if withNums {
-					nums[o] = float64(c.pI32[v])
+				out[j] = buf[b:len(buf):len(buf)]
+				v++
+			}
+			if nums != nil {
+				v = v0
+				for j, d := range defs {
+					if d != top {
+						nums[j] = math.NaN()
+						continue
+					}
+					nums[j] = float64(c.pI32[v])
+					v++
 				}
-			default: // fastDouble
+			}
+		default: // fastDouble
+			for j, d := range defs {
+				if d != top {
+					out[j] = emptyCell
+					continue
+				}
 				b := len(buf)
 				buf = strconv.AppendFloat(buf, c.pF64[v], 'g', -1, 64)
-				cells[o] = buf[b:len(buf):len(buf)]
-				if withNums {
-					nums[o] = finite(c.pF64[v])
+				out[j] = buf[b:len(buf):len(buf)]
+				v++
+			}
+			if nums != nil {
+				v = v0
+				for j, d := range defs {
+					if d != top {
+						nums[j] = math.NaN()
+						continue
+					}
+					nums[j] = finite(c.pF64[v])
+					v++
 				}
 			}
-			if withIDs && !c.pDict {
-				ids[o] = -1
+		}
+		if ids != nil && !c.pDict {
+			for j := range ids {
+				ids[j] = -1
 			}
-			v++
-			o += nc
 		}
 		c.buf = buf
 		c.pV = v
@@ -894,18 +981,23 @@ func (r *ParquetReader) decodeBulk(c *pqColumn, m int) error {
 // cells of the columns fns has a function for (see feature.Pipeline.ColumnIDs)
 // where it can compute it once per dictionary entry; ids returns them.
 func (r *ParquetReader) setIDs(fns []func([]byte) (int32, bool)) {
-	r.idTab = make([]int32, len(r.cells))
-	for i := range r.idTab {
-		r.idTab[i] = -1
+	r.idOut = make([]int32, len(r.columns))
+	for i := range r.idOut {
+		r.idOut[i] = -1
 	}
+	r.gIDs = r.gIDs[:0]
 	for i := range r.cols {
 		c := &r.cols[i]
+		c.ids, c.outID = nil, nil
 		if c.cell < len(fns) && fns[c.cell] != nil && c.bulk {
 			c.ids = fns[c.cell]
-			for k := range c.memo {
-				c.memo[k] = -1
+			c.outID = make([]int32, pqRows)
+			for k := range c.outID {
+				c.outID[k] = -1 // the rows of the chunk decoded already
 			}
+			r.gIDs = append(r.gIDs, gather[int32]{c.cell, c.outID})
 		}
+		c.dictIDs()
 	}
 }
 
@@ -917,14 +1009,22 @@ func (r *ParquetReader) ids() []int32 { return r.idOut }
 // of the integer and float columns cols marks (see
 // feature.Pipeline.ColumnNumbers); nums returns them.
 func (r *ParquetReader) setNums(cols []bool) {
-	r.numTab = make([]float64, len(r.cells))
-	for i := range r.numTab {
-		r.numTab[i] = math.NaN()
+	r.numOut = make([]float64, len(r.columns))
+	for i := range r.numOut {
+		r.numOut[i] = math.NaN()
 	}
+	r.gNums = r.gNums[:0]
 	for i := range r.cols {
 		c := &r.cols[i]
 		numeric := c.fast == fastInt64 || c.fast == fastInt32 || c.fast == fastDouble
-		c.wantNum = c.cell < len(cols) && cols[c.cell] && c.bulk && numeric
+		c.wantNum, c.outNum = c.cell < len(cols) && cols[c.cell] && c.bulk && numeric, nil
+		if c.wantNum {
+			c.outNum = make([]float64, pqRows)
+			for k := range c.outNum {
+				c.outNum[k] = math.NaN() // the rows of the chunk decoded already
+			}
+			r.gNums = append(r.gNums, gather[float64]{c.cell, c.outNum})
+		}
 	}
 }
 

@@ -525,13 +525,13 @@ func (p *Pipeline) transformRow(rec [][]byte, ids []int32, nums []float64, b *Ba
 	for i := range p.fields {
 		f := &p.fields[i]
 		d := &b.Fields[i]
-		v := trim(rec[f.col])
 		switch f.op {
 		case opVocab, opHash:
 			if ids != nil && ids[f.col] >= 0 {
 				d.IDs = append(d.IDs, ids[f.col])
 				continue
 			}
+			v := trim(rec[f.col])
 			id := f.lookup(v)
 			if f.nul(id, v) {
 				p.rollback(b, n)
@@ -539,6 +539,7 @@ func (p *Pipeline) transformRow(rec [][]byte, ids []int32, nums []float64, b *Ba
 			}
 			d.IDs = append(d.IDs, id)
 		case opMulti:
+			v := trim(rec[f.col])
 			if !f.putMulti(v, d) {
 				p.rollback(b, n)
 				return f.nulError(f.col, v)
@@ -550,15 +551,15 @@ func (p *Pipeline) transformRow(rec [][]byte, ids []int32, nums []float64, b *Ba
 				x = nums[f.col]
 				st = checkRaw(x)
 			} else {
-				x, st = parseNumber(v, f.missing)
+				x, st = parseNumber(trim(rec[f.col]), f.missing)
 			}
 			if st > numMissing {
 				p.rollback(b, n)
-				return f.badNumber(f.col, string(v), st, 0)
+				return f.badNumber(f.col, string(trim(rec[f.col])), st, 0)
 			}
 			if z, ok := f.putNumber(x, st == numMissing, d); !ok {
 				p.rollback(b, n)
-				return f.badNumber(f.col, string(v), numInput, z)
+				return f.badNumber(f.col, string(trim(rec[f.col])), numInput, z)
 			}
 		}
 	}
