@@ -122,15 +122,20 @@ type Batcher struct {
 	pending int // slot handed out by take, refilled on the next take
 	eof     bool
 	rng     *rand.Rand
-	ids     idSource // set when the source gives categorical ids
-	rowIDs  []int32  // ids of the record take returned
+	ids     idSource  // set when the source gives categorical ids
+	rowIDs  []int32   // ids of the record take returned
+	rowNums []float64 // numbers of the record take returned (nil: parse the cells)
 }
 
 // idSource is a rowSource that can give the categorical ids of its cells
-// (a Parquet reader, by dictionary entry).
+// (a Parquet reader, by dictionary entry) and the numbers of its numeric
+// cells (a Parquet reader of typed columns), so that the pipeline need not
+// look them up or parse them (feature.Pipeline.TransformRowValues).
 type idSource interface {
 	setIDs(fns []func([]byte) (int32, bool))
 	ids() []int32
+	setNums(cols []bool)
+	nums() []float64
 }
 
 // NewBatcher opens the files of path (see Expand: one file, a list, globs,
@@ -177,6 +182,9 @@ func newBatcher(p *feature.Pipeline, r rowSource, opt BatchOptions) (*Batcher, e
 		drop: p.Schema().FunnelViolations == "drop"}
 	if is, ok := r.(idSource); ok {
 		is.setIDs(q.ColumnIDs())
+		if opt.ShuffleBuffer <= 1 { // a slot keeps the cells, which give the same numbers
+			is.setNums(q.ColumnNumbers())
+		}
 		b.ids = is
 	}
 	if opt.ShuffleBuffer > 1 {
@@ -227,7 +235,7 @@ func (b *Batcher) take() ([][]byte, int64, error) {
 			return nil, 0, err
 		}
 		if b.ids != nil {
-			b.rowIDs = b.ids.ids()
+			b.rowIDs, b.rowNums = b.ids.ids(), b.ids.nums()
 		}
 		return rec, b.r.Pos(), nil
 	}
@@ -287,7 +295,7 @@ func (b *Batcher) Next() (*feature.Batch, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := b.p.TransformRowIDs(rec, b.rowIDs, bt); err != nil {
+		if err := b.p.TransformRowValues(rec, b.rowIDs, b.rowNums, bt); err != nil {
 			switch {
 			case errors.Is(err, feature.ErrFunnelViolation) && b.drop:
 				b.stats.FunnelDropped++

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding"
 	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/dcrnn/dcrnn/internal/feature"
@@ -87,20 +89,40 @@ type pqColumn struct {
 	// maxDef is the definition level of a present value.
 	maxDef int
 
-	// A dictionary-encoded page is read by its indexes (dict set).
-	dict, dictOf parquet.Dictionary
-	dIdx         []int32 // indexes of the page's present values
-	dDefs        []byte  // definition level of each value
-	present      []byte
-	dPos, dI     int // next value, next index
-	dictBuf      []byte
-	dictEnds     []int32
-	memo         []int32 // id of each entry (-1: not computed)
-	keys         []int32 // entry of each row of the chunk (-1: null or not by dictionary)
-	ids          func([]byte) (int32, bool)
+	// A flat column of a fast kind is read in bulk (see decodeBulk): the
+	// current page's definition levels and present values in place, by
+	// dictionary index on a dictionary-encoded page.
+	bulk    bool
+	pdefs   []byte // definition level of each value of the page
+	present []byte // pdefs of a required column's page (every value present)
+	pAt, pV int    // next value (row) of the page, next present value
+	pDict   bool   // the page holds dictionary indexes (pIdx)
+	pIdx    []int32
+	pBytes  []byte
+	pOffs   []uint32
+	pI64    []int64
+	pI32    []int32
+	pF64    []float64
+
+	// The dictionary of the row group's column chunk: each entry's cell,
+	// its number (NaN: none) and, when ids is set, its categorical id (-1:
+	// refused, so the pipeline looks the cell up and reports it).
+	dictOf    parquet.Dictionary
+	dictBuf   []byte
+	dictCells [][]byte
+	dictNum   []float64
+	dictID    []int32
+	ids       func([]byte) (int32, bool)
+	wantNum   bool // give the number of each value (ParquetReader.setNums)
+
+	// The chunk's rows of this column: cells, ids (when ids is set) and
+	// numbers (when wantNum), written in order and gathered by Next.
+	out    [][]byte
+	outID  []int32
+	outNum []float64
 
 	buf  []byte  // the cells of the current chunk, back to back
-	ends []int32 // end of each row's cell in buf
+	ends []int32 // end of each row's cell in buf (columns not read in bulk)
 
 	pages parquet.Pages
 	page  parquet.Page
@@ -135,14 +157,32 @@ type ParquetReader struct {
 	chunkRow   int64 // first row of the decoded chunk
 	chunkAt    int   // next row of the chunk to return
 	chunkN     int   // rows in the chunk
-	idOut      []int32
-	rec        [][]byte
-	err        error
-	progress   func(int64)
+	// Next gathers row k of the chunk from the columns' out, outID and
+	// outNum into rec, idOut (when setIDs was called) and numOut (setNums);
+	// the cells of columns not read stay empty, their ids -1 and numbers NaN.
+	gCells   []gather[[]byte]
+	gIDs     []gather[int32]
+	gNums    []gather[float64]
+	idOut    []int32
+	numOut   []float64
+	rec      [][]byte
+	err      error
+	progress func(int64)
 }
 
-// pqValues is the number of values decoded per column at a time.
+// gather is where Next finds a cell (an id, a number) of the chunk's rows:
+// the cell index in the record and the column's out (outID, outNum).
+type gather[T any] struct {
+	cell int
+	rows []T
+}
+
+// pqValues is the number of values decoded at a time from a column read
+// value by value (a list, or a type without a bulk path).
 const pqValues = 512
+
+// pqRows is the number of rows decoded per column at a time.
+const pqRows = 256
 
 // OpenParquet opens a Parquet file. Errors name the file (and the column).
 func OpenParquet(path string, opt ParquetOptions) (*ParquetReader, error) {
@@ -235,6 +275,7 @@ func newParquetReader(f *os.File, name string, opt ParquetOptions) (r *ParquetRe
 			}
 			return nil, fmt.Errorf("data: %s: column %q: type %s (%v): want %s", name, fd.Name(), typ, err, want)
 		}
+		c.bulk = !c.list && c.fast != fastNone
 		r.cols = append(r.cols, c)
 	}
 	var start int64
@@ -244,10 +285,18 @@ func newParquetReader(f *os.File, name string, opt ParquetOptions) (r *ParquetRe
 	}
 	r.rec = make([][]byte, len(r.columns))
 	for i := range r.rec {
-		r.rec[i] = []byte{} // columns not read: empty cells
+		r.rec[i] = emptyCell // columns not read: empty cells
+	}
+	for i := range r.cols {
+		c := &r.cols[i]
+		c.out = make([][]byte, pqRows)
+		r.gCells = append(r.gCells, gather[[]byte]{c.cell, c.out})
 	}
 	return r, nil
 }
+
+// emptyCell is the cell of a null and of a column not read.
+var emptyCell = []byte{}
 
 // listElement returns the leaf path of a LIST of flat values (the standard
 // three-level form, name.list.element, or a two-level repeated group).
@@ -303,6 +352,7 @@ const (
 	fastBytes
 	fastInt64
 	fastInt32
+	fastDouble
 )
 
 // cellFormat returns the text form of a column's values (and the fast
@@ -324,6 +374,8 @@ func cellFormat(t parquet.Type) (func([]byte, parquet.Value) []byte, fastKind, e
 		return f, fastInt64, nil
 	case t.Kind() == parquet.Int32 && plain:
 		return f, fastInt32, nil
+	case t.Kind() == parquet.Double && lt == nil:
+		return f, fastDouble, nil
 	}
 	return f, fastNone, nil
 }
@@ -399,7 +451,8 @@ func (r *ParquetReader) Pos() int64 { return r.cur + 1 }
 // readers for that), so a closed reader holds a few bytes per row group.
 func (r *ParquetReader) Close() error {
 	r.releaseGroup()
-	r.cols, r.rec, r.idOut, r.pf = nil, nil, nil, nil
+	r.cols, r.rec, r.idOut, r.numOut, r.pf = nil, nil, nil, nil, nil
+	r.gCells, r.gIDs, r.gNums = nil, nil, nil
 	if r.f == nil {
 		return nil
 	}
@@ -425,7 +478,8 @@ func (r *ParquetReader) releaseGroup() {
 			c.pages.Close()
 			c.pages = nil
 		}
-		c.vr, c.dict, c.dictOf, c.dIdx, c.dDefs = nil, nil, nil, nil, nil
+		c.vr, c.dictOf = nil, nil
+		c.dropPage()
 		clear(c.vals)
 	}
 }
@@ -463,7 +517,11 @@ func (r *ParquetReader) nextGroup() error {
 	for i := range r.cols {
 		c := &r.cols[i]
 		c.pages = chunks[c.leaf].Pages()
-		c.page, c.vr, c.pos, c.n, c.done, c.dict = nil, nil, 0, 0, false, nil
+		c.page, c.vr, c.pos, c.n, c.done = nil, nil, 0, 0, false
+		c.dropPage()
+		if c.bulk {
+			continue
+		}
 		if c.vals == nil {
 			c.vals = make([]parquet.Value, pqValues)
 		}
@@ -492,9 +550,6 @@ func (r *ParquetReader) fill(c *pqColumn) (bool, error) {
 			}
 			continue
 		}
-		if c.dict != nil && c.dPos < len(c.dDefs) {
-			return true, nil
-		}
 		if c.page != nil {
 			parquet.Release(c.page) // its values are consumed
 			c.page = nil
@@ -507,58 +562,9 @@ func (r *ParquetReader) fill(c *pqColumn) (bool, error) {
 		if err != nil {
 			return false, r.fail(c, fmt.Errorf("read page: %w", err))
 		}
-		c.page, c.vr = p, nil
-		if d := p.Dictionary(); d != nil && c.fast == fastBytes && !c.list {
-			c.usePage(p, d)
-			if c.dPos < len(c.dDefs) {
-				return true, nil
-			}
-			continue
-		}
-		c.dict = nil
-		c.vr = p.Values()
+		c.page, c.vr = p, p.Values()
 	}
 	return true, nil
-}
-
-// usePage reads dictionary-encoded page p by its indexes: a value is the
-// dictionary entry's bytes, and its categorical id (when the Batcher
-// asked for ids) is computed once per entry of the row group's dictionary.
-func (c *pqColumn) usePage(p parquet.Page, d parquet.Dictionary) {
-	if d != c.dictOf {
-		c.dictOf = d
-		c.dictBuf, c.dictEnds = c.dictBuf[:0], c.dictEnds[:0]
-		for k := range d.Len() {
-			c.dictBuf = append(c.dictBuf, d.Index(int32(k)).ByteArray()...)
-			c.dictEnds = append(c.dictEnds, int32(len(c.dictBuf)))
-		}
-		c.memo = c.memo[:0]
-		for range d.Len() {
-			c.memo = append(c.memo, -1)
-		}
-	}
-	c.dict = d
-	data := p.Data()
-	c.dIdx = data.Int32()
-	c.dDefs = p.DefinitionLevels()
-	if c.dDefs == nil { // a required column: every value present
-		c.dDefs = c.present[:0]
-		for range p.NumValues() {
-			c.dDefs = append(c.dDefs, byte(c.maxDef))
-		}
-		c.present = c.dDefs
-	}
-	c.dPos, c.dI = 0, 0
-	c.pos, c.n = 0, 0
-}
-
-// dictCell returns dictionary entry k's bytes.
-func (c *pqColumn) dictCell(k int32) []byte {
-	start := int32(0)
-	if k > 0 {
-		start = c.dictEnds[k-1]
-	}
-	return c.dictBuf[start:c.dictEnds[k]]
 }
 
 // Next returns the next row that passes the filter, or io.EOF. A read
@@ -581,25 +587,14 @@ func (r *ParquetReader) Next() (rec [][]byte, err error) {
 		if r.filter != nil && !r.filter(r.cur) {
 			continue
 		}
-		for i := range r.cols {
-			c := &r.cols[i]
-			start := int32(0)
-			if k > 0 {
-				start = c.ends[k-1]
-			}
-			e := c.ends[k]
-			r.rec[c.cell] = c.buf[start:e:e]
-			if c.ids != nil {
-				id := int32(-1)
-				if key := c.keys[k]; key >= 0 {
-					if id = c.memo[key]; id < 0 {
-						if v, ok := c.ids(c.dictCell(key)); ok {
-							id, c.memo[key] = v, v
-						}
-					}
-				}
-				r.idOut[c.cell] = id
-			}
+		for _, g := range r.gCells {
+			r.rec[g.cell] = g.rows[k]
+		}
+		for _, g := range r.gIDs {
+			r.idOut[g.cell] = g.rows[k]
+		}
+		for _, g := range r.gNums {
+			r.numOut[g.cell] = g.rows[k]
 		}
 		return r.rec, nil
 	}
@@ -623,18 +618,29 @@ func (r *ParquetReader) nextChunk() (err error) {
 			return err
 		}
 	}
-	m := int(min(int64(pqValues), r.groupEnd-r.row))
+	m := int(min(int64(pqRows), r.groupEnd-r.row))
 	for i := range r.cols {
 		c := &r.cols[i]
-		c.buf, c.ends, c.keys = c.buf[:0], c.ends[:0], c.keys[:0]
+		c.buf, c.ends = c.buf[:0], c.ends[:0]
 		var err error
-		if c.list {
+		switch {
+		case c.bulk:
+			err = r.decodeBulk(c, m)
+		case c.list:
 			err = r.decodeList(c, m)
-		} else {
+		default:
 			err = r.decodeFlat(c, m)
 		}
 		if err != nil {
 			return err
+		}
+		if c.bulk {
+			continue
+		}
+		start := int32(0)
+		for k, e := range c.ends {
+			c.out[k] = c.buf[start:e:e]
+			start = e
 		}
 	}
 	r.chunkRow, r.chunkAt, r.chunkN = r.row, 0, m
@@ -652,70 +658,323 @@ func (r *ParquetReader) decodeFlat(c *pqColumn, m int) error {
 		if !ok {
 			return r.failAt(c, r.row+int64(len(c.ends))+1, fmt.Errorf("no value for the row (the row group holds %d rows)", r.groupEnd-r.groupStart[r.group]))
 		}
-		if c.dict != nil {
-			r.decodeDict(c, m)
-			continue
-		}
-		for len(c.keys) < len(c.ends)+min(c.n-c.pos, m-len(c.ends)) {
-			c.keys = append(c.keys, -1)
-		}
 		run := c.vals[c.pos:min(c.n, c.pos+m-len(c.ends))]
 		c.pos += len(run)
 		buf, ends := c.buf, c.ends
-		switch c.fast {
-		case fastBytes:
-			for i := range run {
-				if !run[i].IsNull() {
-					buf = append(buf, run[i].ByteArray()...)
-				}
-				ends = append(ends, int32(len(buf)))
+		for i := range run {
+			if !run[i].IsNull() {
+				buf = c.format(buf, run[i])
 			}
-		case fastInt64:
-			for i := range run {
-				if !run[i].IsNull() {
-					buf = strconv.AppendInt(buf, run[i].Int64(), 10)
-				}
-				ends = append(ends, int32(len(buf)))
-			}
-		case fastInt32:
-			for i := range run {
-				if !run[i].IsNull() {
-					buf = strconv.AppendInt(buf, int64(run[i].Int32()), 10)
-				}
-				ends = append(ends, int32(len(buf)))
-			}
-		default:
-			for i := range run {
-				if !run[i].IsNull() {
-					buf = c.format(buf, run[i])
-				}
-				ends = append(ends, int32(len(buf)))
-			}
+			ends = append(ends, int32(len(buf)))
 		}
 		c.buf, c.ends = buf, ends
 	}
 	return nil
 }
 
-// decodeDict decodes rows of a dictionary page until the chunk holds m
-// rows or the page ends.
-func (r *ParquetReader) decodeDict(c *pqColumn, m int) {
-	buf, ends, keys := c.buf, c.ends, c.keys
-	defs, idx, max := c.dDefs, c.dIdx, byte(c.maxDef)
-	i, j := c.dPos, c.dI
-	for len(ends) < m && i < len(defs) {
-		k := int32(-1)
-		if defs[i] == max {
-			k = idx[j]
-			j++
-			buf = append(buf, c.dictCell(k)...)
-		}
-		i++
-		ends = append(ends, int32(len(buf)))
-		keys = append(keys, k)
+// dropPage forgets the bulk state of the page read last.
+func (c *pqColumn) dropPage() {
+	c.pdefs, c.pAt, c.pV, c.pDict = nil, 0, 0, false
+	c.pIdx, c.pBytes, c.pOffs, c.pI64, c.pI32, c.pF64 = nil, nil, nil, nil, nil, nil
+}
+
+// nextPage reads the next page of bulk column c (k rows into the chunk);
+// false at the end of the row group.
+func (r *ParquetReader) nextPage(c *pqColumn, k int) (bool, error) {
+	if c.page != nil {
+		parquet.Release(c.page) // its values are consumed
+		c.page = nil
 	}
-	c.dPos, c.dI = i, j
-	c.buf, c.ends, c.keys = buf, ends, keys
+	c.dropPage()
+	if c.done {
+		return false, nil
+	}
+	p, err := c.pages.ReadPage()
+	if err == io.EOF {
+		c.done = true
+		return false, nil
+	}
+	if err != nil {
+		return false, r.failAt(c, r.row+int64(k)+1, fmt.Errorf("read page: %w", err))
+	}
+	c.page = p
+	defs := p.DefinitionLevels()
+	if defs == nil { // a required column: every value present
+		defs = c.present[:0]
+		for range p.NumValues() {
+			defs = append(defs, byte(c.maxDef))
+		}
+		c.present = defs
+	}
+	present := 0
+	for _, d := range defs {
+		if int(d) == c.maxDef {
+			present++
+		}
+	}
+	data := p.Data()
+	want, n := encoding.Int32, 0
+	if d := p.Dictionary(); d != nil {
+		if data.Kind() == want {
+			c.useDict(d)
+			c.pDict, c.pIdx = true, data.Int32()
+			n = len(c.pIdx)
+		}
+	} else {
+		switch c.fast {
+		case fastBytes:
+			if want = encoding.ByteArray; data.Kind() == want {
+				c.pBytes, c.pOffs = data.ByteArray()
+				n = max(len(c.pOffs)-1, 0)
+			}
+		case fastInt64:
+			if want = encoding.Int64; data.Kind() == want {
+				c.pI64 = data.Int64()
+				n = len(c.pI64)
+			}
+		case fastInt32:
+			if want = encoding.Int32; data.Kind() == want {
+				c.pI32 = data.Int32()
+				n = len(c.pI32)
+			}
+		case fastDouble:
+			if want = encoding.Double; data.Kind() == want {
+				c.pF64 = data.Double()
+				n = len(c.pF64)
+			}
+		}
+	}
+	if data.Kind() != want {
+		return false, r.failAt(c, r.row+int64(k)+1, fmt.Errorf("a page of %s values, want %s", data.Kind(), want))
+	}
+	if n != present {
+		return false, r.failAt(c, r.row+int64(k)+1, fmt.Errorf("damaged page: %d values for %d present rows", n, present))
+	}
+	c.pdefs = defs
+	return true, nil
+}
+
+// useDict makes d, the dictionary of the row group's column chunk, the
+// one that indexes of c's pages refer to: each entry's cell and number
+// are computed once for the chunk, and its id (see id) on first use.
+func (c *pqColumn) useDict(d parquet.Dictionary) {
+	if d == c.dictOf {
+		return
+	}
+	c.dictOf = d
+	n := d.Len()
+	c.dictBuf, c.dictNum = c.dictBuf[:0], c.dictNum[:0]
+	ends := make([]int, 0, n)
+	for k := range n {
+		v := d.Index(int32(k))
+		c.dictBuf = c.format(c.dictBuf, v)
+		ends = append(ends, len(c.dictBuf))
+		c.dictNum = append(c.dictNum, c.number(v))
+	}
+	c.dictCells = c.dictCells[:0]
+	start := 0
+	for _, e := range ends {
+		c.dictCells = append(c.dictCells, c.dictBuf[start:e:e])
+		start = e
+	}
+	c.dictIDs()
+}
+
+// dictIDs computes the id of every dictionary entry (when ids is set):
+// once per row group, at most one look-up per row.
+func (c *pqColumn) dictIDs() {
+	c.dictID = c.dictID[:0]
+	if c.ids == nil {
+		return
+	}
+	for _, cell := range c.dictCells {
+		id, ok := c.ids(cell)
+		if !ok {
+			id = -1
+		}
+		c.dictID = append(c.dictID, id)
+	}
+}
+
+// number returns the raw numeric value of a value of c (NaN when it has
+// none that its text would parse to: a string, a null, a float NaN or Inf).
+func (c *pqColumn) number(v parquet.Value) float64 {
+	if v.IsNull() {
+		return math.NaN()
+	}
+	switch c.fast {
+	case fastInt64:
+		return float64(v.Int64())
+	case fastInt32:
+		return float64(v.Int32())
+	case fastDouble:
+		return finite(v.Double())
+	}
+	return math.NaN()
+}
+
+func finite(x float64) float64 {
+	if math.IsInf(x, 0) {
+		return math.NaN()
+	}
+	return x
+}
+
+// decodeBulk decodes the next m rows of bulk column c straight from its
+// pages' value arrays into the chunk: a dictionary entry's cell is shared
+// by its rows, not copied, and its id and number come from the entry; a
+// plain value is copied (its page is released once read) or formatted,
+// and its number is the value itself. A null is the empty cell, id -1
+// and number NaN (missing, by the cell).
+func (r *ParquetReader) decodeBulk(c *pqColumn, m int) error {
+	top := byte(c.maxDef)
+	for k := 0; k < m; {
+		if c.pAt == len(c.pdefs) {
+			ok, err := r.nextPage(c, k)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return r.failAt(c, r.row+int64(k)+1, fmt.Errorf("no value for the row (the row group holds %d rows)", r.groupEnd-r.groupStart[r.group]))
+			}
+			continue
+		}
+		n := min(m-k, len(c.pdefs)-c.pAt)
+		defs := c.pdefs[c.pAt : c.pAt+n]
+		out := c.out[k : k+n]
+		var ids []int32
+		var nums []float64
+		if c.ids != nil {
+			ids = c.outID[k : k+n]
+		}
+		if c.wantNum {
+			nums = c.outNum[k : k+n]
+		}
+		v0 := c.pV
+		v := v0
+		buf := c.buf
+		switch {
+		case c.pDict:
+			idx := c.pIdx
+			for j, d := range defs {
+				if d != top {
+					out[j] = emptyCell
+					continue
+				}
+				out[j] = c.dictCells[idx[v]]
+				v++
+			}
+			if ids != nil {
+				v = v0
+				for j, d := range defs {
+					if d != top {
+						ids[j] = -1
+						continue
+					}
+					ids[j] = c.dictID[idx[v]]
+					v++
+				}
+			}
+			if nums != nil {
+				v = v0
+				for j, d := range defs {
+					if d != top {
+						nums[j] = math.NaN()
+						continue
+					}
+					nums[j] = c.dictNum[idx[v]]
+					v++
+				}
+			}
+		case c.fast == fastBytes:
+			for j, d := range defs {
+				if d != top {
+					out[j] = emptyCell
+					continue
+				}
+				b := len(buf)
+				buf = append(buf, c.pBytes[c.pOffs[v]:c.pOffs[v+1]]...)
+				out[j] = buf[b:len(buf):len(buf)]
+				v++
+			}
+		case c.fast == fastInt64:
+			for j, d := range defs {
+				if d != top {
+					out[j] = emptyCell
+					continue
+				}
+				b := len(buf)
+				buf = strconv.AppendInt(buf, c.pI64[v], 10)
+				out[j] = buf[b:len(buf):len(buf)]
+				v++
+			}
+			if nums != nil {
+				v = v0
+				for j, d := range defs {
+					if d != top {
+						nums[j] = math.NaN()
+						continue
+					}
+					nums[j] = float64(c.pI64[v])
+					v++
+				}
+			}
+		case c.fast == fastInt32:
+			for j, d := range defs {
+				if d != top {
+					out[j] = emptyCell
+					continue
+				}
+				b := len(buf)
+				buf = strconv.AppendInt(buf, int64(c.pI32[v]), 10)
+				out[j] = buf[b:len(buf):len(buf)]
+				v++
+			}
+			if nums != nil {
+				v = v0
+				for j, d := range defs {
+					if d != top {
+						nums[j] = math.NaN()
+						continue
+					}
+					nums[j] = float64(c.pI32[v])
+					v++
+				}
+			}
+		default: // fastDouble
+			for j, d := range defs {
+				if d != top {
+					out[j] = emptyCell
+					continue
+				}
+				b := len(buf)
+				buf = strconv.AppendFloat(buf, c.pF64[v], 'g', -1, 64)
+				out[j] = buf[b:len(buf):len(buf)]
+				v++
+			}
+			if nums != nil {
+				v = v0
+				for j, d := range defs {
+					if d != top {
+						nums[j] = math.NaN()
+						continue
+					}
+					nums[j] = finite(c.pF64[v])
+					v++
+				}
+			}
+		}
+		if ids != nil && !c.pDict {
+			for j := range ids {
+				ids[j] = -1
+			}
+		}
+		c.buf = buf
+		c.pV = v
+		c.pAt += n
+		k += n
+	}
+	return nil
 }
 
 // setIDs makes the reader give, with every row, the categorical id of the
@@ -726,17 +985,52 @@ func (r *ParquetReader) setIDs(fns []func([]byte) (int32, bool)) {
 	for i := range r.idOut {
 		r.idOut[i] = -1
 	}
+	r.gIDs = r.gIDs[:0]
 	for i := range r.cols {
 		c := &r.cols[i]
-		if c.cell < len(fns) && c.fast == fastBytes && !c.list {
+		c.ids, c.outID = nil, nil
+		if c.cell < len(fns) && fns[c.cell] != nil && c.bulk {
 			c.ids = fns[c.cell]
+			c.outID = make([]int32, pqRows)
+			for k := range c.outID {
+				c.outID[k] = -1 // the rows of the chunk decoded already
+			}
+			r.gIDs = append(r.gIDs, gather[int32]{c.cell, c.outID})
 		}
+		c.dictIDs()
 	}
 }
 
 // ids returns the ids of the last row's cells (-1: not known), or nil
 // when setIDs was not called.
 func (r *ParquetReader) ids() []int32 { return r.idOut }
+
+// setNums makes the reader give, with every row, the number of the cells
+// of the integer and float columns cols marks (see
+// feature.Pipeline.ColumnNumbers); nums returns them.
+func (r *ParquetReader) setNums(cols []bool) {
+	r.numOut = make([]float64, len(r.columns))
+	for i := range r.numOut {
+		r.numOut[i] = math.NaN()
+	}
+	r.gNums = r.gNums[:0]
+	for i := range r.cols {
+		c := &r.cols[i]
+		numeric := c.fast == fastInt64 || c.fast == fastInt32 || c.fast == fastDouble
+		c.wantNum, c.outNum = c.cell < len(cols) && cols[c.cell] && c.bulk && numeric, nil
+		if c.wantNum {
+			c.outNum = make([]float64, pqRows)
+			for k := range c.outNum {
+				c.outNum[k] = math.NaN() // the rows of the chunk decoded already
+			}
+			r.gNums = append(r.gNums, gather[float64]{c.cell, c.outNum})
+		}
+	}
+}
+
+// nums returns the numbers of the last row's cells (NaN: not known), or
+// nil when setNums was not called.
+func (r *ParquetReader) nums() []float64 { return r.numOut }
 
 // decodeList decodes the next m rows of list column c: the values up to
 // the next one that starts a row (repetition level 0), joined by the

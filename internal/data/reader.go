@@ -12,14 +12,17 @@
 // order; all must have the same columns. A file named *.parquet (or any
 // file, under a schema with format type parquet) is read as Parquet:
 // only the columns the schema uses (non-ignored fields, labels, group_by,
-// a split column) are decoded, one row group at a time in chunks of 512
+// a split column) are decoded, one row group at a time in chunks of 256
 // rows per column; values become the cells a text file would hold (nulls
 // empty, so missing; integers in decimal; floats in shortest form;
 // booleans 1/0; dates YYYY-MM-DD; a LIST column of a multi-valued field
 // joined by its separator), so both formats give the same fit and the same
-// batches. Dictionary-encoded string pages are read by index and the
-// pipeline's id of each dictionary entry is computed once
-// (feature.Pipeline.ColumnIDs). Snappy, zstd, gzip and uncompressed pages
+// batches. Flat string, signed integer and double columns are read in bulk
+// from their pages' value arrays; a dictionary-encoded page by index, with
+// each dictionary entry's cell and the pipeline's id of it computed once
+// (feature.Pipeline.ColumnIDs). The Batcher also takes the numbers of
+// integer and double columns as they are, without parsing their cells
+// (feature.Pipeline.TransformRowValues). Snappy, zstd, gzip and uncompressed pages
 // are read. A damaged or truncated file, a column of a type without a text
 // form (a struct, a map, a decimal) or a LIST for a field that is not
 // multi-valued, and a numeric field over binary values are errors naming

@@ -236,6 +236,7 @@ type fileSource struct {
 	at      int
 	cur     rowSource
 	idFns   []func([]byte) (int32, bool)
+	numCols []bool
 }
 
 // setIDs passes fns to every file that can give ids (see idSource).
@@ -250,6 +251,22 @@ func (fs *fileSource) setIDs(fns []func([]byte) (int32, bool)) {
 func (fs *fileSource) ids() []int32 {
 	if is, ok := fs.cur.(idSource); ok {
 		return is.ids()
+	}
+	return nil
+}
+
+// setNums passes cols to every file that can give numbers (see idSource).
+func (fs *fileSource) setNums(cols []bool) {
+	fs.numCols = cols
+	if is, ok := fs.cur.(idSource); ok {
+		is.setNums(cols)
+	}
+}
+
+// nums returns the current file's numbers of the last record (nil: none).
+func (fs *fileSource) nums() []float64 {
+	if is, ok := fs.cur.(idSource); ok {
+		return is.nums()
 	}
 	return nil
 }
@@ -334,6 +351,9 @@ func (fs *fileSource) open(at int) error {
 	fs.at, fs.cur = at, r
 	if is, ok := r.(idSource); ok && fs.idFns != nil {
 		is.setIDs(fs.idFns)
+	}
+	if is, ok := r.(idSource); ok && fs.numCols != nil {
+		is.setNums(fs.numCols)
 	}
 	return nil
 }

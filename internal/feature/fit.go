@@ -558,9 +558,11 @@ func (pf *pfield) finish() error {
 		}
 	case opBucket:
 		pf.missing = pf.def.MissingValues
+		pf.direct = !hasNumberText(pf.missing)
 		pf.spec.Kind, pf.spec.Vocab = Categorical, len(pf.def.Buckets)+2
 	case opNumeric:
 		pf.missing = pf.def.MissingValues
+		pf.direct = !hasNumberText(pf.missing)
 		pf.spec.Kind = Numeric
 		pf.log = pf.def.Transform == "log1p"
 		st := pf.stats

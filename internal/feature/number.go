@@ -119,6 +119,17 @@ func parseNumber(v []byte, missingValues []string) (float64, numStatus) {
 	return x, checkRaw(x)
 }
 
+// hasNumberText reports whether one of the missing values is a decimal
+// number (so that a number's cell text may be missing).
+func hasNumberText(missing []string) bool {
+	for _, m := range missing {
+		if ok, _, _ := scanDecimal([]byte(m)); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // checkRaw returns numOK for a finite x within ±MaxAbsRaw, else numRange.
 func checkRaw(x float64) numStatus {
 	if math.Abs(x) <= MaxAbsRaw { // false for NaN

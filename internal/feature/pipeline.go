@@ -61,11 +61,14 @@ type pfield struct {
 
 	// numeric (opNumeric, opBucket)
 	missing []string
-	fill    float64 // raw value used for a missing cell
-	log     bool
-	shift   float64 // out = (t - shift) * scale
-	scale   float64
-	stats   NumericStats
+	// direct: no missing value is a decimal number, so a cell read as the
+	// number x (TransformRowValues) is never missing and takes x as is.
+	direct bool
+	fill   float64 // raw value used for a missing cell
+	log    bool
+	shift  float64 // out = (t - shift) * scale
+	scale  float64
+	stats  NumericStats
 }
 
 // NumericStats are the training statistics of a numeric field, in the
@@ -472,17 +475,44 @@ func parseLabels(tasks []ptask, lay *layout, rec [][]byte, ys []float32) error {
 // beyond MaxAbsRaw or whose model input is beyond MaxAbsInput, a NUL byte in
 // a categorical value, a bad label, a funnel violation) b is left unchanged
 // and the error is a *FieldError wrapping ErrBadRow or ErrFunnelViolation.
-func (p *Pipeline) TransformRow(rec [][]byte, b *Batch) error { return p.transformRow(rec, nil, b) }
+func (p *Pipeline) TransformRow(rec [][]byte, b *Batch) error {
+	return p.transformRow(rec, nil, nil, b)
+}
 
 // TransformRowIDs is TransformRow, except that the field of each column c
 // with ids[c] ≥ 0 takes that id without looking its cell up: ids[c] must be
 // what ColumnIDs(c) gives for the cell (a reader computes it once per
 // distinct value, e.g. per Parquet dictionary entry). ids may be nil.
 func (p *Pipeline) TransformRowIDs(rec [][]byte, ids []int32, b *Batch) error {
-	return p.transformRow(rec, ids, b)
+	return p.transformRow(rec, ids, nil, b)
 }
 
-func (p *Pipeline) transformRow(rec [][]byte, ids []int32, b *Batch) error {
+// TransformRowValues is TransformRowIDs, except that the numeric field of
+// each column c that ColumnNumbers marks, with nums[c] not NaN, takes
+// nums[c] as its raw value without parsing the cell: nums[c] must be the
+// value of the cell's text (a reader of typed columns knows it), which
+// stays in rec for the error of a value out of bounds. NaN means "parse
+// the cell" (a null, or a value without a number, such as a float NaN).
+// ids and nums may be nil.
+func (p *Pipeline) TransformRowValues(rec [][]byte, ids []int32, nums []float64, b *Batch) error {
+	return p.transformRow(rec, ids, nums, b)
+}
+
+// ColumnNumbers returns, for each column of the pipeline, whether
+// TransformRowValues takes a number for it: the column of a numeric field
+// none of whose missing values is a decimal number (a cell with a number
+// is then never missing, so its number is its raw value).
+func (p *Pipeline) ColumnNumbers() []bool {
+	out := make([]bool, len(p.lay.columns))
+	for i := range p.fields {
+		if f := &p.fields[i]; (f.op == opNumeric || f.op == opBucket) && f.direct {
+			out[f.col] = true
+		}
+	}
+	return out
+}
+
+func (p *Pipeline) transformRow(rec [][]byte, ids []int32, nums []float64, b *Batch) error {
 	if len(rec) != len(p.lay.columns) {
 		return &FieldError{Column: -1, Value: fmt.Sprintf("%d columns", len(rec)), Expected: fmt.Sprintf("%d columns", len(p.lay.columns)), Err: ErrBadRow}
 	}
@@ -495,13 +525,13 @@ func (p *Pipeline) transformRow(rec [][]byte, ids []int32, b *Batch) error {
 	for i := range p.fields {
 		f := &p.fields[i]
 		d := &b.Fields[i]
-		v := trim(rec[f.col])
 		switch f.op {
 		case opVocab, opHash:
 			if ids != nil && ids[f.col] >= 0 {
 				d.IDs = append(d.IDs, ids[f.col])
 				continue
 			}
+			v := trim(rec[f.col])
 			id := f.lookup(v)
 			if f.nul(id, v) {
 				p.rollback(b, n)
@@ -509,19 +539,27 @@ func (p *Pipeline) transformRow(rec [][]byte, ids []int32, b *Batch) error {
 			}
 			d.IDs = append(d.IDs, id)
 		case opMulti:
+			v := trim(rec[f.col])
 			if !f.putMulti(v, d) {
 				p.rollback(b, n)
 				return f.nulError(f.col, v)
 			}
 		default:
-			x, st := parseNumber(v, f.missing)
+			var x float64
+			var st numStatus
+			if nums != nil && f.direct && !math.IsNaN(nums[f.col]) {
+				x = nums[f.col]
+				st = checkRaw(x)
+			} else {
+				x, st = parseNumber(trim(rec[f.col]), f.missing)
+			}
 			if st > numMissing {
 				p.rollback(b, n)
-				return f.badNumber(f.col, string(v), st, 0)
+				return f.badNumber(f.col, string(trim(rec[f.col])), st, 0)
 			}
 			if z, ok := f.putNumber(x, st == numMissing, d); !ok {
 				p.rollback(b, n)
-				return f.badNumber(f.col, string(v), numInput, z)
+				return f.badNumber(f.col, string(trim(rec[f.col])), numInput, z)
 			}
 		}
 	}
