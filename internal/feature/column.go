@@ -147,8 +147,9 @@ func (c Column) Slice(lo, hi int) Column {
 	return s
 }
 
-// check reports what is wrong with a column meant to hold n rows.
-func (c *Column) check(n int) error {
+// Check reports what is wrong, if anything, with a column meant to hold n
+// rows.
+func (c *Column) Check(n int) error {
 	forms, l := 0, 0
 	for _, k := range [...]struct {
 		set bool
@@ -230,7 +231,7 @@ func (p *Pipeline) TransformColumns(n int, cols []Column, b *Batch) (row int, er
 		return -1, fmt.Errorf("feature: %d columns for %d fields", len(cols), len(p.fields))
 	}
 	for i := range cols {
-		if err := cols[i].check(n); err != nil {
+		if err := cols[i].Check(n); err != nil {
 			return -1, fmt.Errorf("feature: column %d (%s): %v", i, p.fields[i].def.Name, err)
 		}
 	}
