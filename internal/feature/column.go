@@ -242,6 +242,15 @@ func (p *Pipeline) TransformColumns(n int, cols []Column, b *Batch) (row int, er
 		f, c, d := &p.fields[i], &cols[i], &b.Fields[i]
 		// Only rows before the first bad one found so far matter: a later
 		// field's fault in that row comes after it in a row's field order.
+		if c.Text != nil && c.Missing == nil { // the common column: text alone
+			for r, v := range c.Text[:badRow] {
+				if ft := f.putText(sbytes(v), d); ft.kind != faultNone {
+					bad, badRow = f.faultError(ft, c.Value(r, f.def.Type)), r
+					break
+				}
+			}
+			continue
+		}
 		for r := 0; r < badRow; r++ {
 			if ft := f.put(c, r, d, nb[:0]); ft.kind != faultNone {
 				bad, badRow = f.faultError(ft, c.Value(r, f.def.Type)), r
