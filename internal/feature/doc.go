@@ -1,8 +1,10 @@
 // Package feature holds the dataset schema and the fitted feature pipeline
 // shared by training and serving: vocabularies, hashing, numeric transforms
 // and label parsing. The same Pipeline value (carried inside the model file
-// as JSON) transforms training rows (TransformRow) and serving requests
-// (TransformMap), so both see exactly the same ids and values.
+// as JSON) transforms training rows (TransformRow) and serving requests,
+// given as row maps (TransformMap) or as typed columns (TransformColumns,
+// the same per-value transform), so all see exactly the same ids and
+// values.
 //
 // # Schema
 //

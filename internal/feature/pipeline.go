@@ -629,13 +629,18 @@ func (p *Pipeline) TransformMap(m map[string]any, b *Batch) (unknown []string, e
 func (p *Pipeline) UnknownKeys(m map[string]any) []string {
 	var unknown []string
 	for k := range m {
-		if !p.known[k] {
+		if !p.Known(k) {
 			unknown = append(unknown, k)
 		}
 	}
 	sort.Strings(unknown)
 	return unknown
 }
+
+// Known reports whether key is a feature, a label, group_by, an ignored
+// field or a column of the training file: the keys UnknownKeys does not
+// list.
+func (p *Pipeline) Known(key string) bool { return p.known[key] }
 
 // TransformMapWith is TransformMap for an item m whose missing keys are
 // looked up in fallback (the shared context of a request; nil for none), so
@@ -654,78 +659,29 @@ func (p *Pipeline) TransformMapWith(m, fallback map[string]any, b *Batch) error 
 	for i := range p.fields {
 		f := &p.fields[i]
 		d := &b.Fields[i]
-		raw, present := get(f.def.Name)
-		switch f.op {
-		case opNumeric, opBucket:
-			x, st := 0.0, numOK
-			switch v := raw.(type) {
-			case nil:
-				st = numMissing
-			case string:
-				x, st = parseNumber(trim(sbytes(v)), f.missing)
-			case json.Number:
-				x, st = parseNumber(trim(sbytes(string(v))), f.missing)
-			default:
-				var ok bool
-				if x, ok = toFloat(raw); ok {
-					st = checkRaw(x)
-				} else {
-					st = numSyntax
+		raw, _ := get(f.def.Name) // an absent key reads as nil: a missing value
+		if list, isList := raw.([]any); isList && f.op == opMulti {
+			for _, e := range list {
+				v, ok := cellBytes(e, nb[:0])
+				if !ok {
+					p.rollback(b, n)
+					return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a list of strings or numbers", Err: ErrBadRow}
 				}
-			}
-			if !present {
-				st = numMissing
-			}
-			if st > numMissing {
-				p.rollback(b, n)
-				return f.badNumber(-1, fmt.Sprint(raw), st, 0)
-			}
-			if z, ok := f.putNumber(x, st == numMissing, d); !ok {
-				p.rollback(b, n)
-				return f.badNumber(-1, fmt.Sprint(raw), numInput, z)
-			}
-		case opMulti:
-			if list, isList := raw.([]any); isList {
-				for _, e := range list {
-					v, ok := cellBytes(e, nb[:0])
-					if !ok {
+				if v = trim(v); len(v) > 0 {
+					id := f.lookup(v)
+					if f.nul(id, v) {
 						p.rollback(b, n)
-						return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a list of strings or numbers", Err: ErrBadRow}
+						return f.nulError(-1, v)
 					}
-					if v = trim(v); len(v) > 0 {
-						id := f.lookup(v)
-						if f.nul(id, v) {
-							p.rollback(b, n)
-							return f.nulError(-1, v)
-						}
-						d.IDs = append(d.IDs, id)
-					}
+					d.IDs = append(d.IDs, id)
 				}
-				d.Offsets = append(d.Offsets, int32(len(d.IDs)))
-				continue
 			}
-			v, ok := cellBytes(raw, nb[:0])
-			if !ok {
-				p.rollback(b, n)
-				return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a string, a number or a list", Err: ErrBadRow}
-			}
-			if !f.putMulti(trim(v), d) {
-				p.rollback(b, n)
-				return f.nulError(-1, v)
-			}
-		default:
-			v, ok := cellBytes(raw, nb[:0])
-			if !ok {
-				p.rollback(b, n)
-				return &FieldError{Column: -1, Name: f.def.Name, Value: fmt.Sprint(raw), Expected: "a string or a number", Err: ErrBadRow}
-			}
-			v = trim(v)
-			id := f.lookup(v)
-			if f.nul(id, v) {
-				p.rollback(b, n)
-				return f.nulError(-1, v)
-			}
-			d.IDs = append(d.IDs, id)
+			d.Offsets = append(d.Offsets, int32(len(d.IDs)))
+			continue
+		}
+		if ft := f.putAny(raw, d, nb[:0]); ft.kind != faultNone {
+			p.rollback(b, n)
+			return f.faultError(ft, raw)
 		}
 	}
 	var ybuf [MaxTasks]float32
@@ -750,7 +706,16 @@ func cellBytes(v any, buf []byte) ([]byte, bool) {
 		return sbytes(string(v)), true
 	}
 	x, ok := toFloat(v)
-	if !ok || math.IsNaN(x) || math.IsInf(x, 0) {
+	if !ok {
+		return nil, false
+	}
+	return floatText(x, buf)
+}
+
+// floatText renders a number as a categorical value: its shortest decimal
+// form (5 → "5"); false for NaN and ±Inf.
+func floatText(x float64, buf []byte) ([]byte, bool) {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return nil, false
 	}
 	if x == math.Trunc(x) && math.Abs(x) < 1e18 {

@@ -7,7 +7,9 @@
 // inference step and the public package github.com/dcrnn/dcrnn. Rows come
 // either as transformed batches (Batch, or Pass over a whole file) or as raw
 // rows given as maps (Maps: feature name → value, as the server decodes
-// them), which Maps transforms with the model's pipeline in chunks.
+// /v1/predict) or as columns (Columns: one typed column per field, as the
+// Open Inference Protocol carries them), which Maps and Columns transform
+// with the model's pipeline in chunks.
 //
 // Probabilities are model.Trained.Predict's: calibration and the negative
 // down-sampling correction applied (unless the Scorer is Uncalibrated, for
@@ -30,6 +32,7 @@ package score
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync/atomic"
 	"time"
@@ -68,9 +71,10 @@ type Scorer struct {
 	tape   *nn.Tape
 	probs  [][]float32 // per task
 	ctcvr  []float32
-	batch  *feature.Batch // Maps' rows, created on first use
-	ctx    *feature.Batch // Maps' context check, one row
-	blocks blockJob       // the row blocks of a batch scored in parallel
+	batch  *feature.Batch   // Maps' rows, created on first use
+	ctx    *feature.Batch   // Maps' context check, one row
+	cols   []feature.Column // Columns' chunk of the columns
+	blocks blockJob         // the row blocks of a batch scored in parallel
 }
 
 // blockJob scores the blocks of one batch, one tensor.ParallelForThreads
@@ -260,6 +264,60 @@ func (s *Scorer) Maps(rows []map[string]any, context map[string]any, check func(
 			if err := p.TransformMapWith(rows[i], context, s.batch); err != nil {
 				return nil, nil, &RowError{Row: i, Err: err}
 			}
+		}
+		for t := range s.probs {
+			views[t] = s.probs[t][start:end]
+		}
+		var cv []float32
+		if s.funnel {
+			cv = s.ctcvr[start:end]
+		}
+		s.predict(s.batch, views[:len(s.probs)], cv)
+	}
+	s.batch.Reset()
+	return s.probs, s.ctcvr, nil
+}
+
+// Columns scores n raw rows given column by column, one feature.Column per
+// field in the pipeline's Fields order (see
+// feature.Pipeline.TransformColumns), Chunk rows per forward pass. The
+// results are as for Batch, of length n, and the same, bit for bit, as Maps
+// gives for the rows as maps. On error it returns no probabilities and a
+// *RowError naming the first bad row (its Err the pipeline's
+// *feature.FieldError), or the pipeline's error for columns that do not
+// fit n rows.
+func (s *Scorer) Columns(n int, cols []feature.Column) (probs [][]float32, ctcvr []float32, err error) {
+	p := s.tr.Pipeline
+	chunk := s.Chunk
+	if chunk <= 0 {
+		chunk = DefaultChunk
+	}
+	if s.batch == nil {
+		s.batch = p.NewBatch(min(chunk, 128))
+	}
+	if cap(s.cols) < len(cols) {
+		s.cols = make([]feature.Column, len(cols))
+	}
+	part := s.cols[:len(cols)]
+	defer clear(part) // drop the references to the caller's values
+	for i := range cols {
+		if err := cols[i].Check(n); err != nil {
+			return nil, nil, fmt.Errorf("score: column %d: %v", i, err)
+		}
+	}
+	s.grow(n)
+	var views [feature.MaxTasks][]float32
+	for start := 0; start < n; start += chunk {
+		end := min(start+chunk, n)
+		s.batch.Reset()
+		for i := range cols {
+			part[i] = cols[i].Slice(start, end)
+		}
+		if row, err := p.TransformColumns(end-start, part, s.batch); err != nil {
+			if row < 0 {
+				return nil, nil, err
+			}
+			return nil, nil, &RowError{Row: start + row, Err: err}
 		}
 		for t := range s.probs {
 			views[t] = s.probs[t][start:end]

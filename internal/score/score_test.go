@@ -7,6 +7,7 @@ import (
 	"github.com/dcrnn/dcrnn/internal/tensor"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -324,4 +325,119 @@ func TestBlockPanicReachesCaller(t *testing.T) {
 		}
 	}()
 	sc.Batch(b)
+}
+
+// columnsOf turns raw rows into one column per field of tr's pipeline: text,
+// except the numeric fields when numbers is set, which go as float64 (a cell
+// that does not parse as a number is missing), as the maps returned beside
+// them hold the same values.
+func columnsOf(t *testing.T, tr *model.Trained, rows []map[string]any, numbers bool) ([]feature.Column, []map[string]any) {
+	t.Helper()
+	fields := tr.Pipeline.Fields()
+	cols := make([]feature.Column, len(fields))
+	maps := make([]map[string]any, len(rows))
+	for r := range maps {
+		maps[r] = map[string]any{}
+	}
+	for i, f := range fields {
+		c := &cols[i]
+		for r, m := range rows {
+			v := m[f.Name].(string)
+			if !numbers || f.Kind != feature.Numeric {
+				c.Text = append(c.Text, v)
+				maps[r][f.Name] = v
+				continue
+			}
+			x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			c.Floats = append(c.Floats, x)
+			c.Missing = append(c.Missing, err != nil)
+			if err == nil {
+				maps[r][f.Name] = x
+			}
+		}
+	}
+	return cols, maps
+}
+
+// TestColumnsMatchMaps: Columns gives Maps' probabilities for the same
+// values, bit for bit, on the funnel and the calibrated Census model,
+// numbers as text or as float64, whatever the chunk size; a bad value is a
+// RowError naming its row across chunks.
+func TestColumnsMatchMaps(t *testing.T) {
+	for _, c := range []struct{ model, rows string }{{funnelModel, funnelRows}, {censusModel, censusRows}} {
+		tr := load(t, c.model)
+		rows := fileRows(t, c.rows)
+		if c.model == censusModel {
+			rows = censusMaps(t, tr)
+		}
+		for _, numbers := range []bool{false, true} {
+			cols, maps := columnsOf(t, tr, rows, numbers)
+			want, wantc, err := score.New(tr).Maps(maps, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, chunk := range []int{1, 3, 7, 0} {
+				sc := score.New(tr)
+				sc.Chunk = chunk
+				got, gotc, err := sc.Columns(len(rows), cols)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k := range want {
+					for i := range want[k] {
+						if math.Float32bits(got[k][i]) != math.Float32bits(want[k][i]) {
+							t.Fatalf("%s, numbers %v, chunk %d: task %d row %d: %v, Maps %v", c.model, numbers, chunk, k, i, got[k][i], want[k][i])
+						}
+					}
+				}
+				for i := range wantc {
+					if math.Float32bits(gotc[i]) != math.Float32bits(wantc[i]) {
+						t.Fatalf("%s: ctcvr row %d: %v, Maps %v", c.model, i, gotc[i], wantc[i])
+					}
+				}
+			}
+		}
+	}
+	tr := load(t, funnelModel)
+	cols, _ := columnsOf(t, tr, fileRows(t, funnelRows), false)
+	for i, f := range tr.Pipeline.Fields() {
+		if f.Name == "price" {
+			cols[i].Text[9] = "cheap"
+		}
+	}
+	sc := score.New(tr)
+	sc.Chunk = 4
+	_, _, err := sc.Columns(len(cols[0].Text), cols)
+	var re *score.RowError
+	var fe *feature.FieldError
+	if !errors.As(err, &re) || re.Row != 9 || !errors.As(err, &fe) || fe.Name != "price" {
+		t.Errorf("bad value in row 9: %v, want a RowError for row 9 naming price", err)
+	}
+	if _, _, err := sc.Columns(3, cols); err == nil || errors.As(err, &re) {
+		t.Errorf("columns of 40 rows scored as 3: %v", err)
+	}
+}
+
+// censusMaps reads the Census test rows (trimmed cells) as maps.
+func censusMaps(t *testing.T, tr *model.Trained) []map[string]any {
+	t.Helper()
+	r, err := data.Open(censusRows, data.OptionsFor(tr.Pipeline.Schema().Format))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cols := r.Columns()
+	var rows []map[string]any
+	for {
+		rec, err := r.Next()
+		if err != nil {
+			break
+		}
+		m := map[string]any{}
+		for j, c := range cols {
+			m[c] = strings.TrimSpace(string(rec[j]))
+		}
+		rows = append(rows, m)
+	}
+	return rows
 }

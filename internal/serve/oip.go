@@ -167,17 +167,45 @@ type oipService struct {
 	b       oipBackend
 	maxRows int
 	strict  bool
-	rows    sync.Pool // *oipRows
+	scratch sync.Pool // *oipScratch
 }
 
-// oipRows is the reused scratch of one request's rows.
-type oipRows struct {
-	maps []map[string]any
+// oipScratch is the reused scratch of one request's columns: one
+// feature.Column per feature field, and n elements per field of each form
+// that a tensor may need converting into.
+type oipScratch struct {
+	cols   []feature.Column
+	text   []string
+	floats []float64
+	ints   []int64
+	extra  []string // strict mode: the names of inputs that are not feature fields
+}
+
+// reset makes room for n rows of fields columns.
+func (sc *oipScratch) reset(n, fields int) {
+	if cap(sc.cols) < fields {
+		sc.cols = make([]feature.Column, fields)
+	}
+	sc.cols = sc.cols[:fields]
+	if cap(sc.text) < n*fields {
+		sc.text = make([]string, n*fields)
+		sc.floats = make([]float64, n*fields)
+		sc.ints = make([]int64, n*fields)
+	}
+	sc.text, sc.floats, sc.ints = sc.text[:n*fields], sc.floats[:n*fields], sc.ints[:n*fields]
+	sc.extra = sc.extra[:0]
+}
+
+// release drops the references to the request's bytes and tensors.
+func (sc *oipScratch) release() {
+	clear(sc.cols)
+	clear(sc.text)
+	clear(sc.extra)
 }
 
 func newOIPService(b oipBackend, maxRows int, strict bool) *oipService {
 	o := &oipService{b: b, maxRows: maxRows, strict: strict}
-	o.rows.New = func() any { return &oipRows{} }
+	o.scratch.New = func() any { return &oipScratch{} }
 	return o
 }
 
@@ -257,29 +285,30 @@ func (o *oipService) infer(ctx context.Context, req *oipRequest) (*oipResult, *o
 			return nil, oipErrorf(http.StatusBadRequest, "missing input %q (every feature field is an input; send an empty BYTES element for a missing value)", m.fields[f].name)
 		}
 	}
-	sr := o.rows.Get().(*oipRows)
-	defer o.rows.Put(sr)
-	for len(sr.maps) < n {
-		sr.maps = append(sr.maps, make(map[string]any, len(m.fields)))
-	}
-	rows := sr.maps[:n]
-	for _, r := range rows {
-		clear(r)
-	}
+	// The tensors go to the pipeline as typed columns, field by field: no
+	// map per row, no boxed value per cell.
+	sc := o.scratch.Get().(*oipScratch)
+	defer o.scratch.Put(sc)
+	defer sc.release()
+	sc.reset(n, len(m.fields))
 	for f, t := range byField {
-		if err := t.fill(rows, m.fields[f].name, m.fields[f].kind); err != nil {
+		lo, hi := f*n, (f+1)*n
+		if err := t.column(&sc.cols[f], m.fields[f].name, m.fields[f].kind, sc.text[lo:hi], sc.floats[lo:hi], sc.ints[lo:hi]); err != nil {
 			return nil, err
 		}
 	}
 	if o.strict {
-		// Unknown names go into the rows, where the pipeline's strict check
-		// refuses those that are not columns of the training data.
+		// Unknown names go to the backend, which refuses those that are not
+		// columns of the training data, as the strict check of a
+		// /v1/predict row does; their values are checked like any input's.
 		for i := range req.inputs {
 			t := &req.inputs[i]
 			if _, ok := m.index[t.name]; !ok {
-				if err := t.fill(rows, t.name, oipOther); err != nil {
+				var c feature.Column
+				if err := t.column(&c, t.name, oipOther, make([]string, n), make([]float64, n), make([]int64, n)); err != nil {
 					return nil, err
 				}
+				sc.extra = append(sc.extra, t.name)
 			}
 		}
 	}
@@ -288,15 +317,12 @@ func (o *oipService) infer(ctx context.Context, req *oipRequest) (*oipResult, *o
 	for i := range out {
 		out[i] = buf[i*n : (i+1)*n : (i+1)*n]
 	}
-	if rerr := o.b.scoreRows(ctx, m, rows, out); rerr != nil {
+	if rerr := o.b.scoreColumns(ctx, m, n, sc.cols, sc.extra, out); rerr != nil {
 		return nil, &oipError{status: rerr.Status, msg: rerr.Message}
 	}
 	res.n = n
 	for _, i := range res.indexes {
 		res.data = append(res.data, out[i])
-	}
-	for _, r := range rows {
-		clear(r) // drop references to the request's bytes
 	}
 	return res, nil
 }
@@ -398,12 +424,18 @@ func countBytesElements(b []byte) (int, error) {
 	return n, nil
 }
 
-// view is a string sharing b's bytes: the rows live only while the request
-// is scored, and the pipeline copies what it keeps (error messages).
+// view is a string sharing b's bytes: the columns live only while the
+// request is scored, and the pipeline copies what it keeps (error messages).
 func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-// fill sets rows[i][name] from element i; kind decides which datatypes fit.
-func (t *oipTensor) fill(rows []map[string]any, name string, kind oipKind) *oipError {
+// column sets c to the tensor's values as the column of the input name, of
+// kind kind, which decides the datatypes that fit; text, floats and ints
+// are scratch of one element per row, one of which c may use. The values
+// are those a /v1/predict row would hold: BYTES elements as strings (a
+// numeric field parses them, "" being missing), FP32 widened to float64,
+// integers as their decimal form for a categorical field (feature.Column
+// renders Ints so) and by value for a numeric one.
+func (t *oipTensor) column(c *feature.Column, name string, kind oipKind, text []string, floats []float64, ints []int64) *oipError {
 	anyKind := kind == oipOther
 	numericType := t.datatype == dtFP32 || t.datatype == dtFP64
 	if !anyKind {
@@ -417,15 +449,22 @@ func (t *oipTensor) fill(rows []map[string]any, name string, kind oipKind) *oipE
 	// Integers of a categorical field are matched by their decimal form;
 	// of a numeric field, by value.
 	intAsText := kind != oipNumeric || anyKind
+	*c = feature.Column{}
 	switch {
 	case t.hasJSON:
+		// A JSON integer keeps its text for a categorical field.
+		if t.datatype == dtBytes || (!numericType && intAsText) {
+			c.Text = text
+		} else {
+			c.Floats = floats
+		}
 		for i, v := range t.json {
 			switch x := v.(type) {
 			case string:
 				if t.datatype != dtBytes {
 					return oipErrorf(http.StatusBadRequest, "input %q: element %d is a string in a %s tensor", name, i, t.datatype)
 				}
-				rows[i][name] = x
+				text[i] = x
 			case json.Number:
 				if t.datatype == dtBytes {
 					return oipErrorf(http.StatusBadRequest, "input %q: element %d is a number in a BYTES tensor (send it as a string)", name, i)
@@ -435,7 +474,7 @@ func (t *oipTensor) fill(rows []map[string]any, name string, kind oipKind) *oipE
 						return oipErrorf(http.StatusBadRequest, "input %q: element %d (%s) is not an integer of %s", name, i, x, t.datatype)
 					}
 					if intAsText {
-						rows[i][name] = x
+						text[i] = string(x)
 						continue
 					}
 				}
@@ -446,55 +485,66 @@ func (t *oipTensor) fill(rows []map[string]any, name string, kind oipKind) *oipE
 				if t.datatype == dtFP32 {
 					f = float64(float32(f))
 				}
-				rows[i][name] = f
+				floats[i] = f
 			default:
 				return oipErrorf(http.StatusBadRequest, "input %q: element %d is %s, want a %s", name, i, jsonKind(v), map[bool]string{true: "string", false: "number"}[t.datatype == dtBytes])
 			}
 		}
 	case t.hasRaw && t.datatype == dtBytes:
 		b := t.raw
-		for i := range rows {
+		for i := range text {
 			l := binary.LittleEndian.Uint32(b)
-			rows[i][name] = view(b[4 : 4+l])
+			text[i] = view(b[4 : 4+l])
 			b = b[4+l:]
 		}
+		c.Text = text
 	case t.hasRaw:
-		for i := range rows {
-			switch t.datatype {
-			case dtFP32:
-				rows[i][name] = float64(math.Float32frombits(binary.LittleEndian.Uint32(t.raw[4*i:])))
-			case dtFP64:
-				rows[i][name] = math.Float64frombits(binary.LittleEndian.Uint64(t.raw[8*i:]))
-			case dtINT32:
-				rows[i][name] = intValue(int64(int32(binary.LittleEndian.Uint32(t.raw[4*i:]))), intAsText)
-			case dtINT64:
-				rows[i][name] = intValue(int64(binary.LittleEndian.Uint64(t.raw[8*i:])), intAsText)
+		switch t.datatype {
+		case dtFP32:
+			for i := range floats {
+				floats[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(t.raw[4*i:])))
 			}
+			c.Floats = floats
+		case dtFP64:
+			for i := range floats {
+				floats[i] = math.Float64frombits(binary.LittleEndian.Uint64(t.raw[8*i:]))
+			}
+			c.Floats = floats
+		case dtINT32:
+			for i := range ints {
+				ints[i] = int64(int32(binary.LittleEndian.Uint32(t.raw[4*i:])))
+			}
+			c.Ints = ints
+		case dtINT64:
+			for i := range ints {
+				ints[i] = int64(binary.LittleEndian.Uint64(t.raw[8*i:]))
+			}
+			c.Ints = ints
 		}
 	default:
-		for i := range rows {
-			switch t.datatype {
-			case dtBytes:
-				rows[i][name] = view(t.bytes[i])
-			case dtFP32:
-				rows[i][name] = float64(t.fp32[i])
-			case dtFP64:
-				rows[i][name] = t.fp64[i]
-			case dtINT32:
-				rows[i][name] = intValue(int64(t.int32s[i]), intAsText)
-			case dtINT64:
-				rows[i][name] = intValue(t.int64s[i], intAsText)
+		switch t.datatype {
+		case dtBytes:
+			for i, b := range t.bytes {
+				text[i] = view(b)
 			}
+			c.Text = text
+		case dtFP32:
+			for i, x := range t.fp32 {
+				floats[i] = float64(x)
+			}
+			c.Floats = floats
+		case dtFP64:
+			c.Floats = t.fp64
+		case dtINT32:
+			for i, x := range t.int32s {
+				ints[i] = int64(x)
+			}
+			c.Ints = ints
+		case dtINT64:
+			c.Ints = t.int64s
 		}
 	}
 	return nil
-}
-
-func intValue(x int64, asText bool) any {
-	if asText {
-		return json.Number(strconv.FormatInt(x, 10))
-	}
-	return float64(x)
 }
 
 func jsonKind(v any) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/dcrnn/dcrnn/internal/feature"
@@ -21,10 +22,15 @@ type oipBackend interface {
 	// oipReady reports whether inference requests are taken (a model is
 	// loaded and the server is not shutting down).
 	oipReady() bool
-	// scoreRows scores rows (feature name → raw value, as in a /v1/predict
-	// row) with m and writes output o of row i to out[o][i], outputs in
-	// m.outputs order.
-	scoreRows(ctx context.Context, m *oipModel, rows []map[string]any, out [][]float32) *RequestError
+	// scoreColumns scores n rows given as one column per feature field
+	// (m.fields order, the pipeline's Fields order; see
+	// feature.Pipeline.TransformColumns) through the same pipeline, scoring
+	// workers and error messages as POST /v1/predict (a bad value is named
+	// rows[i].field), and writes output o of row i to out[o][i], outputs in
+	// m.outputs order. In strict mode it first refuses the first, sorted,
+	// of extra (the names of inputs that are not feature fields) that is
+	// not a column of the training data, as a /v1/predict row's key.
+	scoreColumns(ctx context.Context, m *oipModel, n int, cols []feature.Column, extra []string, out [][]float32) *RequestError
 }
 
 // oipModelName is the protocol name of a model served from path: the file's
@@ -54,7 +60,7 @@ func (s *Server) oipModel() *oipModel {
 	return m
 }
 
-func (s *Server) scoreRows(ctx context.Context, m *oipModel, rows []map[string]any, out [][]float32) *RequestError {
+func (s *Server) scoreColumns(ctx context.Context, m *oipModel, n int, cols []feature.Column, extra []string, out [][]float32) *RequestError {
 	ld := m.handle.(*loaded)
 	s.m.inFlight.Inc()
 	defer s.m.inFlight.Dec()
@@ -66,20 +72,33 @@ func (s *Server) scoreRows(ctx context.Context, m *oipModel, rows []map[string]a
 	defer func() { <-s.sem }()
 	sc := ld.scorers.Get().(*score.Scorer)
 	defer ld.scorers.Put(sc)
-	req := request{rows: rows, n: len(rows)}
-	probs, ctcvr, rerr := s.score(sc, &req)
-	if rerr != nil {
-		return rerr
+	if s.opt.Strict {
+		p := sc.Model().Pipeline
+		var unknown []string
+		for _, k := range extra {
+			if !p.Known(k) {
+				unknown = append(unknown, k)
+			}
+		}
+		if len(unknown) > 0 {
+			// Every row holds every input: row 0 is the first refused.
+			slices.Sort(unknown)
+			return unknownError("rows", 0, unknown)
+		}
+	}
+	probs, ctcvr, err := sc.Columns(n, cols)
+	if err != nil {
+		return scoreError(err, "rows")
 	}
 	tasks := len(probs)
 	for o := range out {
 		if o < tasks {
-			copy(out[o], probs[o][:len(rows)])
+			copy(out[o], probs[o][:n])
 		} else {
-			copy(out[o], ctcvr[:len(rows)])
+			copy(out[o], ctcvr[:n])
 		}
 	}
-	s.m.rows.Add(float64(len(rows)))
+	s.m.rows.Add(float64(n))
 	return nil
 }
 

@@ -206,7 +206,9 @@ func (g *oipGRPC) ModelMetadata(_ context.Context, r *pb.ModelMetadataRequest) (
 }
 
 func (g *oipGRPC) ModelInfer(ctx context.Context, r *pb.ModelInferRequest) (*pb.ModelInferResponse, error) {
-	req := &oipRequest{model: r.GetModelName(), version: r.GetModelVersion(), id: r.GetId()}
+	// One slice for the tensors: appending ~40 of them one by one copied
+	// 33 KB a request.
+	req := &oipRequest{model: r.GetModelName(), version: r.GetModelVersion(), id: r.GetId(), inputs: make([]oipTensor, 0, len(r.GetInputs()))}
 	raw := r.GetRawInputContents()
 	if len(raw) > 0 && len(raw) != len(r.GetInputs()) {
 		return nil, status.Errorf(codes.InvalidArgument, "%d raw_input_contents for %d inputs (give one per input, or none)", len(raw), len(r.GetInputs()))

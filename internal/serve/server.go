@@ -656,22 +656,27 @@ func (s *Server) score(sc *score.Scorer, req *request) (probs [][]float32, ctcvr
 	}
 	probs, ctcvr, err := sc.Maps(req.Rows(), req.context, check)
 	if err != nil {
-		var re *score.RowError
-		switch {
-		case errors.As(err, &re) && re.Row < 0:
-			// The context's errors name context.KEY; each item reads it
-			// as its fallback.
-			return nil, nil, fieldError(re.Err, "context", -1)
-		case errors.As(err, &re):
-			return nil, nil, fieldError(re.Err, list, re.Row)
-		}
-		var qe *RequestError
-		if errors.As(err, &qe) {
-			return nil, nil, qe
-		}
-		return nil, nil, reqErr(http.StatusInternalServerError, CodeInternal, "", -1, "scoring: %v", err)
+		return nil, nil, scoreError(err, list)
 	}
 	return probs, ctcvr, nil
+}
+
+// scoreError is the answer to a scorer's error for the rows of list.
+func scoreError(err error, list string) *RequestError {
+	var re *score.RowError
+	switch {
+	case errors.As(err, &re) && re.Row < 0:
+		// The context's errors name context.KEY; each item reads it as its
+		// fallback.
+		return fieldError(re.Err, "context", -1)
+	case errors.As(err, &re):
+		return fieldError(re.Err, list, re.Row)
+	}
+	var qe *RequestError
+	if errors.As(err, &qe) {
+		return qe
+	}
+	return reqErr(http.StatusInternalServerError, CodeInternal, "", -1, "scoring: %v", err)
 }
 
 // fieldError turns a pipeline error into a 400 naming the field.
