@@ -49,11 +49,14 @@ def test_go_trained_file(case, dcrnn_bin, tmp_path):
     assert m.name == CASES[case]["model"]
     batch = read_inputs_jsonl(os.path.join(GOLDEN, f"inputs-{CASES[case]['schema']}.jsonl"), m.spec)
     assert_close(dcrnn_torch.predict(m, batch), go_predict(dcrnn_bin, path, tmp_path), case)
-    # The committed PyTorch probabilities are what this code computes now.
+    # The committed PyTorch probabilities are what this code computes now, to
+    # the parity tolerance: torch's float32 kernels round differently by CPU
+    # (the same code and torch gave 3.3e-6 apart on an AVX-512 and an AVX2
+    # machine), while a stale golden differs by far more.
     want = read_csv(os.path.join(GOLDEN, case, "probs.csv"))
     got = dcrnn_torch.predict(m, batch)
     for k, v in want.items():
-        assert np.abs(got[k].numpy() - v).max() <= 1e-6, f"{case}: {k}: probs.csv is stale (run python/tools/make_torch_goldens.py)"
+        assert np.abs(got[k].numpy() - v).max() <= 1e-5, f"{case}: {k}: probs.csv is stale (run python/tools/make_torch_goldens.py)"
 
 
 @pytest.mark.parametrize("name", dcrnn_torch.MODELS)
