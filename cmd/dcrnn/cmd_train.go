@@ -67,7 +67,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := src.set("train", &job); err != nil {
 		return err
 	}
-	res, err := train.Run(ctx, job)
+	run := job
+	job.Fit = nil // Run drops the saved fit once it has the pipeline: keep no other reference
+	res, err := train.Run(ctx, run)
 	if err != nil {
 		return err
 	}

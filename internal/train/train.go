@@ -164,6 +164,11 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A saved fit's counts (every value of every field, a sketch of a
+	// hashed one) are not needed once the pipeline exists: dropping them
+	// keeps them out of the training phase's live heap, which the GC lets
+	// grow to twice its size (100M generated rows: 187 → 141 MB live).
+	j.Fit = nil
 	if fitStats.Rows == 0 {
 		return nil, fmt.Errorf("train: %s: no training rows", j.Train.Path)
 	}

@@ -6,9 +6,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dcrnn/dcrnn/internal/data"
 	"github.com/dcrnn/dcrnn/internal/feature"
@@ -294,5 +297,46 @@ func TestMidEpochValidationResume(t *testing.T) {
 				t.Errorf("resume with smooth 3 after smooth 2: err = %v", err)
 			}
 		}
+	}
+}
+
+// TestSavedFitDroppedBeforeTraining: Run lets a saved fit (Job.Fit, whose
+// counts grow with the distinct values of the data) go once it has built
+// the pipeline, so that the training phase's heap does not hold it.
+func TestSavedFitDroppedBeforeTraining(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a small model")
+	}
+	ctx := context.Background()
+	job := synthJob(t, 3000)
+	job.Config.Epochs = 1
+	f, _, err := data.Fit(ctx, job.Schema, job.Train.Path, data.FitOptions{Filter: job.Train.Filter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var freed atomic.Bool
+	runtime.SetFinalizer(f, func(*feature.Fitter) { freed.Store(true) })
+	job.Fit, f = f, nil
+	var during atomic.Bool
+	job.Progress = func(p train.Progress) {
+		if p.Step != 2 {
+			return
+		}
+		for range 50 {
+			runtime.GC()
+			if freed.Load() {
+				during.Store(true)
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	run := job
+	job.Fit = nil
+	if _, err := train.Run(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	if !during.Load() {
+		t.Error("the saved fit was still reachable during training")
 	}
 }
