@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/modelfile"
@@ -94,6 +96,48 @@ func Save(path string, tr *Trained) (string, error) {
 	}
 	tr.Checksum = sum
 	return sum, nil
+}
+
+// pipelineHeadroom is the part of the model file's header kept for the
+// other documents (model, info, calibration) and the tensor index when
+// CheckSavable measures the pipeline.
+const pipelineHeadroom = 4 << 20
+
+// pipelineLimit is the most bytes of pipeline JSON CheckSavable accepts (a
+// variable so that a test can lower it instead of building 100 MB).
+var pipelineLimit = modelfile.MaxHeaderSize - pipelineHeadroom
+
+// CheckSavable reports whether a model with pipeline p can be written by
+// Save: the pipeline's JSON (its vocabularies included) must fit in the
+// model file's header (modelfile.MaxHeaderSize, less pipelineHeadroom).
+// Training checks it before its first step, so that a vocabulary too big
+// for the file is refused in seconds, not after the epochs. The error
+// names the largest vocabularies and what to change in the schema.
+func CheckSavable(p *feature.Pipeline) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("model: pipeline: %w", err)
+	}
+	if limit := pipelineLimit; len(b) > limit {
+		type vocab struct {
+			name string
+			n    int
+		}
+		var vs []vocab
+		for _, f := range p.Fields() {
+			if n := len(p.Vocabulary(f.Name)); n > 0 {
+				vs = append(vs, vocab{f.Name, n})
+			}
+		}
+		slices.SortFunc(vs, func(a, b vocab) int { return b.n - a.n })
+		var names []string
+		for _, v := range vs[:min(3, len(vs))] {
+			names = append(names, fmt.Sprintf("%s: %d values", v.name, v.n))
+		}
+		return fmt.Errorf("model: the fitted pipeline is %d bytes of JSON, over the %d a model file's header holds for it (largest vocabularies: %s): declare such a field with hash_buckets, or raise its min_count",
+			len(b), limit, strings.Join(names, ", "))
+	}
+	return nil
 }
 
 // DenseParams returns the dense parameters of the model and then of its

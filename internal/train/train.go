@@ -169,6 +169,9 @@ func Run(ctx context.Context, j Job) (*Result, error) {
 	// keeps them out of the training phase's live heap, which the GC lets
 	// grow to twice its size (100M generated rows: 187 → 141 MB live).
 	j.Fit = nil
+	if err := model.CheckSavable(p); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 	if fitStats.Rows == 0 {
 		return nil, fmt.Errorf("train: %s: no training rows", j.Train.Path)
 	}
