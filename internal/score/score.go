@@ -229,13 +229,7 @@ func (e *RowError) Unwrap() error { return e.Err }
 // no probabilities, and the error is a *RowError unless check made it.
 func (s *Scorer) Maps(rows []map[string]any, context map[string]any, check func(i int, m map[string]any) error) (probs [][]float32, ctcvr []float32, err error) {
 	p := s.tr.Pipeline
-	chunk := s.Chunk
-	if chunk <= 0 {
-		chunk = DefaultChunk
-	}
-	if s.batch == nil {
-		s.batch = p.NewBatch(min(chunk, 128))
-	}
+	chunk := s.chunkRows()
 	if context != nil {
 		if check != nil {
 			if err := check(-1, context); err != nil {
@@ -251,7 +245,6 @@ func (s *Scorer) Maps(rows []map[string]any, context map[string]any, check func(
 		}
 	}
 	s.grow(len(rows))
-	var views [feature.MaxTasks][]float32
 	for start := 0; start < len(rows); start += chunk {
 		end := min(start+chunk, len(rows))
 		s.batch.Reset()
@@ -265,17 +258,37 @@ func (s *Scorer) Maps(rows []map[string]any, context map[string]any, check func(
 				return nil, nil, &RowError{Row: i, Err: err}
 			}
 		}
-		for t := range s.probs {
-			views[t] = s.probs[t][start:end]
-		}
-		var cv []float32
-		if s.funnel {
-			cv = s.ctcvr[start:end]
-		}
-		s.predict(s.batch, views[:len(s.probs)], cv)
+		s.predictRows(start, end)
 	}
 	s.batch.Reset()
 	return s.probs, s.ctcvr, nil
+}
+
+// chunkRows returns the rows of one forward pass of Maps and Columns,
+// creating their batch on first use.
+func (s *Scorer) chunkRows() int {
+	chunk := s.Chunk
+	if chunk <= 0 {
+		chunk = DefaultChunk
+	}
+	if s.batch == nil {
+		s.batch = s.tr.Pipeline.NewBatch(min(chunk, 128))
+	}
+	return chunk
+}
+
+// predictRows scores s.batch, the rows [start, end) of a Maps or Columns
+// call, into that range of the probability buffers.
+func (s *Scorer) predictRows(start, end int) {
+	var views [feature.MaxTasks][]float32
+	for t := range s.probs {
+		views[t] = s.probs[t][start:end]
+	}
+	var cv []float32
+	if s.funnel {
+		cv = s.ctcvr[start:end]
+	}
+	s.predict(s.batch, views[:len(s.probs)], cv)
 }
 
 // Columns scores n raw rows given column by column, one feature.Column per
@@ -288,13 +301,7 @@ func (s *Scorer) Maps(rows []map[string]any, context map[string]any, check func(
 // fit n rows.
 func (s *Scorer) Columns(n int, cols []feature.Column) (probs [][]float32, ctcvr []float32, err error) {
 	p := s.tr.Pipeline
-	chunk := s.Chunk
-	if chunk <= 0 {
-		chunk = DefaultChunk
-	}
-	if s.batch == nil {
-		s.batch = p.NewBatch(min(chunk, 128))
-	}
+	chunk := s.chunkRows()
 	if cap(s.cols) < len(cols) {
 		s.cols = make([]feature.Column, len(cols))
 	}
@@ -306,7 +313,6 @@ func (s *Scorer) Columns(n int, cols []feature.Column) (probs [][]float32, ctcvr
 		}
 	}
 	s.grow(n)
-	var views [feature.MaxTasks][]float32
 	for start := 0; start < n; start += chunk {
 		end := min(start+chunk, n)
 		s.batch.Reset()
@@ -319,14 +325,7 @@ func (s *Scorer) Columns(n int, cols []feature.Column) (probs [][]float32, ctcvr
 			}
 			return nil, nil, &RowError{Row: start + row, Err: err}
 		}
-		for t := range s.probs {
-			views[t] = s.probs[t][start:end]
-		}
-		var cv []float32
-		if s.funnel {
-			cv = s.ctcvr[start:end]
-		}
-		s.predict(s.batch, views[:len(s.probs)], cv)
+		s.predictRows(start, end)
 	}
 	s.batch.Reset()
 	return s.probs, s.ctcvr, nil
