@@ -820,6 +820,40 @@ func finite(x float64) float64 {
 	return x
 }
 
+// spread fills dst for a run of rows of a page: get(v) for a row with a
+// value (its definition level is top), v counting the page's values from
+// v0, and none for a null. It returns the index of the next value.
+func spread[T any](dst []T, defs []byte, top byte, v0 int, none T, get func(v int) T) int {
+	v := v0
+	for j, d := range defs {
+		if d != top {
+			dst[j] = none
+			continue
+		}
+		dst[j] = get(v)
+		v++
+	}
+	return v
+}
+
+// spreadText is spread for the cells of a run: a row's value is appended
+// to buf by add and its cell is that part of buf (a null is the empty
+// cell). It returns the next value's index and the grown buf.
+func spreadText(out [][]byte, defs []byte, top byte, v0 int, buf []byte, add func(buf []byte, v int) []byte) (int, []byte) {
+	v := v0
+	for j, d := range defs {
+		if d != top {
+			out[j] = emptyCell
+			continue
+		}
+		b := len(buf)
+		buf = add(buf, v)
+		out[j] = buf[b:len(buf):len(buf)]
+		v++
+	}
+	return v, buf
+}
+
 // decodeBulk decodes the next m rows of bulk column c straight from its
 // pages' value arrays into the chunk: a dictionary entry's cell is shared
 // by its rows, not copied, and its id and number come from the entry; a
@@ -850,118 +884,34 @@ func (r *ParquetReader) decodeBulk(c *pqColumn, m int) error {
 		if c.wantNum {
 			nums = c.outNum[k : k+n]
 		}
-		v0 := c.pV
-		v := v0
+		v0, v := c.pV, 0
 		buf := c.buf
 		switch {
 		case c.pDict:
 			idx := c.pIdx
-			for j, d := range defs {
-				if d != top {
-					out[j] = emptyCell
-					continue
-				}
-				out[j] = c.dictCells[idx[v]]
-				v++
-			}
+			v = spread(out, defs, top, v0, emptyCell, func(v int) []byte { return c.dictCells[idx[v]] })
 			if ids != nil {
-				v = v0
-				for j, d := range defs {
-					if d != top {
-						ids[j] = -1
-						continue
-					}
-					ids[j] = c.dictID[idx[v]]
-					v++
-				}
+				spread(ids, defs, top, v0, -1, func(v int) int32 { return c.dictID[idx[v]] })
 			}
 			if nums != nil {
-				v = v0
-				for j, d := range defs {
-					if d != top {
-						nums[j] = math.NaN()
-						continue
-					}
-					nums[j] = c.dictNum[idx[v]]
-					v++
-				}
+				spread(nums, defs, top, v0, math.NaN(), func(v int) float64 { return c.dictNum[idx[v]] })
 			}
 		case c.fast == fastBytes:
-			for j, d := range defs {
-				if d != top {
-					out[j] = emptyCell
-					continue
-				}
-				b := len(buf)
-				buf = append(buf, c.pBytes[c.pOffs[v]:c.pOffs[v+1]]...)
-				out[j] = buf[b:len(buf):len(buf)]
-				v++
-			}
+			v, buf = spreadText(out, defs, top, v0, buf, func(b []byte, v int) []byte { return append(b, c.pBytes[c.pOffs[v]:c.pOffs[v+1]]...) })
 		case c.fast == fastInt64:
-			for j, d := range defs {
-				if d != top {
-					out[j] = emptyCell
-					continue
-				}
-				b := len(buf)
-				buf = strconv.AppendInt(buf, c.pI64[v], 10)
-				out[j] = buf[b:len(buf):len(buf)]
-				v++
-			}
+			v, buf = spreadText(out, defs, top, v0, buf, func(b []byte, v int) []byte { return strconv.AppendInt(b, c.pI64[v], 10) })
 			if nums != nil {
-				v = v0
-				for j, d := range defs {
-					if d != top {
-						nums[j] = math.NaN()
-						continue
-					}
-					nums[j] = float64(c.pI64[v])
-					v++
-				}
+				spread(nums, defs, top, v0, math.NaN(), func(v int) float64 { return float64(c.pI64[v]) })
 			}
 		case c.fast == fastInt32:
-			for j, d := range defs {
-				if d != top {
-					out[j] = emptyCell
-					continue
-				}
-				b := len(buf)
-				buf = strconv.AppendInt(buf, int64(c.pI32[v]), 10)
-				out[j] = buf[b:len(buf):len(buf)]
-				v++
-			}
+			v, buf = spreadText(out, defs, top, v0, buf, func(b []byte, v int) []byte { return strconv.AppendInt(b, int64(c.pI32[v]), 10) })
 			if nums != nil {
-				v = v0
-				for j, d := range defs {
-					if d != top {
-						nums[j] = math.NaN()
-						continue
-					}
-					nums[j] = float64(c.pI32[v])
-					v++
-				}
+				spread(nums, defs, top, v0, math.NaN(), func(v int) float64 { return float64(c.pI32[v]) })
 			}
 		default: // fastDouble
-			for j, d := range defs {
-				if d != top {
-					out[j] = emptyCell
-					continue
-				}
-				b := len(buf)
-				buf = strconv.AppendFloat(buf, c.pF64[v], 'g', -1, 64)
-				out[j] = buf[b:len(buf):len(buf)]
-				v++
-			}
+			v, buf = spreadText(out, defs, top, v0, buf, func(b []byte, v int) []byte { return strconv.AppendFloat(b, c.pF64[v], 'g', -1, 64) })
 			if nums != nil {
-				v = v0
-				for j, d := range defs {
-					if d != top {
-						nums[j] = math.NaN()
-						continue
-					}
-					nums[j] = finite(c.pF64[v])
-					v++
-				}
+				spread(nums, defs, top, v0, math.NaN(), func(v int) float64 { return finite(c.pF64[v]) })
 			}
 		}
 		if ids != nil && !c.pDict {
