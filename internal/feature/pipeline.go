@@ -479,16 +479,12 @@ func (p *Pipeline) TransformRow(rec [][]byte, b *Batch) error {
 	return p.transformRow(rec, nil, nil, b)
 }
 
-// TransformRowIDs is TransformRow, except that the field of each column c
-// with ids[c] ≥ 0 takes that id without looking its cell up: ids[c] must be
-// what ColumnIDs(c) gives for the cell (a reader computes it once per
-// distinct value, e.g. per Parquet dictionary entry). ids may be nil.
-func (p *Pipeline) TransformRowIDs(rec [][]byte, ids []int32, b *Batch) error {
-	return p.transformRow(rec, ids, nil, b)
-}
-
-// TransformRowValues is TransformRowIDs, except that the numeric field of
-// each column c that ColumnNumbers marks, with nums[c] not NaN, takes
+// TransformRowValues is TransformRow for a reader that knows some cells'
+// ids or numbers. The field of each column c with ids[c] ≥ 0 takes that id
+// without looking its cell up: ids[c] must be what ColumnIDs(c) gives for
+// the cell (a reader computes it once per distinct value, e.g. per Parquet
+// dictionary entry). The numeric field of each column c that ColumnNumbers
+// marks, with nums[c] not NaN, takes
 // nums[c] as its raw value without parsing the cell: nums[c] must be the
 // value of the cell's text (a reader of typed columns knows it), which
 // stays in rec for the error of a value out of bounds. NaN means "parse
