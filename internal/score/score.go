@@ -128,7 +128,9 @@ func New(tr *model.Trained) *Scorer {
 	_, _, funnel := tr.Spec.Funnel()
 	t := nn.NewTape(false, 0)
 	t.Serial = true
-	return &Scorer{tr: tr, funnel: funnel, tape: t}
+	s := &Scorer{tr: tr, funnel: funnel, tape: t}
+	s.blocks.s = s
+	return s
 }
 
 // Model returns the model the Scorer scores with.
@@ -177,7 +179,6 @@ func (s *Scorer) predict(b *feature.Batch, probs [][]float32, ctcvr []float32) {
 		return
 	}
 	j := &s.blocks
-	j.s = s
 	for len(j.blocks) < nb {
 		t := nn.NewTape(false, 0)
 		t.Serial = true
