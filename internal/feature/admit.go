@@ -305,12 +305,31 @@ func (b *bloomFilter) has(h uint64) bool {
 }
 
 // bloomJSON is a filter's form in the pipeline JSON: the bit array as
-// base64 of its 64-bit words, little-endian.
+// base64 of its 64-bit words, little-endian; or, in a version 3 pipeline,
+// no bits and the words in a blob (fromBlob).
 type bloomJSON struct {
 	Values int    `json:"values"`
 	Hashes int    `json:"hashes"`
 	Words  int    `json:"words"`
-	Bits   string `json:"bits"`
+	Bits   string `json:"bits,omitempty"`
+	// words, when set, are the bits read from a blob.
+	words []uint64
+}
+
+// fromBlob takes the filter's words from the blob of that name.
+func (j *bloomJSON) fromBlob(name string, blob func(string) (Blob, bool)) error {
+	b, ok := blob(name)
+	if !ok || b.Bytes != nil {
+		return fmt.Errorf("admitted values stored outside the JSON, but their blob %s is missing or not 64-bit words", name)
+	}
+	if len(b.Ints) != j.Words {
+		return fmt.Errorf("admitted values: %d words in the blob, %d in the JSON", len(b.Ints), j.Words)
+	}
+	j.words = make([]uint64, len(b.Ints))
+	for i, w := range b.Ints {
+		j.words[i] = uint64(w)
+	}
+	return nil
 }
 
 func (b *bloomFilter) toJSON() *bloomJSON {
@@ -324,6 +343,12 @@ func (b *bloomFilter) toJSON() *bloomJSON {
 }
 
 func (j *bloomJSON) filter() (*bloomFilter, error) {
+	if j.words != nil {
+		if j.Words < 1 || j.Hashes < 1 || j.Hashes > 64 || j.Values < 0 {
+			return nil, fmt.Errorf("admitted values: %d words, %d hashes, %d values", j.Words, j.Hashes, j.Values)
+		}
+		return &bloomFilter{bits: j.words, k: j.Hashes, n: j.Values}, nil
+	}
 	raw, err := base64.StdEncoding.DecodeString(j.Bits)
 	if err != nil {
 		return nil, fmt.Errorf("admitted values: %w", err)

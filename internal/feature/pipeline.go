@@ -11,9 +11,11 @@ import (
 )
 
 // PipelineVersion is the newest version of the pipeline's JSON form: 2
-// adds the Bloom filter of admitted values of hashed fields. A pipeline
-// without such a filter is still written as version 1.
-const PipelineVersion = 2
+// adds the Bloom filter of admitted values of hashed fields, 3 stores large
+// vocabularies and filters as blobs beside the JSON (MarshalWithBlobs). A
+// pipeline is written with the lowest version that holds it: 1 without
+// filters or blobs.
+const PipelineVersion = 3
 
 type op uint8
 

@@ -71,11 +71,18 @@ func Save(path string, tr *Trained) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("model: save: %w", err)
 	}
-	pipe, err := json.Marshal(tr.Pipeline)
+	pipe, blobs, err := tr.Pipeline.MarshalWithBlobs()
 	if err != nil {
 		return "", fmt.Errorf("model: save pipeline: %w", err)
 	}
 	f := &modelfile.File{Meta: map[string]string{"model": string(hdr), "pipeline": string(pipe)}}
+	for _, b := range blobs {
+		t := modelfile.Tensor{Name: pipelineTensorPrefix + b.Name, DType: modelfile.I64, Shape: []int{len(b.Ints)}, Int64: b.Ints}
+		if b.Ints == nil {
+			t = modelfile.Tensor{Name: pipelineTensorPrefix + b.Name, DType: modelfile.U8, Shape: []int{len(b.Bytes)}, Uint8: b.Bytes}
+		}
+		f.Tensors = append(f.Tensors, t)
+	}
 	if tr.Info != nil {
 		f.Meta["info"] = string(tr.Info)
 	}
@@ -98,6 +105,10 @@ func Save(path string, tr *Trained) (string, error) {
 	return sum, nil
 }
 
+// pipelineTensorPrefix starts the names of the tensors that hold the
+// pipeline's blobs (feature.Blob): large vocabularies and filters.
+const pipelineTensorPrefix = "pipeline."
+
 // pipelineHeadroom is the part of the model file's header kept for the
 // other documents (model, info, calibration) and the tensor index when
 // CheckSavable measures the pipeline.
@@ -108,13 +119,15 @@ const pipelineHeadroom = 4 << 20
 var pipelineLimit = modelfile.MaxHeaderSize - pipelineHeadroom
 
 // CheckSavable reports whether a model with pipeline p can be written by
-// Save: the pipeline's JSON (its vocabularies included) must fit in the
-// model file's header (modelfile.MaxHeaderSize, less pipelineHeadroom).
+// Save: the pipeline's JSON, less the large vocabularies and filters that
+// Save stores as tensors, must fit in the model file's header
+// (modelfile.MaxHeaderSize, less pipelineHeadroom): many vocabularies of
+// just under feature.BlobMinBytes each can still overflow it.
 // Training checks it before its first step, so that a vocabulary too big
 // for the file is refused in seconds, not after the epochs. The error
 // names the largest vocabularies and what to change in the schema.
 func CheckSavable(p *feature.Pipeline) error {
-	b, err := json.Marshal(p)
+	b, _, err := p.MarshalWithBlobs()
 	if err != nil {
 		return fmt.Errorf("model: pipeline: %w", err)
 	}
@@ -192,9 +205,27 @@ func fromFile(f *modelfile.File, sum, path string) (*Trained, error) {
 	if _, ok := registry[hdr.Name]; !ok {
 		return nil, bad("unknown model %q (this build has %v)", hdr.Name, Names())
 	}
-	p, err := feature.UnmarshalPipeline([]byte(f.Meta["pipeline"]))
+	byName := make(map[string]*modelfile.Tensor, len(f.Tensors))
+	for i := range f.Tensors {
+		byName[f.Tensors[i].Name] = &f.Tensors[i]
+	}
+	blob := func(name string) (feature.Blob, bool) {
+		t, ok := byName[pipelineTensorPrefix+name]
+		if !ok || len(t.Shape) != 1 {
+			return feature.Blob{}, false
+		}
+		delete(byName, pipelineTensorPrefix+name)
+		switch t.DType {
+		case modelfile.U8:
+			return feature.Blob{Name: name, Bytes: t.Uint8}, true
+		case modelfile.I64:
+			return feature.Blob{Name: name, Ints: t.Int64}, true
+		}
+		return feature.Blob{}, false
+	}
+	p, err := feature.UnmarshalPipelineWithBlobs([]byte(f.Meta["pipeline"]), blob)
 	if err != nil {
-		return nil, bad("pipeline document: %v", err)
+		return nil, bad("pipeline document (its large vocabularies and filters are the tensors %s<blob>): %v", pipelineTensorPrefix, err)
 	}
 	tr, err := Build(hdr.Name, hdr.Config, p, 0)
 	if err != nil {
@@ -212,10 +243,6 @@ func fromFile(f *modelfile.File, sum, path string) (*Trained, error) {
 			return nil, bad("calibration document: %v", err)
 		}
 		tr.Calibration = &c
-	}
-	byName := make(map[string]*modelfile.Tensor, len(f.Tensors))
-	for i := range f.Tensors {
-		byName[f.Tensors[i].Name] = &f.Tensors[i]
 	}
 	take := func(name string, rows, cols int, dst []float32) error {
 		t, ok := byName[name]

@@ -87,6 +87,8 @@ func tensorBytes(t *Tensor, dt DType) []byte {
 		return rawBytes(t.Int64)
 	case I32:
 		return rawBytes(t.Int32)
+	case U8:
+		return t.Uint8
 	}
 	return rawBytes(t.Data)
 }

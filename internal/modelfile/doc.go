@@ -41,11 +41,11 @@
 //
 //	"<name>":{"dtype":"F32","shape":[d0,d1,...],"data_offsets":[begin,end]}
 //
-// with dtype one of F32 (float32), I64 (int64), I32 (int32); shape
+// with dtype one of F32 (float32), I64 (int64), I32 (int32), U8 (bytes); shape
 // row-major, [] for a scalar, a 0 dimension allowed; begin and end byte
 // offsets relative to the start of the data section (byte 8+N), end-begin =
 // product(shape) × element size. Storage order is by element size,
-// largest first (I64 before F32 and I32), then by name (byte order); the
+// largest first (I64, then F32 and I32, then U8), then by name (byte order); the
 // first tensor begins at 0 and each next one where the previous ends, so
 // with the 8-byte aligned data section every tensor is aligned to its
 // element size. Strings are escaped only where JSON requires it (quote,
@@ -69,6 +69,18 @@
 //	             calibration: none, which predict the model's probabilities
 //
 // and one F32 tensor per weight, named as the model names its parameters.
+// A vocabulary or Bloom filter too large to sit well in the pipeline's JSON
+// (over 64 KiB of it, feature.BlobMinBytes) is stored as tensors instead,
+// and the pipeline document is then version 3, naming its size:
+//
+//	pipeline.<field>.vocab.bytes    U8 [B]: the kept values back to back
+//	pipeline.<field>.vocab.offsets  I64 [V+1]: value i (id i+1) is
+//	                                bytes[offsets[i]:offsets[i+1]]
+//	pipeline.<field>.admitted       I64 [W]: the filter's 64-bit words
+//
+// This keeps a vocabulary of 10⁷ values out of the header, which safetensors
+// readers limit to 100 MB, and its bytes exact (JSON would replace invalid
+// UTF-8).
 // Training checkpoints (package train) are model files too, with a
 // "checkpoint" document and "w.", "best.", "opt." tensors.
 //
@@ -120,7 +132,7 @@
 //	    tensors = {}
 //	    for name, t in header.items():
 //	        begin, end = t["data_offsets"]
-//	        values = array.array({"F32": "f", "I32": "i", "I64": "q"}[t["dtype"]], data[begin:end])
+//	        values = array.array({"F32": "f", "I32": "i", "I64": "q", "U8": "B"}[t["dtype"]], data[begin:end])
 //	        if sys.byteorder == "big":
 //	            values.byteswap()
 //	        tensors[name] = (t["shape"], values)  # row-major values
@@ -131,7 +143,7 @@
 //	    s = lambda x: u64(len(x.encode())) + x.encode()
 //	    keys = sorted(k for k in meta if k != "checksum")
 //	    b = u64(len(keys)) + b"".join(s(k) + s(meta[k]) for k in keys)
-//	    size = {"F32": 4, "I32": 4, "I64": 8}
+//	    size = {"F32": 4, "I32": 4, "I64": 8, "U8": 1}
 //	    order = sorted(header, key=lambda k: (-size[header[k]["dtype"]], k.encode()))
 //	    b += u64(len(order))
 //	    for k in order:

@@ -53,6 +53,7 @@ const (
 	F32 DType = "F32" // float32, Tensor.Data
 	I64 DType = "I64" // int64, Tensor.Int64
 	I32 DType = "I32" // int32, Tensor.Int32
+	U8  DType = "U8"  // uint8, Tensor.Uint8 (bytes, e.g. strings back to back)
 )
 
 // size returns the element size in bytes, or 0 for an unknown dtype.
@@ -62,6 +63,8 @@ func (d DType) size() int {
 		return 4
 	case I64:
 		return 8
+	case U8:
+		return 1
 	}
 	return 0
 }
@@ -76,6 +79,7 @@ type Tensor struct {
 	Data  []float32 // values when DType is F32
 	Int64 []int64   // values when DType is I64
 	Int32 []int32   // values when DType is I32
+	Uint8 []byte    // values when DType is U8
 }
 
 // File is the content of a model file: the caller's named documents (usually
@@ -178,13 +182,13 @@ func layout(f *File) ([]entry, int, error) {
 		}
 		size := dt.size()
 		if size == 0 {
-			return nil, 0, fmt.Errorf("tensor %q: unsupported dtype %q (want F32, I64 or I32)", t.Name, t.DType)
+			return nil, 0, fmt.Errorf("tensor %q: unsupported dtype %q (want F32, I64, I32 or U8)", t.Name, t.DType)
 		}
 		n, err := numElements(t.Shape, maxInt/size)
 		if err != nil {
 			return nil, 0, fmt.Errorf("tensor %q: %w", t.Name, err)
 		}
-		lens := map[DType]int{F32: len(t.Data), I64: len(t.Int64), I32: len(t.Int32)}
+		lens := map[DType]int{F32: len(t.Data), I64: len(t.Int64), I32: len(t.Int32), U8: len(t.Uint8)}
 		for d, l := range lens {
 			if d == dt && l != n {
 				return nil, 0, fmt.Errorf("tensor %q: shape %v holds %d elements, %s slice has %d", t.Name, t.Shape, n, d, l)

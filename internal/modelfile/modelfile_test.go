@@ -38,6 +38,7 @@ func sample() *File {
 			{Name: "empty", Shape: []int{0, 5}, Data: []float32{}},
 			{Name: "ids", DType: I64, Shape: []int{3}, Int64: []int64{-1, 1 << 40, 7}},
 			{Name: "counts", DType: I32, Shape: []int{2, 1}, Int32: []int32{-5, 1 << 30}},
+			{Name: "vocab", DType: U8, Shape: []int{5}, Uint8: []byte("a\xffb\x00c")},
 			{Name: "emb/ü \"q\"", Shape: []int{1, 3}, Data: []float32{float32(math.NaN()), 1e-38, -1e38}},
 		},
 	}
@@ -86,6 +87,9 @@ func sameTensors(t *testing.T, got, want []Tensor) {
 		}
 		if fmt.Sprint(g.Shape) != fmt.Sprint(w.Shape) {
 			t.Errorf("tensor %q: shape %v, want %v", w.Name, g.Shape, w.Shape)
+		}
+		if string(g.Uint8) != string(w.Uint8) {
+			t.Errorf("tensor %q: bytes %q, want %q", w.Name, g.Uint8, w.Uint8)
 		}
 		if len(g.Data) != len(w.Data) || len(g.Int64) != len(w.Int64) || len(g.Int32) != len(w.Int32) {
 			t.Errorf("tensor %q: lengths %d/%d/%d, want %d/%d/%d", w.Name, len(g.Data), len(g.Int64), len(g.Int32), len(w.Data), len(w.Int64), len(w.Int32))
@@ -180,7 +184,7 @@ func TestReadStorageOrderAndLookup(t *testing.T) {
 	for _, tn := range f.Tensors {
 		names = append(names, tn.Name)
 	}
-	want := []string{"ids", "bias", "counts", "emb/ü \"q\"", "empty", "tower.0.W", "tower.0.b"}
+	want := []string{"ids", "bias", "counts", "emb/ü \"q\"", "empty", "tower.0.W", "tower.0.b", "vocab"}
 	if fmt.Sprint(names) != fmt.Sprint(want) {
 		t.Errorf("tensor order %q, want %q", names, want)
 	}
@@ -394,6 +398,10 @@ func TestSafetensorsCompatible(t *testing.T) {
 					t.Errorf("tensor %q [%d]: %d, want %d", w.Name, i, got, x)
 				}
 			}
+		case "U8":
+			if string(st.raw) != string(w.Uint8) || w.DType != U8 {
+				t.Errorf("tensor %q: bytes %q, want %q", w.Name, st.raw, w.Uint8)
+			}
 		default:
 			t.Errorf("tensor %q: dtype %q", w.Name, st.dtype)
 		}
@@ -420,7 +428,7 @@ func TestChecksumRecipe(t *testing.T) {
 		str(k)
 		str(meta[k])
 	}
-	size := map[string]int{"F32": 4, "I32": 4, "I64": 8}
+	size := map[string]int{"F32": 4, "I32": 4, "I64": 8, "U8": 1}
 	var names []string
 	for k := range tensors {
 		names = append(names, k)
@@ -557,7 +565,7 @@ func TestReadErrorNamesPath(t *testing.T) {
 	if !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("err = %v, want ErrCorrupt", err)
 	}
-	want := "modelfile: " + path + `: tensor "tower.0.b": data_offsets [72 80] beyond data section of 77 bytes: file truncated?`
+	want := "modelfile: " + path + `: tensor "vocab": data_offsets [80 85] beyond data section of 82 bytes: file truncated?`
 	if err.Error() != want {
 		t.Errorf("err = %q\nwant  %q", err, want)
 	}

@@ -277,6 +277,11 @@ func finish(meta map[string]string, ents []entry, data []byte, alias bool) (*Fil
 			t.Int64 = fromBytes[int64](raw, alias)
 		case I32:
 			t.Int32 = fromBytes[int32](raw, alias)
+		case U8:
+			t.Uint8 = raw
+			if !alias {
+				t.Uint8 = bytes.Clone(raw)
+			}
 		}
 		f.Tensors[i] = t
 	}
@@ -325,7 +330,7 @@ func parseEntry(name string, raw json.RawMessage, dataLen int) (entry, error) {
 	dt := DType(info.DType)
 	size := dt.size()
 	if size == 0 {
-		return entry{}, corrupt("tensor %q: unsupported dtype %q (want F32, I64 or I32)", name, info.DType)
+		return entry{}, corrupt("tensor %q: unsupported dtype %q (want F32, I64, I32 or U8)", name, info.DType)
 	}
 	shape := make([]int, len(*info.Shape))
 	for i, d := range *info.Shape {
