@@ -11,7 +11,7 @@ The header is {"__metadata__": {...}, "<tensor>": {...}, ...}: the metadata
 first (keys sorted by bytes: the caller's documents, "checksum", "format" =
 "dcrnn", "format_version" = "1"), then the tensors in storage order (by
 element size, largest first, then by name as bytes), each
-{"dtype": "F32"|"I32"|"I64", "shape": [...], "data_offsets": [begin, end]}.
+{"dtype": "F32"|"I32"|"I64"|"U8", "shape": [...], "data_offsets": [begin, end]}.
 Strings escape only '"', '\\' and control characters (as \\n, \\r, \\t or
 \\u00XX). The checksum is the SHA-256 of: u64 count of the other metadata
 entries; each as (str key, str value), keys sorted; u64 tensor count; per
@@ -37,7 +37,7 @@ FORMAT = "dcrnn"
 FORMAT_VERSION = "1"
 MAX_HEADER_SIZE = 100_000_000
 
-_DTYPES = {"F32": np.dtype("<f4"), "I32": np.dtype("<i4"), "I64": np.dtype("<i8")}
+_DTYPES = {"F32": np.dtype("<f4"), "I32": np.dtype("<i4"), "I64": np.dtype("<i8"), "U8": np.dtype("u1")}
 _RESERVED = ("checksum", "format", "format_version")
 
 
@@ -69,7 +69,7 @@ def _dtype_name(a: np.ndarray) -> str:
     for name, dt in _DTYPES.items():
         if a.dtype == dt or a.dtype == dt.newbyteorder("="):
             return name
-    raise ModelFileError(f"dtype {a.dtype} is not one of float32, int32, int64")
+    raise ModelFileError(f"dtype {a.dtype} is not one of float32, int32, int64, uint8")
 
 
 def _storage_order(tensors: dict[str, tuple[str, tuple[int, ...]]]) -> list[str]:

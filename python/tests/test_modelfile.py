@@ -29,13 +29,14 @@ def test_round_trip_escapes_and_order(tmp_path):
         "at": np.array([7], dtype=np.int32),
         "mt": np.array([1, 2], dtype=np.int64),
         "et": np.zeros((0, 4), dtype=np.float32),
+        "bt": np.frombuffer(b"a\xffb\x00", dtype=np.uint8),
     }
     p = tmp_path / "x.dcrnn"
     modelfile.write(p, docs, tensors)
     raw = p.read_bytes()
     assert b"\\u0007" in raw and "é".encode() in raw
-    # I64 first (largest element), then by name.
-    assert raw.index(b'"mt":') < raw.index(b'"at":') < raw.index(b'"et":') < raw.index(b'"zt":')
+    # I64 first (largest element), then by name; U8 last.
+    assert raw.index(b'"mt":') < raw.index(b'"at":') < raw.index(b'"et":') < raw.index(b'"zt":') < raw.index(b'"bt":')
     d2, t2, _ = modelfile.read(p)
     assert d2 == docs
     for k, v in tensors.items():
