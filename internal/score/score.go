@@ -138,9 +138,10 @@ func New(tr *model.Trained) *Scorer {
 // the kernels in p (see nn.Packs), which any number of Scorers of the same
 // model may share: each weight is packed once for all of them instead of on
 // every product of every pass. The probabilities do not change by a bit.
-// p is never invalidated here, so it is only for a model whose weights no
-// longer change (a loaded model file: the server's, the public package's),
-// never for one that is still being trained.
+// The Scorer never invalidates p: it is for a model whose weights no longer
+// change (a loaded model file: the server's, the public package's), or
+// whose only writer calls p.Invalidate after every write, before the
+// Scorer's next call (the bench workload's training step).
 func (s *Scorer) SharePacks(p *nn.Packs) {
 	s.packs = p
 	s.tape.Packs = p
