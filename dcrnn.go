@@ -6,6 +6,7 @@ import (
 
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/nn"
 )
 
 // MaxModelBytes is the largest model file Load reads (1 GiB); a larger file
@@ -23,6 +24,9 @@ type Model struct {
 	// ctcvr is the index Prediction.Prob gives "ctcvr" (len(tasks)), -1
 	// without a funnel.
 	ctcvr int
+	// packs holds the weights packed for the kernels, shared by the
+	// Model's Scorers (score.Scorer.SharePacks).
+	packs *nn.Packs
 }
 
 // Load reads and checks the model file at path (at most MaxModelBytes
@@ -50,7 +54,7 @@ func Decode(b []byte) (*Model, error) {
 }
 
 func newModel(tr *model.Trained) *Model {
-	m := &Model{tr: tr, ctcvr: -1}
+	m := &Model{tr: tr, ctcvr: -1, packs: nn.NewPacks()}
 	for _, t := range tr.Spec.Tasks {
 		m.tasks = append(m.tasks, t.Name)
 	}

@@ -21,7 +21,11 @@ type Scorer struct {
 }
 
 // NewScorer returns a Scorer of m.
-func (m *Model) NewScorer() *Scorer { return &Scorer{m: m, sc: score.New(m.tr)} }
+func (m *Model) NewScorer() *Scorer {
+	sc := score.New(m.tr)
+	sc.SharePacks(m.packs) // a Model's weights never change
+	return &Scorer{m: m, sc: sc}
+}
 
 // Prediction is the model's output for one row.
 type Prediction struct {

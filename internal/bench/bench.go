@@ -34,6 +34,7 @@ import (
 
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/nn"
 	"github.com/dcrnn/dcrnn/internal/optim"
 	"github.com/dcrnn/dcrnn/internal/score"
 	"github.com/dcrnn/dcrnn/internal/tensor"
@@ -182,6 +183,7 @@ type Workload struct {
 	sparse *optim.SparseAdam
 	train  *train.Stepper
 	infer  *score.Scorer
+	packs  *nn.Packs // infer's packed weights, invalidated by every TrainStep
 	data   []*feature.Batch
 }
 
@@ -228,7 +230,11 @@ func NewWorkload(o Options) (*Workload, error) {
 		// steps a trained model adds.
 		infer: score.New(&model.Trained{Name: name, Spec: spec, Model: m}),
 		data:  SyntheticBatches(o.Batches, o.Batch, o.Fields, o.Vocab, len(spec.Tasks), o.Seed),
+		packs: nn.NewPacks(),
 	}
+	// As the server does, the scorer keeps the weights packed from batch to
+	// batch; TrainStep, the only writer, invalidates them.
+	w.infer.SharePacks(w.packs)
 	return w, nil
 }
 
@@ -272,6 +278,7 @@ func (w *Workload) TrainStep(i int) float64 {
 	loss := w.train.Gradient(b, uint64(i))
 	w.adam.Step()
 	w.sparse.Step()
+	w.packs.Invalidate()
 	return loss
 }
 

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"math"
 	"testing"
+
+	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/score"
 )
 
 // tiny is a workload small enough for a unit test.
@@ -241,4 +244,27 @@ func benchInfer(b *testing.B, wl string) {
 		w.InferStep(i)
 	}
 	b.ReportMetric(float64(b.N*w.Opts.Batch)/b.Elapsed().Seconds(), "samples/s")
+}
+
+// TestInferAfterTrainStep: the inference step, whose scorer keeps the
+// weights packed from call to call, scores with the weights of the last
+// training step, as a scorer made afresh does, to the bit.
+func TestInferAfterTrainStep(t *testing.T) {
+	w, err := NewWorkload(Options{Vocab: 1000, Batch: 300, Batches: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		w.InferStep(i) // packs the weights of step i
+		w.TrainStep(i)
+		got := w.InferStep(i + 1)
+		want, _ := score.New(&model.Trained{Spec: w.Spec, Model: w.Model}).Batch(w.Batch(i + 1))
+		for k := range want {
+			for r := range want[k] {
+				if math.Float32bits(got[k][r]) != math.Float32bits(want[k][r]) {
+					t.Fatalf("after train step %d: task %d row %d: %v, want %v", i, k, r, got[k][r], want[k][r])
+				}
+			}
+		}
+	}
 }

@@ -17,7 +17,7 @@ func affineBackward(t *Tape, rows, in, out int, x []float32, ldx int, xg []float
 		sumRows(t, db, dz, rows, out)
 	}
 	if xg != nil {
-		t.gemm(false, true, rows, in, out, 1, dz, out, w, out, 1, xg, ldxg)
+		t.gemmW(false, true, rows, in, out, 1, dz, out, w, out, 1, xg, ldxg)
 	}
 }
 

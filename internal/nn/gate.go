@@ -155,8 +155,8 @@ func (g *SigmoidGate) Forward(t *Tape, a, b *Mat) *Mat {
 	gv := t.Floats(n * ha)
 	fillRows(gv, n, g.C.W)
 	if n > 0 {
-		t.gemm(false, false, n, ha, ha, 1, a.V, ha, g.G.W, ha, 1, gv, ha)
-		t.gemm(false, false, n, ha, g.B, 1, b.V, g.B, g.G.W[ha*ha:], ha, 1, gv, ha)
+		t.gemmW(false, false, n, ha, ha, 1, a.V, ha, g.G.W, ha, 1, gv, ha)
+		t.gemmW(false, false, n, ha, g.B, 1, b.V, g.B, g.G.W[ha*ha:], ha, 1, gv, ha)
 	}
 	Sigmoid.apply(gv)
 	y := t.Mat(n, ha)
@@ -214,8 +214,8 @@ func (p *PairAttention) Forward(t *Tape, u, v *Mat) *Mat {
 	saved := t.Floats(2*n*g + 2*n)
 	pu, pv, aw := saved[:n*g], saved[n*g:2*n*g], saved[2*n*g:]
 	if n > 0 {
-		t.gemm(false, false, n, g, h, 1, u.V, h, p.W.W, g, 0, pu, g)
-		t.gemm(false, false, n, g, h, 1, v.V, h, p.W.W, g, 0, pv, g)
+		t.gemmW(false, false, n, g, h, 1, u.V, h, p.W.W, g, 0, pu, g)
+		t.gemmW(false, false, n, g, h, 1, v.V, h, p.W.W, g, 0, pv, g)
 	}
 	y := t.Mat(n, h)
 	scale := float32(1 / math.Sqrt(float64(h)))

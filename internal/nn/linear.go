@@ -40,7 +40,7 @@ func (l *Linear) Forward(t *Tape, x *Mat) *Mat {
 	}
 	y := t.Mat(x.Rows, l.Out)
 	tensor.SetRowVector(y.V, x.Rows, l.Out, l.B.W)
-	t.gemm(false, false, x.Rows, l.Out, l.In, 1, x.V, l.In, l.W.W, l.Out, 1, y.V, l.Out)
+	t.gemmW(false, false, x.Rows, l.Out, l.In, 1, x.V, l.In, l.W.W, l.Out, 1, y.V, l.Out)
 	l.Act.apply(y.V)
 	t.Record(Record{Op: l, In: [4]*Mat{x}, Out: y})
 	return y
@@ -59,7 +59,7 @@ func (l *Linear) Backward(t *Tape, r *Record) {
 	t.gemm(true, false, l.In, l.Out, b, 1, x.V, l.In, dz, l.Out, 1, t.Grad(l.W), l.Out)
 	sumRows(t, t.Grad(l.B), dz, b, l.Out)
 	if x.G != nil {
-		t.gemm(false, true, b, l.In, l.Out, 1, dz, l.Out, l.W.W, l.Out, 1, x.G, l.In)
+		t.gemmW(false, true, b, l.In, l.Out, 1, dz, l.Out, l.W.W, l.Out, 1, x.G, l.In)
 	}
 }
 
@@ -91,7 +91,7 @@ func (l *Linear) ForwardMul(t *Tape, x, v *Mat) *Mat {
 	}
 	tensor.SetRowVector(z, b, l.Out, l.B.W)
 	if x != nil {
-		t.gemm(false, false, b, l.Out, l.In, 1, x.V, l.In, l.W.W, l.Out, 1, z, l.Out)
+		t.gemmW(false, false, b, l.Out, l.In, 1, x.V, l.In, l.W.W, l.Out, 1, z, l.Out)
 	}
 	l.Act.apply(z)
 	y := t.Mat(b, l.Out)
@@ -127,7 +127,7 @@ func (o linearMul) Backward(t *Tape, r *Record) {
 	t.gemm(true, false, l.In, l.Out, b, 1, x.V, l.In, dz, l.Out, 1, t.Grad(l.W), l.Out)
 	sumRows(t, t.Grad(l.B), dz, b, l.Out)
 	if x.G != nil {
-		t.gemm(false, true, b, l.In, l.Out, 1, dz, l.Out, l.W.W, l.Out, 1, x.G, l.In)
+		t.gemmW(false, true, b, l.In, l.Out, 1, dz, l.Out, l.W.W, l.Out, 1, x.G, l.In)
 	}
 }
 
@@ -141,7 +141,7 @@ func (l *Linear) ForwardCols(t *Tape, x *Mat, lo int) *Mat {
 	y := t.Mat(x.Rows, l.Out)
 	tensor.SetRowVector(y.V, x.Rows, l.Out, l.B.W)
 	if x.Rows > 0 {
-		t.gemm(false, false, x.Rows, l.Out, l.In, 1, x.V[lo:], x.Cols, l.W.W, l.Out, 1, y.V, l.Out)
+		t.gemmW(false, false, x.Rows, l.Out, l.In, 1, x.V[lo:], x.Cols, l.W.W, l.Out, 1, y.V, l.Out)
 	}
 	l.Act.apply(y.V)
 	t.Record(Record{Op: linearCols{l}, In: [4]*Mat{x}, Out: y, Aux: lo})
@@ -167,7 +167,7 @@ func (o linearCols) Backward(t *Tape, r *Record) {
 		return
 	}
 	dx := t.Scratch(b * l.In)
-	t.gemm(false, true, b, l.In, l.Out, 1, dz, l.Out, l.W.W, l.Out, 0, dx, l.In)
+	t.gemmW(false, true, b, l.In, l.Out, 1, dz, l.Out, l.W.W, l.Out, 0, dx, l.In)
 	for i := 0; i < b; i++ {
 		g := x.G[i*x.Cols+lo : i*x.Cols+lo+l.In]
 		for j, v := range dx[i*l.In : (i+1)*l.In] {

@@ -162,9 +162,9 @@ func (c *GRU) Step(t *Tape, x, h *Mat) *Mat {
 		fillRows(gh, b, c.Bh.W)
 	}
 	if b > 0 {
-		t.gemm(false, false, b, g, c.In, 1, x.V, c.In, c.Wx.W, g, 1, gx, g)
+		t.gemmW(false, false, b, g, c.In, 1, x.V, c.In, c.Wx.W, g, 1, gx, g)
 		if h != nil {
-			t.gemm(false, false, b, g, H, 1, h.V, H, c.Wh.W, g, 1, gh, g)
+			t.gemmW(false, false, b, g, H, 1, h.V, H, c.Wh.W, g, 1, gh, g)
 		}
 	}
 	out := t.Mat(b, H)
@@ -291,9 +291,9 @@ func (c *LSTM) Step(t *Tape, x, state *Mat) *Mat {
 	}
 	fillRows(pre, b, c.B.W)
 	if b > 0 {
-		t.gemm(false, false, b, g, c.In, 1, x.V, c.In, c.Wx.W, g, 1, pre, g)
+		t.gemmW(false, false, b, g, c.In, 1, x.V, c.In, c.Wx.W, g, 1, pre, g)
 		if state != nil {
-			t.gemm(false, false, b, g, H, 1, state.V, 2*H, c.Wh.W, g, 1, pre, g)
+			t.gemmW(false, false, b, g, H, 1, state.V, 2*H, c.Wh.W, g, 1, pre, g)
 		}
 	}
 	out := t.Mat(b, 2*H)
@@ -413,9 +413,9 @@ func (c *RNN) Step(t *Tape, x, h *Mat) *Mat {
 	out := t.Mat(b, H)
 	fillRows(out.V, b, c.B.W)
 	if b > 0 {
-		t.gemm(false, false, b, H, c.In, 1, x.V, c.In, c.Wx.W, H, 1, out.V, H)
+		t.gemmW(false, false, b, H, c.In, 1, x.V, c.In, c.Wx.W, H, 1, out.V, H)
 		if h != nil {
-			t.gemm(false, false, b, H, H, 1, h.V, H, c.Wh.W, H, 1, out.V, H)
+			t.gemmW(false, false, b, H, H, 1, h.V, H, c.Wh.W, H, 1, out.V, H)
 		}
 	}
 	tensor.TanhVec(out.V, out.V)

@@ -39,6 +39,10 @@ type Tape struct {
 	// one goroutine each, on row blocks of one batch (the training step's,
 	// the scorer's). A kernel's result does not depend on it.
 	Serial bool
+	// Packs, when not nil, keeps the weights the tape's layers multiply by
+	// packed from pass to pass; its owner invalidates it whenever they
+	// change (see Packs). Several tapes may share one.
+	Packs *Packs
 
 	recs   []Record
 	mats   []*Mat
@@ -241,6 +245,17 @@ func (t *Tape) threads() int {
 // gemm is tensor.Gemm on t's threads.
 func (t *Tape) gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	tensor.GemmThreads(t.threads(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemmW is gemm for a product by a weight w, op(w) [k×n]: with the
+// tape's Packs, w is packed once and the product reads the pack (the same
+// bits). Products by activations, which change every pass, use gemm.
+func (t *Tape) gemmW(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, w []float32, ldw int, beta float32, c []float32, ldc int) {
+	if t.Packs == nil || m == 0 || n == 0 || k == 0 {
+		t.gemm(transA, transB, m, n, k, alpha, a, lda, w, ldw, beta, c, ldc)
+		return
+	}
+	tensor.GemmPacked(t.threads(), transA, m, alpha, a, lda, t.Packs.get(transB, k, n, w, ldw), beta, c, ldc)
 }
 
 // parallelFor is tensor.ParallelFor on t's threads.

@@ -75,6 +75,7 @@ type Scorer struct {
 	ctx    *feature.Batch   // Maps' context check, one row
 	cols   []feature.Column // Columns' chunk of the columns
 	blocks blockJob         // the row blocks of a batch scored in parallel
+	packs  *nn.Packs        // see SharePacks
 }
 
 // blockJob scores the blocks of one batch, one tensor.ParallelForThreads
@@ -133,6 +134,22 @@ func New(tr *model.Trained) *Scorer {
 	return s
 }
 
+// SharePacks makes the Scorer's tapes keep the model's weights packed for
+// the kernels in p (see nn.Packs), which any number of Scorers of the same
+// model may share: each weight is packed once for all of them instead of on
+// every product of every pass. The probabilities do not change by a bit.
+// The Scorer never invalidates p: it is for a model whose weights no longer
+// change (a loaded model file: the server's, the public package's), or
+// whose only writer calls p.Invalidate after every write, before the
+// Scorer's next call (the bench workload's training step).
+func (s *Scorer) SharePacks(p *nn.Packs) {
+	s.packs = p
+	s.tape.Packs = p
+	for _, bl := range s.blocks.blocks {
+		bl.tape.Packs = p
+	}
+}
+
 // Model returns the model the Scorer scores with.
 func (s *Scorer) Model() *model.Trained { return s.tr }
 
@@ -182,6 +199,7 @@ func (s *Scorer) predict(b *feature.Batch, probs [][]float32, ctcvr []float32) {
 	for len(j.blocks) < nb {
 		t := nn.NewTape(false, 0)
 		t.Serial = true
+		t.Packs = s.packs
 		j.blocks = append(j.blocks, &block{tape: t})
 	}
 	j.nb = nb

@@ -431,3 +431,82 @@ func censusMaps(t *testing.T, tr *model.Trained) []map[string]any {
 	}
 	return rows
 }
+
+// TestSharedPacksSameBits: Scorers sharing one nn.Packs (SharePacks), run
+// side by side on several goroutines, give every row the bits it gets from
+// a Scorer that packs the weights on every product, for the funnel and the
+// Census model, on one block and on several blocks, 1 to 3 threads; the
+// packs are made once for all of them.
+func TestSharedPacksSameBits(t *testing.T) {
+	defer tensor.SetThreads(tensor.Threads())
+	for _, path := range [][2]string{{funnelModel, funnelRows}, {censusModel, censusRows}} {
+		tr := load(t, path[0])
+		base := fileRows(t, path[1])
+		var rows []map[string]any
+		for len(rows) < 2*score.BlockRows+33 {
+			rows = append(rows, base...)
+		}
+		for _, threads := range []int{1, 2, 3} {
+			tensor.SetThreads(threads)
+			plain := score.New(tr)
+			plain.Chunk = len(rows)
+			packs := nn.NewPacks()
+			for _, n := range []int{len(rows), 100, 1} {
+				want, wantc, err := plain.Maps(rows[:n], nil, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				const goroutines = 3
+				errs := make(chan error, goroutines)
+				for g := range goroutines {
+					go func() {
+						sc := score.New(tr)
+						sc.Chunk = len(rows)
+						sc.SharePacks(packs)
+						for rep := range 2 {
+							got, gotc, err := sc.Maps(rows[:n], nil, nil)
+							if err != nil {
+								errs <- err
+								return
+							}
+							if d := diff(got, want, gotc, wantc); d != "" {
+								errs <- fmt.Errorf("%s, %d threads, %d rows, goroutine %d, pass %d: %s", path[0], threads, n, g, rep, d)
+								return
+							}
+						}
+						errs <- nil
+					}()
+				}
+				for range goroutines {
+					if err := <-errs; err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if tensor.Backend() == "go-avx2" && packs.Len() == 0 {
+				t.Fatalf("%s: nothing was packed", path[0])
+			}
+		}
+	}
+}
+
+// diff is same for another goroutine than the test's: it describes the
+// first difference, "" when there is none.
+func diff(got, want [][]float32, gotc, wantc []float32) string {
+	for k := range want {
+		if len(got[k]) != len(want[k]) {
+			return fmt.Sprintf("task %d: %d rows, want %d", k, len(got[k]), len(want[k]))
+		}
+		for i := range want[k] {
+			if !sameBits(got[k][i], want[k][i]) {
+				return fmt.Sprintf("task %d row %d: %v, want %v", k, i, got[k][i], want[k][i])
+			}
+		}
+	}
+	for i := range wantc {
+		if !sameBits(gotc[i], wantc[i]) {
+			return fmt.Sprintf("ctcvr row %d: %v, want %v", i, gotc[i], wantc[i])
+		}
+	}
+	return ""
+}

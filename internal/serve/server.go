@@ -25,6 +25,7 @@ import (
 
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/nn"
 	"github.com/dcrnn/dcrnn/internal/score"
 )
 
@@ -285,8 +286,12 @@ func (s *Server) load(path string, maxBytes int64) (ld *loaded, err error) {
 		ld.info.Funnel = true
 		ld.keys = append(ld.keys, []byte(`"ctcvr":`))
 	}
+	// The model is read-only from here on: its scorers share one copy of
+	// its weights packed for the kernels.
+	packs := nn.NewPacks()
 	ld.scorers.New = func() any {
 		sc := score.New(tr)
+		sc.SharePacks(packs)
 		sc.Chunk = s.opt.ChunkRows
 		return sc
 	}

@@ -81,8 +81,10 @@ var directTA = false
 
 var impl gonum.Implementation
 
-// gemm is the single-threaded kernel of the pure-Go build.
-func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// gemm is the single-threaded kernel of the pure-Go build. pp, when not nil,
+// holds op(b) already packed by packPanels (the panels of this product's
+// columns); b is still read by the paths that do not use panels.
+func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, pp []float32) {
 	if k == 0 || alpha == 0 {
 		scaleC(m, n, beta, c, ldc)
 		return
@@ -92,7 +94,7 @@ func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		return
 	}
 	if useKernel {
-		gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		gemmPacked(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, pp)
 		return
 	}
 	ta, tb := blas.NoTrans, blas.NoTrans
@@ -136,7 +138,11 @@ func gemv(transA bool, m, k int, alpha float32, a []float32, lda int, b []float3
 // m%mr rows are packed into a kc×mr panel first. k blocks after the first
 // accumulate into c with beta = 1, so every element sums its k terms in the
 // same order regardless of how Gemm splits the output.
-func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+//
+// With pp (packPanels' layout: panel j of nr columns is k×nr at pp[j·nr·k:])
+// op(b) is not packed again: the kernel reads the rows pc..pc+kcur of each
+// panel in place, the same values in the same order as a fresh pack.
+func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, pp []float32) {
 	buf := getBuf()
 	for jc := 0; jc < n; jc += nc {
 		ncur := min(nc, n-jc)
@@ -146,7 +152,9 @@ func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 			if pc > 0 {
 				bet = 1
 			}
-			packB(buf.b[:], transB, b, ldb, pc, kcur, jc, ncur)
+			if pp == nil {
+				packB(buf.b[:], transB, b, ldb, pc, kcur, jc, ncur)
+			}
 			for ir := 0; ir < m; ir += mr {
 				mcur := min(mr, m-ir)
 				var ap *float32
@@ -159,7 +167,12 @@ func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 				}
 				for jr := 0; jr < ncur; jr += nr {
 					ncr := min(nr, ncur-jr)
-					bp := &buf.b[jr*kcur]
+					var bp *float32
+					if pp != nil {
+						bp = &pp[(jc+jr)*k+pc*nr]
+					} else {
+						bp = &buf.b[jr*kcur]
+					}
 					if mcur == mr && ncr == nr {
 						sgemmKernel(kcur, ap, rs, ks, bp, &c[ir*ldc+jc+jr], ldc, alpha, bet)
 						continue
@@ -181,6 +194,24 @@ func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 		}
 	}
 	putBuf(buf)
+}
+
+// packPanels packs the whole of op(b) [k×n] into dst (grown as needed) as
+// the panels gemmPacked reads: ⌈n/nr⌉ panels of k×nr, panel j at
+// dst[j·nr·k:], row q of a panel at q·nr, the last panel padded with zeros.
+// It returns nil (no panels: every product packs as it goes) when the
+// kernel is off or the product is empty.
+func packPanels(dst []float32, transB bool, k, n int, b []float32, ldb int) []float32 {
+	if !useKernel || k == 0 || n == 0 {
+		return nil
+	}
+	size := (n + nr - 1) / nr * nr * k
+	if cap(dst) < size {
+		dst = make([]float32, size)
+	}
+	dst = dst[:size]
+	packB(dst, transB, b, ldb, 0, k, 0, n)
+	return dst
 }
 
 // packB copies op(b)[pc:pc+kcur, jc:jc+ncur] into dst as consecutive panels

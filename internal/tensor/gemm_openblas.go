@@ -28,8 +28,12 @@ func init() {
 	C.openblas_set_num_threads(1)
 }
 
-// gemm is the single-threaded kernel of the OpenBLAS build.
-func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// packPanels packs nothing: OpenBLAS packs op(b) itself, inside every call.
+func packPanels(dst []float32, transB bool, k, n int, b []float32, ldb int) []float32 { return nil }
+
+// gemm is the single-threaded kernel of the OpenBLAS build; it has no use
+// for pre-packed panels pp.
+func gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, pp []float32) {
 	if k == 0 || alpha == 0 {
 		scaleC(m, n, beta, c, ldc)
 		return

@@ -92,7 +92,7 @@ func TestParallelConcurrentCallers(t *testing.T) {
 	Gemm(false, false, m, n, k, 1, a, k, b, n, 0, want, n)
 	if Backend() != "openblas" {
 		whole := make([]float32, m*n)
-		gemm(false, false, m, n, k, 1, a, k, b, n, 0, whole, n)
+		gemm(false, false, m, n, k, 1, a, k, b, n, 0, whole, n, nil)
 		for i := range whole {
 			if math.Float32bits(whole[i]) != math.Float32bits(want[i]) {
 				t.Fatalf("split Gemm c[%d] = %v, unsplit %v", i, want[i], whole[i])

@@ -140,12 +140,72 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 // The result for a given split is the same bits as Gemm's.
 func GemmThreads(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	gemmThreads(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+}
+
+// Packed is the second operand of a Gemm, op(b) [k×n], together with a copy
+// of it packed the way the pure-Go kernel reads it, so that products with
+// the same b (a layer's weights, from pass to pass) do not pack it again.
+// The copy is taken when Pack or Repack runs: b must not change while the
+// Packed is in use (the caller re-packs after every write to b), or the
+// products would use the old values. A Packed is read-only once packed and
+// may be used by any number of goroutines at once.
+//
+// The OpenBLAS build, and the pure-Go build on CPUs without the assembly
+// kernel, keep no copy: GemmPacked is then GemmThreads on b.
+type Packed struct {
+	transB bool
+	k, n   int
+	b      []float32
+	ldb    int
+	panels []float32 // packPanels' layout; nil when the backend has none
+}
+
+// Pack returns op(b) [k×n] packed for GemmPacked: b is [k×n] with row
+// stride ldb, or [n×k] when transB.
+func Pack(transB bool, k, n int, b []float32, ldb int) *Packed {
+	p := new(Packed)
+	p.Repack(transB, k, n, b, ldb)
+	return p
+}
+
+// Repack packs op(b) into p as Pack does, reusing p's buffer. No product
+// may be using p meanwhile.
+func (p *Packed) Repack(transB bool, k, n int, b []float32, ldb int) {
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	if k < 0 || n < 0 || ldb < max(bc, 1) {
+		panic("tensor: Pack bad dimensions")
+	}
+	if br > 0 && bc > 0 && len(b) < (br-1)*ldb+bc {
+		panic("tensor: Pack slice too short")
+	}
+	p.transB, p.k, p.n, p.b, p.ldb = transB, k, n, b, ldb
+	p.panels = packPanels(p.panels, transB, k, n, b, ldb)
+}
+
+// Dims reports op(b)'s shape k×n and whether b is stored transposed.
+func (p *Packed) Dims() (k, n int, transB bool) { return p.k, p.n, p.transB }
+
+// GemmPacked is GemmThreads(threads, transA, b's transB, m, b's n, b's k,
+// alpha, a, lda, b's b, b's ldb, beta, c, ldc) with op(b) taken from its
+// packed copy: the same bits, without packing b.
+func GemmPacked(threads int, transA bool, m int, alpha float32, a []float32, lda int, b *Packed, beta float32, c []float32, ldc int) {
+	checkGemm(transA, b.transB, m, b.n, b.k, a, lda, b.b, b.ldb, c, ldc)
+	gemmThreads(threads, transA, b.transB, m, b.n, b.k, alpha, a, lda, b.b, b.ldb, beta, c, ldc, b.panels)
+}
+
+// gemmThreads is GemmThreads after the checks, with op(b) pre-packed in pp
+// (packPanels' layout) when pp is not nil.
+func gemmThreads(threads int, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, pp []float32) {
 	if m == 0 || n == 0 {
 		return
 	}
 	parts := gemmParts(m, n, k, threads)
 	if parts <= 1 {
-		gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, pp)
 		return
 	}
 	splitM := gemmSplitM(transA, m, n, parts)
@@ -158,7 +218,7 @@ func GemmThreads(threads int, transA, transB bool, m, n, k int, alpha float32, a
 	g := getGroup()
 	for lo := step; lo < size; lo += step {
 		hi := min(lo+step, size)
-		j := gemmJob{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta, lda: lda, ldb: ldb, ldc: ldc, a: a, b: b, c: c, g: g}
+		j := gemmJob{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta, lda: lda, ldb: ldb, ldc: ldc, a: a, b: b, c: c, pp: pp, g: g}
 		if splitM {
 			j.m = hi - lo
 			if transA {
@@ -174,15 +234,18 @@ func GemmThreads(threads int, transA, transB bool, m, n, k int, alpha float32, a
 			} else {
 				j.b = b[lo:]
 			}
+			if pp != nil {
+				j.pp = pp[lo*k:] // lo is a multiple of nr: a panel boundary
+			}
 			j.c = c[lo:]
 		}
 		g.wg.Add(1)
 		submit(j)
 	}
 	if splitM {
-		gemm(transA, transB, min(step, m), n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		gemm(transA, transB, min(step, m), n, k, alpha, a, lda, b, ldb, beta, c, ldc, pp)
 	} else {
-		gemm(transA, transB, m, min(step, n), k, alpha, a, lda, b, ldb, beta, c, ldc)
+		gemm(transA, transB, m, min(step, n), k, alpha, a, lda, b, ldb, beta, c, ldc, pp)
 	}
 	wait(g)
 	putGroup(g)
@@ -209,6 +272,7 @@ type gemmJob struct {
 	alpha, beta    float32
 	lda, ldb, ldc  int
 	a, b, c        []float32
+	pp             []float32 // op(b) pre-packed, or nil
 	job            Job
 	lo, hi         int
 	g              *group
@@ -246,7 +310,7 @@ func (j *gemmJob) run() {
 	if j.job != nil {
 		j.job.Run(j.lo, j.hi)
 	} else {
-		gemm(j.transA, j.transB, j.m, j.n, j.k, j.alpha, j.a, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc)
+		gemm(j.transA, j.transB, j.m, j.n, j.k, j.alpha, j.a, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc, j.pp)
 	}
 	j.g.wg.Done()
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/metric"
 	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/nn"
 	scoring "github.com/dcrnn/dcrnn/internal/score"
 )
 
@@ -218,6 +219,9 @@ func Evaluate(ctx context.Context, tr *model.Trained, src Source, opt EvalOption
 	defer bt.Close()
 	sc := newScorer(tr.Spec)
 	ps := scoring.New(tr)
+	// The weights do not change during the pass (training waits for it):
+	// pack them once for all its batches, for this call only.
+	ps.SharePacks(nn.NewPacks())
 	ps.Uncalibrated = opt.Uncalibrated
 	labels := bt.Pipeline().HasLabels()
 	offset, err := ps.Pass(ctx, bt, func(b *feature.Batch, probs [][]float32, ctcvr []float32, offset int) error {

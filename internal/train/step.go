@@ -58,6 +58,7 @@ type Stepper struct {
 	blocks    []*block
 	nb        int        // blocks of the current batch
 	tapes     []*nn.Tape // their tapes
+	packs     *nn.Packs  // the blocks' packed weights, of the current step
 
 	sums []float64 // the whole batch's per-task loss sums
 
@@ -83,7 +84,7 @@ func NewStepper(m model.Model, obj *model.Objective, blockRows int) *Stepper {
 	if blockRows <= 0 {
 		blockRows = DefaultBlockRows
 	}
-	s := &Stepper{m: m, obj: obj, dense: m.Params(), blockRows: blockRows, sums: make([]float64, len(obj.Spec.Tasks))}
+	s := &Stepper{m: m, obj: obj, dense: m.Params(), blockRows: blockRows, sums: make([]float64, len(obj.Spec.Tasks)), packs: nn.NewPacks()}
 	s.off = make([]int, len(s.dense)+1)
 	for i, p := range s.dense {
 		s.off[i+1] = s.off[i] + len(p.W)
@@ -103,6 +104,13 @@ func (s *Stepper) Gradient(b *feature.Batch, seed uint64) float64 {
 		return 0
 	}
 	s.cut(b)
+	// The weights may have changed since the last call (the optimizer
+	// writes them between steps): every block of this step packs them
+	// afresh, once for all the blocks (nn.Packs), and nothing writes them
+	// until the step is over.
+	if s.packs != nil {
+		s.packs.Invalidate()
+	}
 	workers := min(tensor.Threads(), s.nb)
 	s.each(workers, func(k int, bl *block) {
 		bl.tape.Reset()
@@ -137,6 +145,7 @@ func (s *Stepper) cut(b *feature.Batch) {
 	for len(s.blocks) < s.nb {
 		t := nn.NewTape(true, 0)
 		t.Serial = true
+		t.Packs = s.packs
 		t.SetLocalGrads(true)
 		pcg := rand.NewPCG(0, 0)
 		t.Rng = rand.New(pcg)

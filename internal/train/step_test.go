@@ -10,6 +10,7 @@ import (
 	"github.com/dcrnn/dcrnn/internal/model"
 	"github.com/dcrnn/dcrnn/internal/model/modeltest"
 	"github.com/dcrnn/dcrnn/internal/nn"
+	"github.com/dcrnn/dcrnn/internal/optim"
 	"github.com/dcrnn/dcrnn/internal/tensor"
 	"github.com/dcrnn/dcrnn/internal/train"
 )
@@ -168,4 +169,85 @@ func TestTrainSameBitsAnyThreads(t *testing.T) {
 			sameBits(t, fmt.Sprintf("%s, %d threads against 1", name, threads), w, first)
 		}
 	}
+}
+
+// TestStepperPacksFollowTheOptimizer: the Stepper's packed weights
+// (nn.Packs, packed once per step for all its blocks) give the same
+// gradients and, after Adam updates, the same weights to the bit as
+// multiplying by the weights themselves, step after step, for every model
+// and cell on 1 and 2 threads. A pack left stale by an update would give
+// the old weights' gradients from the second step on.
+func TestStepperPacksFollowTheOptimizer(t *testing.T) {
+	defer tensor.SetThreads(tensor.Threads())
+	cases := append(modeltest.BaseCases(),
+		modeltest.Case{Name: "lstm", Cfg: modeltest.Small(model.Config{Cell: "lstm"})},
+		modeltest.Case{Name: "rnn", Funnel: true, Cfg: modeltest.Small(model.Config{Cell: "rnn"})})
+	for _, name := range model.Names() {
+		for _, c := range cases {
+			if name != "dcrnn" && (c.Name == "lstm" || c.Name == "rnn") {
+				continue
+			}
+			spec := modeltest.TinySpec(c.Funnel)
+			b := modeltest.TinyBatch(spec, 150, 11)
+			for _, threads := range []int{1, 2} {
+				tensor.SetThreads(threads)
+				what := fmt.Sprintf("%s/%s/threads=%d", name, c.Name, threads)
+				type run struct {
+					m     model.Model
+					obj   *model.Objective
+					s     *train.Stepper
+					dense *optim.Adam
+					sp    *optim.SparseAdam
+				}
+				mk := func(packs bool) *run {
+					m, obj := buildModel(t, name, c.Cfg, spec)
+					r := &run{m: m, obj: obj, s: train.NewStepper(m, obj, 48)}
+					r.s.Gradient(b, 1) // grows the blocks, so NoPacks reaches them
+					zeroGrads(m, obj)
+					if !packs {
+						r.s.NoPacks()
+					}
+					var err error
+					if r.dense, err = optim.NewAdam(append(m.Params(), obj.Params()...), optim.AdamConfig{LR: 0.05}); err != nil {
+						t.Fatal(err)
+					}
+					if r.sp, err = optim.NewSparseAdam(m.SparseParams(), optim.SparseAdamConfig{LR: 0.05}); err != nil {
+						t.Fatal(err)
+					}
+					return r
+				}
+				packed, plain := mk(true), mk(false)
+				for step := range 4 {
+					g1 := gradsOf(packed.m, packed.obj, packed.s.Gradient(b, uint64(step)))
+					g2 := gradsOf(plain.m, plain.obj, plain.s.Gradient(b, uint64(step)))
+					sameGrads(t, fmt.Sprintf("%s step %d", what, step), g1, g2, true)
+					for _, r := range []*run{packed, plain} {
+						r.dense.Step()
+						r.sp.Step()
+					}
+				}
+				sameBits(t, what+" weights", modelWeights(packed.m), modelWeights(plain.m))
+			}
+		}
+	}
+}
+
+func zeroGrads(m model.Model, obj *model.Objective) {
+	for _, p := range append(m.Params(), obj.Params()...) {
+		p.ZeroGrad()
+	}
+	for _, p := range m.SparseParams() {
+		p.ZeroGrad()
+	}
+}
+
+func modelWeights(m model.Model) [][]float32 {
+	var w [][]float32
+	for _, p := range m.Params() {
+		w = append(w, append([]float32(nil), p.W...))
+	}
+	for _, p := range m.SparseParams() {
+		w = append(w, append([]float32(nil), p.W...))
+	}
+	return w
 }
