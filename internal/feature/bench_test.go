@@ -2,6 +2,7 @@ package feature
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 )
 
@@ -132,4 +133,44 @@ func BenchmarkTransformColumns(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
 	})
+}
+
+// BenchmarkFitDistinct fits a vocabulary field of 2M distinct 16-byte
+// values (as a request id is) with two tasks, then finishes the pipeline
+// at min_count 1, and reports the live heap per distinct value after the
+// pass (what a fit of 10⁷ values multiplies) and the time per row.
+func BenchmarkFitDistinct(b *testing.B) {
+	const n = 2_000_000
+	s, err := ParseSchema([]byte(`format: {type: csv, header: true}
+fields:
+  - {name: id, type: categorical, min_count: 1}
+tasks:
+  - {name: click, label: c}
+  - {name: buy, label: b, after: click}
+`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec := [][]byte{make([]byte, 16), []byte("1"), []byte("0")}
+	for range b.N {
+		f, err := NewFitter(s, []string{"id", "c", "b"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range n {
+			rec[0] = fmt.Appendf(rec[0][:0], "%016x", uint64(i)*0x9e3779b97f4a7c15)
+			if err := f.Add(rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+		var m0 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		b.ReportMetric(float64(m0.HeapAlloc)/n, "heap-B/value")
+		if _, err := f.Finish(); err != nil {
+			b.Fatal(err)
+		}
+		runtime.KeepAlive(f)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
 }

@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/bits"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -78,9 +77,9 @@ const (
 // fitField accumulates the statistics of one field.
 type fitField struct {
 	pf     pfield
-	counts map[string][]int64 // raw value → [count, positives per task...]
-	empty  int64              // categorical: empty cells
-	tokens int64              // multi: tokens seen
+	counts *valueCounts // vocabulary: raw value → [count, positives per task...] (multi: [count])
+	empty  int64        // categorical: empty cells
+	tokens int64        // multi: tokens seen
 
 	hashN, hashPos []int64    // hashed: per bucket count; opHash: per bucket×task positives
 	ids            *idCounter // hashed with admission: the values' counts
@@ -137,8 +136,10 @@ func NewFitter(s *Schema, columns []string) (*Fitter, error) {
 			if fd.MinCount == nil || *fd.MinCount > 1 {
 				ff.ids = newHashCounter()
 			}
-		case ff.pf.op == opMulti || ff.pf.op == opVocab:
-			ff.counts = map[string][]int64{}
+		case ff.pf.op == opVocab:
+			ff.counts = newValueCounts(1 + T)
+		case ff.pf.op == opMulti:
+			ff.counts = newValueCounts(1)
 		default:
 			if ff.pf.op == opBucket {
 				ff.bucketN = make([]int64, len(fd.Buckets)+2)
@@ -285,11 +286,7 @@ func (f *Fitter) Add(rec [][]byte) error {
 			if len(v) == 0 {
 				ff.empty++
 			}
-			c := ff.counts[string(v)]
-			if c == nil {
-				c = make([]int64, 1+T)
-				ff.counts[string(v)] = c
-			}
+			c := ff.counts.at(v)
 			c[0]++
 			for t, y := range ys {
 				if y == 1 {
@@ -334,12 +331,7 @@ func (f *Fitter) Add(rec [][]byte) error {
 						}
 						continue
 					}
-					c := ff.counts[string(tok)]
-					if c == nil {
-						c = make([]int64, 1)
-						ff.counts[string(tok)] = c
-					}
-					c[0]++
+					ff.counts.at(tok)[0]++
 				}
 			}
 		default:
@@ -429,7 +421,7 @@ func (f *Fitter) Finish() (*Pipeline, error) {
 			counts = make([]int64, len(pf.vocabList)+1)
 			counts[0] = f.fieldTotal(ff)
 			for j, v := range pf.vocabList {
-				counts[j+1] = ff.counts[v][0]
+				counts[j+1] = ff.counts.get(v)[0]
 				counts[0] -= counts[j+1]
 			}
 		case pf.op == opBucket:
@@ -492,22 +484,7 @@ func (ff *fitField) admitted(minCount int, total int64) (*bloomFilter, []int64) 
 
 // keptValues returns the values seen at least minCount times, by count
 // descending then value ascending.
-func (ff *fitField) keptValues(minCount int) []string {
-	var kept []string
-	for v, c := range ff.counts {
-		if c[0] >= int64(minCount) {
-			kept = append(kept, v)
-		}
-	}
-	sort.Slice(kept, func(a, b int) bool {
-		ca, cb := ff.counts[kept[a]][0], ff.counts[kept[b]][0]
-		if ca != cb {
-			return ca > cb
-		}
-		return kept[a] < kept[b]
-	})
-	return kept
-}
+func (ff *fitField) keptValues(minCount int) []string { return ff.counts.kept(minCount) }
 
 // numericStats returns the statistics of a numeric field from its sums
 // (all zero but Count when no value was seen).
@@ -657,7 +634,7 @@ func (f *Fitter) Leaks() []string {
 					// matter here, so no vocabulary order is built.
 					mc := int64(f.minCount(ff))
 					var kept int64
-					for _, c := range ff.counts {
+					ff.counts.each(func(_ string, c []int64) {
 						id := int64(0)
 						if c[0] >= mc {
 							kept++
@@ -667,7 +644,7 @@ func (f *Fitter) Leaks() []string {
 						s.n += c[0]
 						s.pos += c[1+t]
 						stats[id] = s
-					}
+					})
 				case opHash:
 					for id, n := range ff.hashN {
 						if n > 0 {
@@ -784,7 +761,7 @@ func (f *Fitter) Summary() Summary {
 				fs.OOV = ff.hashedOOV(inspectThresholds(fs.MinCount), f.fieldTotal(ff))
 			}
 		case ff.pf.op == opVocab || ff.pf.op == opMulti:
-			fs.Distinct = len(ff.counts)
+			fs.Distinct = ff.counts.len()
 			fs.Missing = ff.empty
 			fs.MinCount = f.minCount(ff)
 			fs.Default = ff.pf.def.MinCount == nil
@@ -795,13 +772,13 @@ func (f *Fitter) Summary() Summary {
 			for _, th := range inspectThresholds(fs.MinCount) {
 				r := OOVRate{MinCount: th}
 				var oov int64
-				for _, c := range ff.counts {
+				ff.counts.each(func(_ string, c []int64) {
 					if c[0] >= int64(th) {
 						r.Vocab++
 					} else {
 						oov += c[0]
 					}
-				}
+				})
 				if total > 0 {
 					r.Rate = float64(oov) / float64(total)
 				}

@@ -72,12 +72,8 @@ func addInts(a, b []int64) {
 }
 
 func (ff *fitField) merge(o *fitField) {
-	for v, c := range o.counts {
-		if m := ff.counts[v]; m != nil {
-			addInts(m, c)
-		} else {
-			ff.counts[v] = slices.Clone(c)
-		}
+	if ff.counts != nil {
+		ff.counts.merge(o.counts)
 	}
 	ff.empty += o.empty
 	ff.tokens += o.tokens
@@ -198,14 +194,12 @@ func (f *Fitter) MarshalState() ([]byte, error) {
 		fj := fitFieldJSON{Name: ff.pf.def.Name, Empty: ff.empty, Tokens: ff.tokens, HashN: ff.hashN, HashPos: ff.hashPos,
 			N: ff.n, Missing: ff.missingN, PosN: ff.posN, NegN: ff.negN, BucketN: ff.bucketN, BucketPos: ff.bucketPos}
 		if ff.counts != nil {
-			fj.Values = make([]string, 0, len(ff.counts))
-			for v := range ff.counts {
-				fj.Values = append(fj.Values, v)
-			}
+			fj.Values = make([]string, 0, ff.counts.len())
+			ff.counts.each(func(v string, _ []int64) { fj.Values = append(fj.Values, v) })
 			slices.Sort(fj.Values)
 			fj.Counts = make([][]int64, len(fj.Values))
 			for k, v := range fj.Values {
-				fj.Counts[k] = ff.counts[v]
+				fj.Counts[k] = ff.counts.get(v)
 			}
 		}
 		if c := ff.ids; c != nil {
@@ -299,10 +293,10 @@ func (ff *fitField) load(j *fitFieldJSON, T int) error {
 			if len(j.Counts[k]) != width {
 				return fmt.Errorf("value %q: %d counts, want %d", v, len(j.Counts[k]), width)
 			}
-			if _, dup := ff.counts[v]; dup {
+			if ff.counts.get(v) != nil {
 				return fmt.Errorf("value %q listed twice", v)
 			}
-			ff.counts[v] = j.Counts[k]
+			ff.counts.add(intern(ff.counts, v), j.Counts[k])
 		}
 	} else if len(j.Values) > 0 {
 		return errors.New("values for a field without a vocabulary")
