@@ -88,11 +88,18 @@
 // that was not admitted (rare or unseen) passes and gets its bucket with
 // probability (1 − e^(−0.7))⁷ ≈ 0.82%, the same way in training, eval,
 // predict and serve; an admitted value always passes. The filter travels in
-// the model file inside the pipeline JSON, as base64 of its words: about
-// 1.7 bytes per admitted value (a 100 MB model-file header holds filters of
-// some 5·10⁷ admitted values in all). A pipeline with such a filter is
-// written as version 2; version 1 files (hashed fields without min_count)
-// read as before, admitting every value.
+// the pipeline JSON as base64 of its words (about 1.7 bytes per admitted
+// value). A pipeline with such a filter is written as version 2; version 1
+// files (hashed fields without min_count) read as before, admitting every
+// value.
+//
+// Large state leaves the JSON: MarshalWithBlobs returns every vocabulary
+// and filter whose JSON form passes BlobMinBytes (64 KiB) as blobs (the
+// values' bytes and offsets, the filter's words), which the model file
+// stores as tensors, and writes version 3 with the vocabulary's size in
+// their place; UnmarshalPipelineWithBlobs takes them back, checked against
+// the JSON. So a vocabulary of 10⁷ values fits a model file whose header
+// safetensors readers limit to 100 MB, and its bytes stay exact.
 //
 // The fit also records the training rows mapped to each id (Pipeline.RowCounts):
 // a vocabulary value's count, a hashed bucket's admitted values' counts,
