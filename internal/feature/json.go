@@ -32,10 +32,10 @@ type fieldJSON struct {
 // and per field its vocabulary (id = index+1), its Bloom filter of
 // admitted values (a hashed field with min_count > 1; about
 // AdmitBloomBitsPerValue/6 bytes of base64 per admitted value) or numeric
-// statistics. The version is PipelineVersion when some field has such a
-// filter, else 1, which readers from before admission also read (a version-1
-// reader would silently admit every hashed value, so it must refuse a file
-// with a filter).
+// statistics, everything inline. The version is 2 when some field has such
+// a filter, else 1, which readers from before admission also read (a
+// version-1 reader would silently admit every hashed value, so it must
+// refuse a file with a filter).
 func (p *Pipeline) MarshalJSON() ([]byte, error) {
 	b, _, err := p.marshal(-1)
 	return b, err
