@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -84,9 +85,11 @@ func (s *Server) newGRPCServer() *grpc.Server {
 	msg := int(min(s.opt.MaxBodyBytes, math.MaxInt32))
 	calls := make(chan struct{}, s.opt.grpcCalls())
 	callTimeout := s.opt.ReadTimeout + s.opt.WriteTimeout
-	// admit runs on a call's headers, before its message is read. The
-	// stream's context ends with the call whatever way it ends (answered,
-	// reset, connection lost), which frees the slot.
+	// admit runs on a call's headers, before its message is read. The slot
+	// is freed once: when the handler returns (grpcIntercept; the request's
+	// message is no longer held, so a client that sends its next call on
+	// receiving an answer finds the slot free), or when the stream's context
+	// ends without a handler (reset, connection lost, a message too large).
 	admit := func(ctx context.Context, _ *tap.Info) (context.Context, error) {
 		select {
 		case calls <- struct{}{}:
@@ -95,11 +98,12 @@ func (s *Server) newGRPCServer() *grpc.Server {
 			return nil, status.Errorf(codes.Unavailable, "%d gRPC calls are open, the limit (--max-body-memory / --max-body-bytes); retry shortly", cap(calls))
 		}
 		tctx, cancel := context.WithTimeout(ctx, callTimeout)
+		release := sync.OnceFunc(func() { <-calls })
 		context.AfterFunc(ctx, func() {
 			cancel()
-			<-calls
+			release()
 		})
-		return tctx, nil
+		return context.WithValue(tctx, releaseKey{}, release), nil
 	}
 	srv := grpc.NewServer(
 		grpc.InTapHandle(admit),
@@ -116,9 +120,16 @@ func (s *Server) newGRPCServer() *grpc.Server {
 	return srv
 }
 
+// releaseKey holds, in a call's context, the func that frees its admission
+// slot (newGRPCServer's admit).
+type releaseKey struct{}
+
 // grpcIntercept adds the in-flight bound, metrics, sampled logs and a recover
-// to every call.
+// to every call, and frees the call's admission slot when it returns.
 func (s *Server) grpcIntercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (resp any, err error) {
+	if release, ok := ctx.Value(releaseKey{}).(func()); ok {
+		defer release()
+	}
 	method := info.FullMethod[strings.LastIndexByte(info.FullMethod, '/')+1:]
 	name := "grpc_" + method
 	start := time.Now()
