@@ -82,10 +82,9 @@ func gemmCases() []gemmCase {
 	return cs
 }
 
-// runGemmCase runs c through Gemm and checks it against refGemm, including
-// that the padding between rows of c is left untouched.
-func runGemmCase(t *testing.T, r *rand.Rand, g gemmCase) {
-	t.Helper()
+// operands returns random a, b and c for g, each row padded by g.pad, and
+// their row strides.
+func (g gemmCase) operands(r *rand.Rand) (a, b, c []float32, lda, ldb, ldc int) {
 	ar, ac := g.m, g.k
 	if g.transA {
 		ar, ac = g.k, g.m
@@ -94,10 +93,15 @@ func runGemmCase(t *testing.T, r *rand.Rand, g gemmCase) {
 	if g.transB {
 		br, bc = g.n, g.k
 	}
-	lda, ldb, ldc := max(ac, 1)+g.pad, max(bc, 1)+g.pad, g.n+g.pad
-	a := randSlice(r, max(ar*lda, 1))
-	b := randSlice(r, max(br*ldb, 1))
-	c := randSlice(r, g.m*ldc)
+	lda, ldb, ldc = max(ac, 1)+g.pad, max(bc, 1)+g.pad, g.n+g.pad
+	return randSlice(r, max(ar*lda, 1)), randSlice(r, max(br*ldb, 1)), randSlice(r, g.m*ldc), lda, ldb, ldc
+}
+
+// runGemmCase runs c through Gemm and checks it against refGemm, including
+// that the padding between rows of c is left untouched.
+func runGemmCase(t *testing.T, r *rand.Rand, g gemmCase) {
+	t.Helper()
+	a, b, c, lda, ldb, ldc := g.operands(r)
 	if g.beta == 0 {
 		// beta == 0 must not read c.
 		for i := range c {

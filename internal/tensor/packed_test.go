@@ -34,18 +34,7 @@ func TestGemmPackedSameBits(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	for _, th := range []int{1, 2, 3} {
 		for _, g := range packedCases() {
-			ar, ac := g.m, g.k
-			if g.transA {
-				ar, ac = g.k, g.m
-			}
-			br, bc := g.k, g.n
-			if g.transB {
-				br, bc = g.n, g.k
-			}
-			lda, ldb, ldc := max(ac, 1)+g.pad, max(bc, 1)+g.pad, g.n+g.pad
-			a := randSlice(r, max(ar*lda, 1))
-			b := randSlice(r, max(br*ldb, 1))
-			c0 := randSlice(r, g.m*ldc)
+			a, b, c0, lda, ldb, ldc := g.operands(r)
 			want := append([]float32(nil), c0...)
 			GemmThreads(th, g.transA, g.transB, g.m, g.n, g.k, g.alpha, a, lda, b, ldb, g.beta, want, ldc)
 			p := Pack(g.transB, g.k, g.n, b, ldb)
