@@ -1,4 +1,4 @@
-package model
+package model_test
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/dcrnn/dcrnn/internal/feature"
+	"github.com/dcrnn/dcrnn/internal/model"
+	"github.com/dcrnn/dcrnn/internal/model/modeltest"
 	"github.com/dcrnn/dcrnn/internal/modelfile"
 )
 
@@ -15,32 +17,17 @@ import (
 // (over feature.BlobMinBytes of JSON for n ≳ 4,000).
 func bigVocabPipeline(t *testing.T, n int) *feature.Pipeline {
 	t.Helper()
-	s, err := feature.ParseSchema([]byte(`format: {type: csv, header: true}
+	const schema = `format: {type: csv, header: true}
 fields:
   - {name: user, type: categorical, min_count: 1}
   - {name: item, type: categorical, min_count: 1}
   - {name: price, type: numeric}
 tasks:
   - {name: click, label: click}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := feature.NewFitter(s, []string{"user", "item", "price", "click"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range n {
-		rec := [][]byte{[]byte(fmt.Sprintf("user-%07d", i)), []byte(fmt.Sprint("i", i%7)), []byte(fmt.Sprint(i % 13)), []byte(fmt.Sprint(i % 2))}
-		if err := f.Add(rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p, err := f.Finish()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+`
+	return modeltest.Fit(t, schema, []string{"user", "item", "price", "click"}, n, func(i int) []string {
+		return []string{fmt.Sprintf("user-%07d", i), fmt.Sprint("i", i%7), fmt.Sprint(i % 13), fmt.Sprint(i % 2)}
+	})
 }
 
 // TestSaveLargeVocabularyAsTensors: a vocabulary over BlobMinBytes is
@@ -49,12 +36,12 @@ tasks:
 // weights, and the small vocabulary stays in the pipeline document.
 func TestSaveLargeVocabularyAsTensors(t *testing.T) {
 	const n = 30000
-	tr, err := Build("shared_bottom", Config{}, bigVocabPipeline(t, n), 1)
+	tr, err := model.Build("shared_bottom", model.Config{}, bigVocabPipeline(t, n), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "m.dcrnn")
-	if _, err := Save(path, tr); err != nil {
+	if _, err := model.Save(path, tr); err != nil {
 		t.Fatal(err)
 	}
 	f, _, err := modelfile.Read(path)
@@ -75,7 +62,7 @@ func TestSaveLargeVocabularyAsTensors(t *testing.T) {
 	if strings.Contains(doc, "user-0000001") || !strings.Contains(doc, `"vocab_size":30000`) || !strings.Contains(doc, `"vocab":["i0"`) {
 		t.Errorf("pipeline document %.200s…", doc)
 	}
-	back, err := Load(path)
+	back, err := model.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +86,7 @@ func TestSaveLargeVocabularyAsTensors(t *testing.T) {
 	if emb.Rows != n+1 && back.Model.SparseParams()[1].Rows != n+1 {
 		t.Errorf("no embedding table of %d rows", n+1)
 	}
-	if err := CheckSavable(tr.Pipeline); err != nil {
+	if err := model.CheckSavable(tr.Pipeline); err != nil {
 		t.Errorf("CheckSavable: %v", err)
 	}
 
@@ -129,7 +116,7 @@ func TestSaveLargeVocabularyAsTensors(t *testing.T) {
 		if _, err := modelfile.Write(p2, g); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Load(p2); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := model.Load(p2); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an error saying %s", c.name, err, c.want)
 		}
 	}

@@ -120,28 +120,11 @@ tasks:
   - {name: click, label: click` + ns + `}
   - {name: conversion, label: conversion, after: click}
 `
-	s, err := feature.ParseSchema([]byte(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := feature.NewFitter(s, []string{"click", "conversion", "user", "price"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	rng := rand.New(rand.NewPCG(3, 3))
-	for i := 0; i < 50; i++ {
+	return modeltest.Fit(t, schema, []string{"click", "conversion", "user", "price"}, 50, func(int) []string {
 		click := rng.IntN(2)
-		rec := [][]byte{[]byte(strconv.Itoa(click)), []byte(strconv.Itoa(click * rng.IntN(2))),
-			[]byte(fmt.Sprintf("u%d", rng.IntN(6))), []byte(fmt.Sprintf("%.2f", rng.Float64()*10))}
-		if err := f.Add(rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p, err := f.Finish()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+		return []string{strconv.Itoa(click), strconv.Itoa(click * rng.IntN(2)), fmt.Sprintf("u%d", rng.IntN(6)), fmt.Sprintf("%.2f", rng.Float64()*10)}
+	})
 }
 
 // writeRows writes n random rows of the tiny schema.

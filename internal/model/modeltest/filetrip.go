@@ -27,23 +27,31 @@ allow_leakage: true
 // TinyPipeline fits a pipeline on 60 random rows shaped like TinySpec(true).
 func TinyPipeline(tb testing.TB) *feature.Pipeline {
 	tb.Helper()
-	s, err := feature.ParseSchema([]byte(tinySchema))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cols := []string{"click", "conversion", "user", "tags", "price", "item"}
-	f, err := feature.NewFitter(s, cols)
-	if err != nil {
-		tb.Fatal(err)
-	}
 	rng := rand.New(rand.NewPCG(4, 4))
-	for i := 0; i < 60; i++ {
+	return Fit(tb, tinySchema, []string{"click", "conversion", "user", "tags", "price", "item"}, 60, func(int) []string {
 		click := rng.IntN(2)
 		conv := click * rng.IntN(2)
-		rec := [][]byte{
-			[]byte(fmt.Sprint(click)), []byte(fmt.Sprint(conv)),
-			[]byte(fmt.Sprintf("u%d", rng.IntN(5))), []byte(fmt.Sprintf("t%d|t%d", rng.IntN(6), rng.IntN(6))),
-			[]byte(fmt.Sprintf("%.2f", rng.Float64()*10)), []byte(fmt.Sprintf("i%d", rng.IntN(4))),
+		return []string{fmt.Sprint(click), fmt.Sprint(conv), fmt.Sprintf("u%d", rng.IntN(5)),
+			fmt.Sprintf("t%d|t%d", rng.IntN(6), rng.IntN(6)), fmt.Sprintf("%.2f", rng.Float64()*10), fmt.Sprintf("i%d", rng.IntN(4))}
+	})
+}
+
+// Fit fits a pipeline of schema on n rows of the given columns, row i being
+// row(i) (called in order).
+func Fit(tb testing.TB, schema string, columns []string, n int, row func(i int) []string) *feature.Pipeline {
+	tb.Helper()
+	s, err := feature.ParseSchema([]byte(schema))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f, err := feature.NewFitter(s, columns)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rec := make([][]byte, len(columns))
+	for i := range n {
+		for j, v := range row(i) {
+			rec[j] = []byte(v)
 		}
 		if err := f.Add(rec); err != nil {
 			tb.Fatal(err)
