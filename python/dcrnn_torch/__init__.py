@@ -54,7 +54,12 @@ def split_pipeline(pipeline: str | dict) -> tuple[str, dict[str, np.ndarray]]:
     with more than BLOB_MIN_BYTES of base64 bits becomes
     pipeline.<field>.admitted (int64 words), and the document is version 3.
     A pipeline with nothing that large comes back unchanged."""
-    pipe = json.loads(pipeline) if isinstance(pipeline, str) else json.loads(json.dumps(pipeline))
+    doc = pipeline if isinstance(pipeline, str) else json.dumps(pipeline, separators=(",", ":"))
+    return _split(doc, json.loads(doc))
+
+
+def _split(doc: str, pipe: dict) -> tuple[str, dict[str, np.ndarray]]:
+    """split_pipeline of doc, parsed as pipe (which it changes)."""
     tensors: dict[str, np.ndarray] = {}
     for f in pipe["fields"]:
         name, vocab, adm = f["name"], f.get("vocab"), f.get("admitted")
@@ -70,13 +75,12 @@ def split_pipeline(pipeline: str | dict) -> tuple[str, dict[str, np.ndarray]]:
             tensors[PIPELINE_TENSOR_PREFIX + name + ".admitted"] = words.copy()
             del adm["bits"]
     if not tensors:
-        return (pipeline if isinstance(pipeline, str) else json.dumps(pipeline, separators=(",", ":"))), {}
+        return doc, {}
     pipe["version"] = max(pipe["version"], 3)
     return json.dumps(pipe, separators=(",", ":"), ensure_ascii=False), tensors
 
 
-def _needs_blobs(doc: str) -> bool:
-    pipe = json.loads(doc)
+def _needs_blobs(pipe: dict) -> bool:
     return any(f.get("vocab_size") or (f.get("admitted") and "bits" not in f["admitted"]) for f in pipe["fields"])
 
 
@@ -134,13 +138,14 @@ def save(module: torch.nn.Module, path: str | os.PathLike, pipeline: str | dict,
     cfg = module.cfg if config is None else config_defaults(config)
     hdr = {"name": module.name, "config": {k: cfg.get(k) for k in MODEL_CONFIG_KEYS}}
     doc = pipeline if isinstance(pipeline, str) else json.dumps(pipeline, separators=(",", ":"))
-    if _needs_blobs(doc):
+    pipe = json.loads(doc)
+    if _needs_blobs(pipe):
         if pipeline_tensors is None:
             pipeline_tensors = getattr(module, "pipeline_tensors", None)
         if not pipeline_tensors:
             raise modelfile.ModelFileError("the pipeline stores vocabularies in tensors (vocab_size): pass pipeline_tensors")
     else:
-        doc, pipeline_tensors = split_pipeline(doc)
+        doc, pipeline_tensors = _split(doc, pipe)
     docs = {"model": json.dumps(hdr, separators=(",", ":")), "pipeline": doc}
     if calibration:
         c = dict(calibration)
