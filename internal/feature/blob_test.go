@@ -58,6 +58,9 @@ func TestBlobsRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if d, err := p.DocumentJSON(); err != nil || string(d) != string(doc) {
+		t.Errorf("DocumentJSON differs from MarshalWithBlobs' document (err %v)", err)
+	}
 	var names []string
 	for _, b := range blobs {
 		names = append(names, b.Name)

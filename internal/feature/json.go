@@ -37,7 +37,7 @@ type fieldJSON struct {
 // version-1 reader would silently admit every hashed value, so it must
 // refuse a file with a filter).
 func (p *Pipeline) MarshalJSON() ([]byte, error) {
-	b, _, err := p.marshal(-1)
+	b, _, err := p.marshal(-1, false)
 	return b, err
 }
 
@@ -49,7 +49,16 @@ func (p *Pipeline) MarshalJSON() ([]byte, error) {
 // is version 3, which older readers refuse rather than read as empty
 // vocabularies. A pipeline without any is exactly MarshalJSON's bytes.
 func (p *Pipeline) MarshalWithBlobs() ([]byte, []Blob, error) {
-	return p.marshal(BlobMinBytes)
+	return p.marshal(BlobMinBytes, true)
+}
+
+// DocumentJSON returns MarshalWithBlobs' JSON without building the blobs:
+// what a model file's header holds of the pipeline (model.CheckSavable
+// measures it before training, when copying a 10⁷-value vocabulary into
+// blobs only to drop them would cost its size again).
+func (p *Pipeline) DocumentJSON() ([]byte, error) {
+	b, _, err := p.marshal(BlobMinBytes, false)
+	return b, err
 }
 
 // BlobMinBytes is the size of a vocabulary's or Bloom filter's JSON form
@@ -83,8 +92,9 @@ const (
 )
 
 // marshal writes the pipeline's JSON; with minBlob ≥ 0 the vocabularies and
-// filters whose JSON form exceeds minBlob bytes go to blobs instead.
-func (p *Pipeline) marshal(minBlob int) ([]byte, []Blob, error) {
+// filters whose JSON form exceeds minBlob bytes leave it, returned as blobs
+// when withBlobs is set.
+func (p *Pipeline) marshal(minBlob int, withBlobs bool) ([]byte, []Blob, error) {
 	j := pipelineJSON{Version: 1, Schema: p.schema, Columns: p.lay.columns, Rows: p.rows}
 	var blobs []Blob
 	for i := range p.fields {
@@ -95,18 +105,22 @@ func (p *Pipeline) marshal(minBlob int) ([]byte, []Blob, error) {
 			fj.Stats = &st
 		}
 		if minBlob >= 0 && vocabJSONSize(f.vocabList) > minBlob {
-			blobs = append(blobs, vocabBlobs(f.def.Name, f.vocabList)...)
+			if withBlobs {
+				blobs = append(blobs, vocabBlobs(f.def.Name, f.vocabList)...)
+			}
 			fj.Vocab, fj.VocabSize = nil, len(f.vocabList)
 			j.Version = max(j.Version, 3)
 		}
 		if f.admit != nil {
 			j.Version = max(j.Version, 2)
 			if minBlob >= 0 && (8*len(f.admit.bits)+2)/3*4 > minBlob {
-				words := make([]int64, len(f.admit.bits))
-				for i, w := range f.admit.bits {
-					words[i] = int64(w)
+				if withBlobs {
+					words := make([]int64, len(f.admit.bits))
+					for i, w := range f.admit.bits {
+						words[i] = int64(w)
+					}
+					blobs = append(blobs, Blob{Name: f.def.Name + blobAdmitted, Ints: words})
 				}
-				blobs = append(blobs, Blob{Name: f.def.Name + blobAdmitted, Ints: words})
 				fj.Admitted = &bloomJSON{Values: f.admit.n, Hashes: f.admit.k, Words: len(f.admit.bits)}
 				j.Version = max(j.Version, 3)
 			} else {

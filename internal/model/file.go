@@ -127,7 +127,7 @@ var pipelineLimit = modelfile.MaxHeaderSize - pipelineHeadroom
 // for the file is refused in seconds, not after the epochs. The error
 // names the largest vocabularies and what to change in the schema.
 func CheckSavable(p *feature.Pipeline) error {
-	b, _, err := p.MarshalWithBlobs()
+	b, err := p.DocumentJSON()
 	if err != nil {
 		return fmt.Errorf("model: pipeline: %w", err)
 	}
