@@ -22,10 +22,12 @@ const CalibrationVersion = 1
 //	           "conversion": {"isotonic": {"x": [...], "y": [...]}}}}
 //
 // A task's map takes the model's probability of that task: for the later
-// task of a funnel the conditional one (conversion given click), fitted on
-// the validation rows where the earlier step happened; the joint ctcvr is
-// then the product of the calibrated steps, never calibrated on its own, so
-// that pCTR × pCVR = pCTCVR holds for every scorer. A task without a map
+// task of a funnel the conditional one (conversion given click), its map
+// fitted through the product over all validation rows (calibrate.FitJoint:
+// the calibrated pCTR times the mapped pCVR against the conversion labels);
+// the joint ctcvr is then the product of the calibrated steps, never
+// calibrated on its own, so that pCTR × pCVR = pCTCVR holds for every
+// scorer. A task without a map
 // (its validation rows held one class) keeps its probability. A file without
 // the document (every file written before calibration existed, or trained
 // with calibration: none) predicts the model's probabilities unchanged.

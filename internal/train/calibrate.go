@@ -16,13 +16,16 @@ import (
 // FitCalibration scores src (labelled rows, usually the validation part)
 // with tr's own probabilities (model.Trained.PredictUncalibrated) and fits
 // one calibration map per task with method ("platt" or "isotonic", see
-// package calibrate): a task on every row against its label; the later
-// task of a funnel on the rows where the earlier step is positive, its
-// conditional probability against its label (so ctcvr becomes the product
-// of calibrated steps). A task whose rows hold a single class (or that
-// Platt cannot fit) keeps the identity, with a warning on log. It returns
-// nil when no task got a map. The maps work in the space of the training
-// log: with negative_sampling, the correction comes after them (Predict).
+// package calibrate): a task on every row against its label, except the
+// later task of a funnel, whose map is fitted through the product
+// (calibrate.FitJoint): over every row, c·g(p_cvr) against the joint label,
+// with c the earlier step's calibrated probability, so that the product
+// ctcvr = p_click·p_cvr that rankings use is calibrated over all rows (a
+// map fitted on the clicked rows alone left it 3–5% high). A task whose
+// rows hold a single class (or that cannot be fitted) keeps the identity,
+// with a warning on log. It returns nil when no task got a map. The maps
+// work in the space of the training log: with negative_sampling, the
+// correction comes after them (Predict).
 func FitCalibration(ctx context.Context, tr *model.Trained, src Source, method string, opt EvalOptions, log *slog.Logger) (*model.Calibration, error) {
 	if method != "platt" && method != "isotonic" {
 		return nil, fmt.Errorf("train: calibration: method %q: want platt or isotonic", method)
@@ -47,15 +50,6 @@ func FitCalibration(ctx context.Context, tr *model.Trained, src Source, method s
 	sc.Uncalibrated = true
 	_, err = sc.Pass(ctx, bt, func(b *feature.Batch, probs [][]float32, _ []float32, _ int) error {
 		for t := 0; t < T; t++ {
-			if funnel && t == fb {
-				for i := 0; i < b.N; i++ {
-					if b.Labels[fa][i] > 0.5 {
-						ps[t] = append(ps[t], probs[t][i])
-						ys[t] = append(ys[t], b.Labels[t][i])
-					}
-				}
-				continue
-			}
 			ps[t] = append(ps[t], probs[t][:b.N]...)
 			ys[t] = append(ys[t], b.Labels[t][:b.N]...)
 		}
@@ -68,8 +62,30 @@ func FitCalibration(ctx context.Context, tr *model.Trained, src Source, method s
 		return nil, fmt.Errorf("train: calibration: %w", err)
 	}
 	c := &model.Calibration{Version: model.CalibrationVersion, Method: method, Tasks: map[string]*calibrate.Map{}}
-	for t, task := range tr.Spec.Tasks {
-		m, err := calibrate.Fit(method, ps[t], ys[t])
+	// The earlier step's map comes first: the later step's joint fit takes
+	// its calibrated probabilities.
+	order := make([]int, 0, T)
+	for t := 0; t < T; t++ {
+		if !funnel || t != fb {
+			order = append(order, t)
+		}
+	}
+	if funnel {
+		order = append(order, fb)
+	}
+	for _, t := range order {
+		task := tr.Spec.Tasks[t]
+		var m calibrate.Map
+		if funnel && t == fb {
+			first := c.Tasks[tr.Spec.Tasks[fa].Name] // nil: the identity
+			pa := make([]float32, len(ps[fa]))
+			for i, p := range ps[fa] {
+				pa[i] = float32(first.Apply(float64(p)))
+			}
+			m, err = calibrate.FitJoint(method, ps[t], pa, ys[t])
+		} else {
+			m, err = calibrate.Fit(method, ps[t], ys[t])
+		}
 		if errors.Is(err, calibrate.ErrCannotFit) {
 			log.Warn("calibration: task keeps the model's probabilities", "task", task.Name, "rows", len(ps[t]), "err", err)
 			continue

@@ -103,18 +103,26 @@ func f32(v []float64) []float32 {
 }
 
 // fitMaps fits one map per task the way FitCalibration does: a funnel's
-// later task on the rows where the earlier step is positive.
+// later task through the product, with the earlier step's mapped
+// probabilities.
 func fitMaps(spec model.Spec, method string, c *cols) []calibrate.Map {
 	fa, fb, funnel := spec.Funnel()
 	maps := make([]calibrate.Map, len(spec.Tasks))
 	for t := range spec.Tasks {
-		p, y := c.p[t], c.y[t]
 		if funnel && t == fb {
-			sub := c.sub(func(i int) bool { return c.y[fa][i] > 0.5 })
-			p, y = sub.p[t], sub.y[t]
+			continue
 		}
-		if m, err := calibrate.Fit(method, f32(p), f32(y)); err == nil {
+		if m, err := calibrate.Fit(method, f32(c.p[t]), f32(c.y[t])); err == nil {
 			maps[t] = m
+		}
+	}
+	if funnel {
+		pa := make([]float32, len(c.p[fa]))
+		for i, v := range c.p[fa] {
+			pa[i] = float32(maps[fa].Apply(float64(float32(v))))
+		}
+		if m, err := calibrate.FitJoint(method, f32(c.p[fb]), pa, f32(c.y[fb])); err == nil {
+			maps[fb] = m
 		}
 	}
 	return maps
