@@ -1,7 +1,8 @@
 """The metrics of `dcrnn train --metrics-out` (package metric of the Go code):
 AUC with tied scores counted half, logloss with probabilities clamped to
-[1e-7, 1-1e-7], calibration = Σp / Σy; and the Platt fit of package
-calibrate (Newton's method from the identity, halving steps)."""
+[1e-7, 1-1e-7], calibration = Σp / Σy; and the Platt fits of package
+calibrate (Newton's method from the identity, halving steps): fit_platt on
+one task, fit_platt_joint through a funnel's product (calibrate.FitPlattJoint)."""
 
 from __future__ import annotations
 
@@ -102,6 +103,57 @@ def fit_platt(p: np.ndarray, y: np.ndarray):
         r = s - y
         w = s * (1 - s)
         ga, gb = (r * u).mean(), r.mean()
+        haa, hab, hbb = (w * u * u).mean(), (w * u).mean(), w.mean()
+        det = haa * hbb - hab * hab
+        if det > 1e-300:
+            da, db = -(hbb * ga - hab * gb) / det, -(haa * gb - hab * ga) / det
+        else:
+            da, db = -ga, -gb
+        step = 1.0
+        na, nb = a + da, b + db
+        nl = loss(na, nb)
+        k = 0
+        while k < 60 and not (nl <= cur):
+            step /= 2
+            na, nb = a + step * da, b + step * db
+            nl = loss(na, nb)
+            k += 1
+        if not (nl <= cur):
+            break
+        moved = abs(na - a) + abs(nb - b)
+        a, b, cur = na, nb, nl
+        if moved < 1e-12:
+            break
+    if not (math.isfinite(a) and math.isfinite(b)) or a <= 0:
+        return None
+    return float(a), float(b)
+
+
+def fit_platt_joint(p: np.ndarray, c: np.ndarray, y: np.ndarray):
+    """(a, b) of the Platt map g = σ(a·logit(p) + b) that minimises the logloss
+    of c·g(p) against the joint label y over all rows (c: the earlier funnel
+    step's calibrated probability), by Fisher scoring from the identity with
+    halving steps as Go's calibrate.FitPlattJoint; None when it cannot be
+    fitted."""
+    y = y.astype(np.float64)
+    c = c.astype(np.float64)
+    if len(p) == 0 or y.sum() <= 0 or y.sum() >= len(y) or y[c > 0].sum() <= 0:
+        return None
+    u = _logit(p.astype(np.float64))
+    live = c > 0
+
+    def loss(a, b):
+        q = np.clip(c * _sigmoid(a * u + b), EPS, 1 - EPS)
+        return float(-(y * np.log(q) + (1 - y) * np.log1p(-q)).mean())
+
+    a, b = 1.0, 0.0
+    cur = loss(a, b)
+    for _ in range(100):
+        s = _sigmoid(a * u + b)
+        q = np.clip(c * s, EPS, 1 - EPS)
+        g = np.where(live, (q - y) * (1 - s) / (1 - q), 0.0)
+        w = np.where(live, q * (1 - s) ** 2 / (1 - q), 0.0)
+        ga, gb = (g * u).mean(), g.mean()
         haa, hab, hbb = (w * u * u).mean(), (w * u).mean(), w.mean()
         det = haa * hbb - hab * hab
         if det > 1e-300:

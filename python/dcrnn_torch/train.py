@@ -213,12 +213,21 @@ def fit_calibration(model, part, batch_size, device, rank):
     spec = model.spec
     fn = spec.funnel()
     out = {"version": 1, "method": "platt", "tasks": {}}
-    for t, task in enumerate(spec.tasks):
+    # The earlier funnel step first: the later step's map is fitted through
+    # the product over all rows (Go's calibrate.FitPlattJoint), with the
+    # earlier step's calibrated probabilities.
+    order = [t for t in range(len(spec.tasks)) if fn is None or t != fn[1]] + ([fn[1]] if fn is not None else [])
+    for t in order:
+        task = spec.tasks[t]
         p, y = probs[task.name], part.labels[:, t]
         if fn is not None and t == fn[1]:
-            keep = part.labels[:, fn[0]] > 0.5
-            p, y = p[keep], y[keep]
-        ab = M.fit_platt(p, y)
+            first = out["tasks"].get(spec.tasks[fn[0]].name)
+            c = probs[spec.tasks[fn[0]].name].astype(np.float64)
+            if first is not None:
+                c = M._sigmoid(first["platt"]["a"] * M._logit(c) + first["platt"]["b"])
+            ab = M.fit_platt_joint(p, c.astype(np.float32), y)
+        else:
+            ab = M.fit_platt(p, y)
         if ab is None:
             log(rank, f"calibration: task {task.name}: cannot fit a Platt map on the validation part; left uncalibrated")
             continue
