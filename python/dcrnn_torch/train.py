@@ -14,7 +14,8 @@ valid_per_epoch evaluations per epoch on DIR/valid with the model's own
 probabilities, the selection score (the metric averaged over the last
 smooth evaluations), early stopping after patience evaluations without a
 better one, the best weights restored, Platt calibration fitted on
-DIR/valid, then test metrics on DIR/test. The model file it writes is a
+DIR/valid (a funnel's conversion map through the product p_click·p_cvr over
+all rows, as Go's), then test metrics on DIR/test. The model file it writes is a
 dcrnn model file (the pipeline of DIR/pipeline.json inside) that `dcrnn
 eval`, `predict` and `serve` use; --metrics-out writes the report with the
 keys of `dcrnn train --metrics-out`.
