@@ -116,8 +116,10 @@ func FitPlattJoint(p, c, y []float32) (Platt, error) {
 // so a block's value is Σ y / Σ c and the product is calibrated in every
 // block: Σ c·g = Σ y. Rows with c_i = 0 carry no weight. As in FitIsotonic
 // each block becomes a knot at its mean p (here weighted by c), its value
-// clamped to [1/(2n), 1-1/(2n)] with n the number of rows that carry
-// weight; with every c_i = 1 it is FitIsotonic. It wraps ErrCannotFit as
+// clamped to [1/(2n), 1-1/(2n)], with n = Σ c the expected number of rows
+// where the earlier step happens (the sample size of the conditional, as
+// FitIsotonic's n is for the clicked rows it is given); with every c_i = 1
+// it is FitIsotonic. It wraps ErrCannotFit as
 // FitPlattJoint does.
 func FitIsotonicJoint(p, c, y []float32) (Isotonic, error) {
 	if len(p) != len(y) || len(c) != len(y) {
@@ -127,9 +129,11 @@ func FitIsotonicJoint(p, c, y []float32) (Isotonic, error) {
 		return Isotonic{}, err
 	}
 	idx := make([]int, 0, len(p))
+	var n float64
 	for i := range p {
 		if c[i] > 0 {
 			idx = append(idx, i)
+			n += float64(c[i])
 		}
 	}
 	slices.SortFunc(idx, func(i, j int) int {
@@ -160,7 +164,7 @@ func FitIsotonicJoint(p, c, y []float32) (Isotonic, error) {
 			bs[len(bs)-1] = block{l.w + r.w, l.sp + r.sp, l.sy + r.sy}
 		}
 	}
-	lo := 1 / (2 * float64(len(idx)))
+	lo := min(1/(2*n), 0.5)
 	m := Isotonic{X: make([]float64, len(bs)), Y: make([]float64, len(bs))}
 	for i, b := range bs {
 		m.X[i] = min(max(b.sp/b.w, 0), 1)

@@ -142,14 +142,14 @@ func TestFitJointCalibratesTheProduct(t *testing.T) {
 // TestFitIsotonicJointHand: rows (p, c, y) = (0.1, 0.5, 0), (0.2, 1, 1),
 // (0.3, 0.5, 0), (0.4, 1, 1). Block values Σy/Σc are 0, 1, 0, 1; the second
 // and third pool into 1/1.5 = 2/3 at the c-weighted mean p
-// (0.2 + 0.5·0.3)/1.5 = 0.2333…. Values are clamped to [1/8, 7/8] (four
-// rows).
+// (0.2 + 0.5·0.3)/1.5 = 0.2333…. Values are clamped to [1/(2n), 1-1/(2n)]
+// with n = Σc = 3: [1/6, 5/6].
 func TestFitIsotonicJointHand(t *testing.T) {
 	m, err := FitIsotonicJoint([]float32{0.3, 0.1, 0.4, 0.2}, []float32{0.5, 0.5, 1, 1}, []float32{0, 0, 1, 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantX, wantY := []float64{0.1, 0.35 / 1.5, 0.4}, []float64{0.125, 2.0 / 3, 0.875}
+	wantX, wantY := []float64{0.1, 0.35 / 1.5, 0.4}, []float64{1.0 / 6, 2.0 / 3, 5.0 / 6}
 	if len(m.X) != len(wantX) {
 		t.Fatalf("knots %v %v, want %v %v", m.X, m.Y, wantX, wantY)
 	}
