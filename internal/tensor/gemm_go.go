@@ -3,6 +3,7 @@
 package tensor
 
 import (
+	"os"
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
@@ -13,7 +14,16 @@ import (
 // (amd64 with AVX2 and FMA). Tests switch it off to exercise the fallback.
 var useKernel = haveKernel
 
+// useKernel2 reports whether full 6×32 tiles run on the AVX-512 kernel
+// (sgemmKernel2, the same bits as two 6×16 tiles): on a CPU with AVX-512F
+// unless DCRNN_NO_AVX512 is set in the environment (to measure one kernel
+// against the other on the same machine).
+var useKernel2 = useKernel && haveKernel2 && os.Getenv("DCRNN_NO_AVX512") == ""
+
 func backendName() string {
+	if useKernel && useKernel2 {
+		return "go-avx512"
+	}
 	if useKernel {
 		return "go-avx2"
 	}
@@ -174,6 +184,17 @@ func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 						bp = &buf.b[jr*kcur]
 					}
 					if mcur == mr && ncr == nr {
+						if useKernel2 && ncur-jr >= 2*nr {
+							// Two full panels: one 6×32 tile. The next panel
+							// starts nr·k (pp) or nr·kcur (buf.b) floats on.
+							bs := uintptr(nr*kcur) * 4
+							if pp != nil {
+								bs = uintptr(nr*k) * 4
+							}
+							sgemmKernel2(kcur, ap, rs, ks, bp, bs, &c[ir*ldc+jc+jr], ldc, alpha, bet)
+							jr += nr
+							continue
+						}
 						sgemmKernel(kcur, ap, rs, ks, bp, &c[ir*ldc+jc+jr], ldc, alpha, bet)
 						continue
 					}

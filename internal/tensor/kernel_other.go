@@ -4,6 +4,12 @@ package tensor
 
 const haveKernel = false
 
+const haveKernel2 = false
+
+func sgemmKernel2(k int, a *float32, rs, ks uintptr, b *float32, bs uintptr, c *float32, ldc int, alpha, beta float32) {
+	panic("tensor: no sgemm kernel on this architecture")
+}
+
 func sgemmKernel(k int, a *float32, rs, ks uintptr, b *float32, c *float32, ldc int, alpha, beta float32) {
 	panic("tensor: no sgemm kernel on this architecture")
 }
