@@ -4,7 +4,9 @@
 // dimension. Every kernel takes the destination first and states its shapes.
 // There is one API with two implementations chosen at build time: the default
 // pure-Go build (no cgo: a packed, register-blocked sgemm with an AVX2+FMA
-// micro-kernel in Go assembly on amd64, and gonum's BLAS on other CPUs) and an
+// 6×16 micro-kernel in Go assembly on amd64, full 6×32 tiles on an AVX-512
+// one where the CPU has AVX-512F (the same bits), and gonum's BLAS on other
+// CPUs) and an
 // OpenBLAS build under the build tag "openblas" (cgo, Debian libopenblas-dev),
 // where OpenBLAS runs single-threaded and the parallelism is done in Go.
 // Gemm hands parts of large products to long-lived worker goroutines, so the
@@ -36,8 +38,8 @@ func SetThreads(n int) {
 // Threads reports the number of goroutines kernels may use.
 func Threads() int { return int(threads.Load()) }
 
-// Backend names the kernel implementation in use: "go-avx2" (pure-Go build,
-// assembly micro-kernel), "gonum" (pure-Go build on CPUs without AVX2+FMA) or
+// Backend names the kernel implementation in use: "go-avx512" or "go-avx2"
+// (pure-Go build, assembly micro-kernels), "gonum" (pure-Go build on CPUs without AVX2+FMA) or
 // "openblas".
 func Backend() string { return backendName() }
 
