@@ -96,11 +96,7 @@ func FitPlatt(p, y []float32) (Platt, error) {
 		}
 		return s / float64(len(u))
 	}
-	a, b := 1.0, 0.0
-	cur := loss(a, b)
-	for it := 0; it < plattMaxIter; it++ {
-		// Gradient g and Hessian H of the mean loss in (a, b).
-		var ga, gb, haa, hab, hbb float64
+	curve := func(a, b float64) (ga, gb, haa, hab, hbb float64) {
 		for i, ui := range u {
 			s := Sigmoid(a*ui + b)
 			r := s - float64(y[i])
@@ -112,7 +108,23 @@ func FitPlatt(p, y []float32) (Platt, error) {
 			hbb += w
 		}
 		n := float64(len(u))
-		ga, gb, haa, hab, hbb = ga/n, gb/n, haa/n, hab/n, hbb/n
+		return ga / n, gb / n, haa / n, hab / n, hbb / n
+	}
+	return fitPlatt("platt", loss, curve)
+}
+
+// fitPlatt minimises loss, a mean loss of the Platt parameters (A, B), by
+// Newton's method from the identity (A = 1, B = 0): curve gives the mean
+// loss's gradient (ga, gb) and Hessian (or expected Hessian) at (a, b); a
+// step is halved until the loss does not increase, for at most plattMaxIter
+// steps or until a step moves A and B by less than 1e-12. It wraps
+// ErrCannotFit, naming what, when the fit diverges or the slope is not
+// positive. FitPlatt and FitPlattJoint differ only in loss and curve.
+func fitPlatt(what string, loss func(a, b float64) float64, curve func(a, b float64) (ga, gb, haa, hab, hbb float64)) (Platt, error) {
+	a, b := 1.0, 0.0
+	cur := loss(a, b)
+	for it := 0; it < plattMaxIter; it++ {
+		ga, gb, haa, hab, hbb := curve(a, b)
 		det := haa*hbb - hab*hab
 		var da, db float64
 		if det > 1e-300 {
@@ -139,10 +151,10 @@ func FitPlatt(p, y []float32) (Platt, error) {
 		}
 	}
 	if math.IsNaN(a) || math.IsInf(a, 0) || math.IsNaN(b) || math.IsInf(b, 0) {
-		return Platt{}, fmt.Errorf("calibrate: platt: the fit diverged (a=%g, b=%g): %w", a, b, ErrCannotFit)
+		return Platt{}, fmt.Errorf("calibrate: %s: the fit diverged (a=%g, b=%g): %w", what, a, b, ErrCannotFit)
 	}
 	if a <= 0 {
-		return Platt{}, fmt.Errorf("calibrate: platt: fitted slope %g ≤ 0 (the scores rank the labels backwards): %w", a, ErrCannotFit)
+		return Platt{}, fmt.Errorf("calibrate: %s: fitted slope %g ≤ 0 (the scores rank the labels backwards): %w", what, a, ErrCannotFit)
 	}
 	return Platt{A: a, B: b}, nil
 }
@@ -216,44 +228,66 @@ func FitIsotonic(p, y []float32) (Isotonic, error) {
 	if len(p) == 0 || sy <= 0 || sy >= float64(len(y)) {
 		return Isotonic{}, fmt.Errorf("calibrate: isotonic: %d rows with %g positives: %w", len(p), sy, ErrCannotFit)
 	}
-	idx := make([]int, len(p))
-	for i := range idx {
-		idx[i] = i
+	return poolIsotonic(p, nil, y), nil
+}
+
+// poolIsotonic is the pool-adjacent-violators fit behind FitIsotonic (c
+// nil: every row has weight 1) and FitIsotonicJoint (row i has weight c_i
+// and target y_i/c_i; rows with c_i = 0 are left out). Rows are sorted by
+// p, ties by index so the sums run in a fixed order; rows of equal p form
+// one block, and adjacent blocks are pooled while a block's value Σy/Σw is
+// not below the next one's. Each block becomes a knot at (Σw·p/Σw, Σy/Σw),
+// the value clamped to [1/(2n), 1-1/(2n)] with n = Σw.
+func poolIsotonic(p, c, y []float32) Isotonic {
+	weight := func(i int) float64 {
+		if c == nil {
+			return 1
+		}
+		return float64(c[i])
 	}
-	// Sort by p, ties by index so the sums run in a fixed order.
+	idx := make([]int, 0, len(p))
+	var n float64
+	for i := range p {
+		if c == nil || c[i] > 0 {
+			idx = append(idx, i)
+			n += weight(i)
+		}
+	}
 	slices.SortFunc(idx, func(i, j int) int {
-		if c := cmp.Compare(p[i], p[j]); c != 0 {
-			return c
+		if d := cmp.Compare(p[i], p[j]); d != 0 {
+			return d
 		}
 		return cmp.Compare(i, j)
 	})
-	type block struct{ n, sp, sy float64 }
+	// w = Σ weight, sp = Σ weight·p, sy = Σ y: the block's value is sy/w.
+	type block struct{ w, sp, sy float64 }
 	var bs []block
 	for k := 0; k < len(idx); {
 		// One block per distinct p.
 		var b block
 		v := p[idx[k]]
 		for ; k < len(idx) && cmp.Compare(p[idx[k]], v) == 0; k++ {
-			b.n++
-			b.sp += float64(p[idx[k]])
+			wi := weight(idx[k])
+			b.w += wi
+			b.sp += wi * float64(p[idx[k]])
 			b.sy += float64(y[idx[k]])
 		}
 		bs = append(bs, b)
-		// Pool while the previous block's mean is not below this one's.
+		// Pool while the previous block's value is not below this one's.
 		for len(bs) > 1 {
 			l, r := bs[len(bs)-2], bs[len(bs)-1]
-			if l.sy*r.n < r.sy*l.n { // l.sy/l.n < r.sy/r.n
+			if l.sy*r.w < r.sy*l.w { // l.sy/l.w < r.sy/r.w
 				break
 			}
 			bs = bs[:len(bs)-1]
-			bs[len(bs)-1] = block{l.n + r.n, l.sp + r.sp, l.sy + r.sy}
+			bs[len(bs)-1] = block{l.w + r.w, l.sp + r.sp, l.sy + r.sy}
 		}
 	}
-	lo := 1 / (2 * float64(len(p)))
+	lo := min(1/(2*n), 0.5)
 	m := Isotonic{X: make([]float64, len(bs)), Y: make([]float64, len(bs))}
 	for i, b := range bs {
-		m.X[i] = min(max(b.sp/b.n, 0), 1)
-		m.Y[i] = min(max(b.sy/b.n, lo), 1-lo)
+		m.X[i] = min(max(b.sp/b.w, 0), 1)
+		m.Y[i] = min(max(b.sy/b.w, lo), 1-lo)
 	}
 	// Block centroids strictly increase (blocks hold disjoint ranges of
 	// distinct p) except when float64 rounding makes two equal: keep the
@@ -268,7 +302,7 @@ func FitIsotonic(p, y []float32) (Isotonic, error) {
 		k++
 	}
 	m.X, m.Y = m.X[:k], m.Y[:k]
-	return m, nil
+	return m
 }
 
 // Map is the calibration map of one task: Platt, Isotonic, or neither (the

@@ -1,10 +1,8 @@
 package calibrate
 
 import (
-	"cmp"
 	"fmt"
 	"math"
-	"slices"
 )
 
 // The later step of a funnel (conversion given click) is used through a
@@ -51,12 +49,9 @@ func FitPlattJoint(p, c, y []float32) (Platt, error) {
 		}
 		return s / float64(len(u))
 	}
-	a, b := 1.0, 0.0
-	cur := loss(a, b)
-	for it := 0; it < plattMaxIter; it++ {
-		// With q = c·σ(z), z = a·u + b: dℓ/dz = (q-y)(1-σ)/(1-q) and the
-		// expected second derivative is q(1-σ)²/(1-q).
-		var ga, gb, haa, hab, hbb float64
+	// With q = c·σ(z), z = a·u + b: dℓ/dz = (q-y)(1-σ)/(1-q) and the
+	// expected second derivative is q(1-σ)²/(1-q).
+	curve := func(a, b float64) (ga, gb, haa, hab, hbb float64) {
 		for i, ui := range u {
 			if c[i] == 0 { // the row's loss does not depend on the map
 				continue
@@ -72,39 +67,9 @@ func FitPlattJoint(p, c, y []float32) (Platt, error) {
 			hbb += w
 		}
 		n := float64(len(u))
-		ga, gb, haa, hab, hbb = ga/n, gb/n, haa/n, hab/n, hbb/n
-		det := haa*hbb - hab*hab
-		var da, db float64
-		if det > 1e-300 {
-			da = -(hbb*ga - hab*gb) / det
-			db = -(haa*gb - hab*ga) / det
-		} else {
-			da, db = -ga, -gb
-		}
-		step := 1.0
-		na, nb := a+da, b+db
-		nl := loss(na, nb)
-		for k := 0; k < 60 && !(nl <= cur); k++ {
-			step /= 2
-			na, nb = a+step*da, b+step*db
-			nl = loss(na, nb)
-		}
-		if !(nl <= cur) {
-			break
-		}
-		moved := math.Abs(na-a) + math.Abs(nb-b)
-		a, b, cur = na, nb, nl
-		if moved < 1e-12 {
-			break
-		}
+		return ga / n, gb / n, haa / n, hab / n, hbb / n
 	}
-	if math.IsNaN(a) || math.IsInf(a, 0) || math.IsNaN(b) || math.IsInf(b, 0) {
-		return Platt{}, fmt.Errorf("calibrate: platt (joint): the fit diverged (a=%g, b=%g): %w", a, b, ErrCannotFit)
-	}
-	if a <= 0 {
-		return Platt{}, fmt.Errorf("calibrate: platt (joint): fitted slope %g ≤ 0 (the scores rank the labels backwards): %w", a, ErrCannotFit)
-	}
-	return Platt{A: a, B: b}, nil
+	return fitPlatt("platt (joint)", loss, curve)
 }
 
 // FitIsotonicJoint fits the non-decreasing g that minimises
@@ -128,59 +93,7 @@ func FitIsotonicJoint(p, c, y []float32) (Isotonic, error) {
 	if err := jointRows("isotonic (joint)", c, y); err != nil {
 		return Isotonic{}, err
 	}
-	idx := make([]int, 0, len(p))
-	var n float64
-	for i := range p {
-		if c[i] > 0 {
-			idx = append(idx, i)
-			n += float64(c[i])
-		}
-	}
-	slices.SortFunc(idx, func(i, j int) int {
-		if d := cmp.Compare(p[i], p[j]); d != 0 {
-			return d
-		}
-		return cmp.Compare(i, j)
-	})
-	// w = Σ c, sp = Σ c·p, sy = Σ y: the block's value is sy/w.
-	type block struct{ w, sp, sy float64 }
-	var bs []block
-	for k := 0; k < len(idx); {
-		var b block
-		v := p[idx[k]]
-		for ; k < len(idx) && cmp.Compare(p[idx[k]], v) == 0; k++ {
-			ci := float64(c[idx[k]])
-			b.w += ci
-			b.sp += ci * float64(p[idx[k]])
-			b.sy += float64(y[idx[k]])
-		}
-		bs = append(bs, b)
-		for len(bs) > 1 {
-			l, r := bs[len(bs)-2], bs[len(bs)-1]
-			if l.sy*r.w < r.sy*l.w {
-				break
-			}
-			bs = bs[:len(bs)-1]
-			bs[len(bs)-1] = block{l.w + r.w, l.sp + r.sp, l.sy + r.sy}
-		}
-	}
-	lo := min(1/(2*n), 0.5)
-	m := Isotonic{X: make([]float64, len(bs)), Y: make([]float64, len(bs))}
-	for i, b := range bs {
-		m.X[i] = min(max(b.sp/b.w, 0), 1)
-		m.Y[i] = min(max(b.sy/b.w, lo), 1-lo)
-	}
-	k := 0
-	for i := range m.X {
-		if k > 0 && m.X[i] <= m.X[k-1] {
-			m.Y[k-1] = max(m.Y[k-1], m.Y[i])
-			continue
-		}
-		m.X[k], m.Y[k] = m.X[i], m.Y[i]
-		k++
-	}
-	m.X, m.Y = m.X[:k], m.Y[:k]
-	return m, nil
+	return poolIsotonic(p, c, y), nil
 }
 
 // FitJoint fits a map of the named method through the product (see

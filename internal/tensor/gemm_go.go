@@ -165,6 +165,12 @@ func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 			if pp == nil {
 				packB(buf.b[:], transB, b, ldb, pc, kcur, jc, ncur)
 			}
+			// Bytes from one b panel to the next: nr·k floats in pp,
+			// nr·kcur in buf.b.
+			bs := uintptr(nr*kcur) * 4
+			if pp != nil {
+				bs = uintptr(nr*k) * 4
+			}
 			for ir := 0; ir < m; ir += mr {
 				mcur := min(mr, m-ir)
 				var ap *float32
@@ -185,12 +191,7 @@ func gemmPacked(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 					}
 					if mcur == mr && ncr == nr {
 						if useKernel2 && ncur-jr >= 2*nr {
-							// Two full panels: one 6×32 tile. The next panel
-							// starts nr·k (pp) or nr·kcur (buf.b) floats on.
-							bs := uintptr(nr*kcur) * 4
-							if pp != nil {
-								bs = uintptr(nr*k) * 4
-							}
+							// Two full panels: one 6×32 tile.
 							sgemmKernel2(kcur, ap, rs, ks, bp, bs, &c[ir*ldc+jc+jr], ldc, alpha, bet)
 							jr += nr
 							continue

@@ -62,19 +62,10 @@ func FitCalibration(ctx context.Context, tr *model.Trained, src Source, method s
 		return nil, fmt.Errorf("train: calibration: %w", err)
 	}
 	c := &model.Calibration{Version: model.CalibrationVersion, Method: method, Tasks: map[string]*calibrate.Map{}}
-	// The earlier step's map comes first: the later step's joint fit takes
-	// its calibrated probabilities.
-	order := make([]int, 0, T)
-	for t := 0; t < T; t++ {
-		if !funnel || t != fb {
-			order = append(order, t)
-		}
-	}
-	if funnel {
-		order = append(order, fb)
-	}
-	for _, t := range order {
-		task := tr.Spec.Tasks[t]
+	// Tasks in order: a funnel's earlier step comes before its later one
+	// (the schema's after names an earlier task), so its map is fitted first
+	// and the later step's joint fit takes its calibrated probabilities.
+	for t, task := range tr.Spec.Tasks {
 		var m calibrate.Map
 		if funnel && t == fb {
 			first := c.Tasks[tr.Spec.Tasks[fa].Name] // nil: the identity

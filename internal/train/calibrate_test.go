@@ -2,14 +2,10 @@ package train_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/dcrnn/dcrnn/internal/calibrate"
-	"github.com/dcrnn/dcrnn/internal/data"
 	"github.com/dcrnn/dcrnn/internal/feature"
-	"github.com/dcrnn/dcrnn/internal/synth"
 	"github.com/dcrnn/dcrnn/internal/tensor"
 	"github.com/dcrnn/dcrnn/internal/train"
 )
@@ -27,27 +23,10 @@ func TestFitCalibrationThroughTheProduct(t *testing.T) {
 	}
 	tensor.SetThreads(1)
 	defer tensor.SetThreads(0)
-	dir := t.TempDir()
-	if _, err := synth.WriteDir(context.Background(), dir, synth.Config{Rows: 40000, Seed: 3}, false); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "schema.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema, err := feature.ParseSchema(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "data.csv")
-	sp := data.Splitter{Ratios: []float64{0.6, 0.4}, Seed: 1}
-	part := func(k int) func(int64) bool { return func(r int64) bool { return sp.Part(r) == k } }
-	shuffle := 2000
-	cfg := train.Config{Epochs: 3, BatchSize: 256, Shuffle: &shuffle, Calibration: "platt"}
-	cfg.Proj, cfg.StateSize, cfg.Deep, cfg.Tower = 16, 16, []int{32}, []int{16}
-	valid := train.Source{Path: path, Filter: part(1), Name: "valid"}
-	res, err := train.Run(context.Background(), train.Job{Schema: schema, Model: "dcrnn", Config: cfg,
-		Train: train.Source{Path: path, Filter: part(0), Name: "train"}, Valid: valid})
+	job := synthJob(t, 40000)
+	job.Config.Calibration, job.Test = "platt", nil
+	valid := job.Valid
+	res, err := train.Run(context.Background(), job)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,37 +96,13 @@ def fit_platt(p: np.ndarray, y: np.ndarray):
         z = a * u + b
         return float((np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z))) - y * z).mean())
 
-    a, b = 1.0, 0.0
-    cur = loss(a, b)
-    for _ in range(100):
+    def curve(a, b):
         s = _sigmoid(a * u + b)
         r = s - y
         w = s * (1 - s)
-        ga, gb = (r * u).mean(), r.mean()
-        haa, hab, hbb = (w * u * u).mean(), (w * u).mean(), w.mean()
-        det = haa * hbb - hab * hab
-        if det > 1e-300:
-            da, db = -(hbb * ga - hab * gb) / det, -(haa * gb - hab * ga) / det
-        else:
-            da, db = -ga, -gb
-        step = 1.0
-        na, nb = a + da, b + db
-        nl = loss(na, nb)
-        k = 0
-        while k < 60 and not (nl <= cur):
-            step /= 2
-            na, nb = a + step * da, b + step * db
-            nl = loss(na, nb)
-            k += 1
-        if not (nl <= cur):
-            break
-        moved = abs(na - a) + abs(nb - b)
-        a, b, cur = na, nb, nl
-        if moved < 1e-12:
-            break
-    if not (math.isfinite(a) and math.isfinite(b)) or a <= 0:
-        return None
-    return float(a), float(b)
+        return (r * u).mean(), r.mean(), (w * u * u).mean(), (w * u).mean(), w.mean()
+
+    return _fit_platt(loss, curve)
 
 
 def fit_platt_joint(p: np.ndarray, c: np.ndarray, y: np.ndarray):
@@ -146,15 +122,24 @@ def fit_platt_joint(p: np.ndarray, c: np.ndarray, y: np.ndarray):
         q = np.clip(c * _sigmoid(a * u + b), EPS, 1 - EPS)
         return float(-(y * np.log(q) + (1 - y) * np.log1p(-q)).mean())
 
-    a, b = 1.0, 0.0
-    cur = loss(a, b)
-    for _ in range(100):
+    def curve(a, b):
         s = _sigmoid(a * u + b)
         q = np.clip(c * s, EPS, 1 - EPS)
         g = np.where(live, (q - y) * (1 - s) / (1 - q), 0.0)
         w = np.where(live, q * (1 - s) ** 2 / (1 - q), 0.0)
-        ga, gb = (g * u).mean(), g.mean()
-        haa, hab, hbb = (w * u * u).mean(), (w * u).mean(), w.mean()
+        return (g * u).mean(), g.mean(), (w * u * u).mean(), (w * u).mean(), w.mean()
+
+    return _fit_platt(loss, curve)
+
+
+def _fit_platt(loss, curve):
+    """Newton's method from the identity on a mean loss of (a, b), as Go's
+    calibrate.fitPlatt: curve gives the gradient and (expected) Hessian; a step
+    is halved until the loss does not increase, at most 100 steps."""
+    a, b = 1.0, 0.0
+    cur = loss(a, b)
+    for _ in range(100):
+        ga, gb, haa, hab, hbb = curve(a, b)
         det = haa * hbb - hab * hab
         if det > 1e-300:
             da, db = -(hbb * ga - hab * gb) / det, -(haa * gb - hab * ga) / det

@@ -66,7 +66,7 @@ import torch.distributed as dist
 from . import MODEL_CONFIG_KEYS, build, loss, save
 from . import metrics as M
 from .data import DataError, Part, read_manifest
-from .models import config_defaults
+from .models import _apply_map, config_defaults
 from .models import predict as predict_probs
 from .optim import LazyAdam, schedule_lr
 
@@ -214,19 +214,16 @@ def fit_calibration(model, part, batch_size, device, rank):
     spec = model.spec
     fn = spec.funnel()
     out = {"version": 1, "method": "platt", "tasks": {}}
-    # The earlier funnel step first: the later step's map is fitted through
-    # the product over all rows (Go's calibrate.FitPlattJoint), with the
-    # earlier step's calibrated probabilities.
-    order = [t for t in range(len(spec.tasks)) if fn is None or t != fn[1]] + ([fn[1]] if fn is not None else [])
-    for t in order:
-        task = spec.tasks[t]
+    # Tasks in order: a funnel's earlier step comes first (the schema's after
+    # names an earlier task), and the later step's map is fitted through the
+    # product over all rows (Go's calibrate.FitPlattJoint) with the earlier
+    # step's calibrated probabilities, mapped as predict maps them.
+    for t, task in enumerate(spec.tasks):
         p, y = probs[task.name], part.labels[:, t]
         if fn is not None and t == fn[1]:
-            first = out["tasks"].get(spec.tasks[fn[0]].name)
-            c = probs[spec.tasks[fn[0]].name].astype(np.float64)
-            if first is not None:
-                c = M._sigmoid(first["platt"]["a"] * M._logit(c) + first["platt"]["b"])
-            ab = M.fit_platt_joint(p, c.astype(np.float32), y)
+            c = torch.from_numpy(probs[spec.tasks[fn[0]].name].astype(np.float64))
+            c = _apply_map(out["tasks"].get(spec.tasks[fn[0]].name), c).to(torch.float32).numpy()
+            ab = M.fit_platt_joint(p, c, y)
         else:
             ab = M.fit_platt(p, y)
         if ab is None:
