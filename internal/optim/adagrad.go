@@ -2,6 +2,7 @@ package optim
 
 import (
 	"github.com/dcrnn/dcrnn/internal/nn"
+	"github.com/dcrnn/dcrnn/internal/offheap"
 	"github.com/dcrnn/dcrnn/internal/tensor"
 )
 
@@ -112,7 +113,7 @@ func NewAdagrad(params []*nn.Param, cfg AdagradConfig) (*Adagrad, error) {
 	for i, p := range params {
 		a.off[i+1] = a.off[i] + len(p.W)
 	}
-	buf := make([]float32, a.off[len(params)])
+	buf := offheap.Make[float32](a, a.off[len(params)])
 	fill(buf, float32(cfg.InitialAccumulator))
 	for i := range params {
 		a.sum[i] = buf[a.off[i]:a.off[i+1]:a.off[i+1]]
@@ -203,7 +204,7 @@ func NewSparseAdagrad(tables []*nn.SparseParam, cfg AdagradConfig) (*SparseAdagr
 	}
 	s := &SparseAdagrad{clock: clock{lr: cfg.LR}, cfg: cfg, tables: tables, sum: make([][]float32, len(tables)), off: make([]int, len(tables)+1)}
 	for i, p := range tables {
-		s.sum[i] = make([]float32, p.Rows*p.Cols)
+		s.sum[i] = offheap.Make[float32](s, p.Rows*p.Cols)
 		fill(s.sum[i], float32(cfg.InitialAccumulator))
 	}
 	s.run = s.chunk

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/dcrnn/dcrnn/internal/nn"
+	"github.com/dcrnn/dcrnn/internal/offheap"
 	"github.com/dcrnn/dcrnn/internal/tensor"
 )
 
@@ -115,7 +116,7 @@ func NewAdam(params []*nn.Param, cfg AdamConfig) (*Adam, error) {
 	for i, p := range params {
 		a.off[i+1] = a.off[i] + len(p.W)
 	}
-	buf := make([]float32, 2*a.off[len(params)])
+	buf := offheap.Make[float32](a, 2*a.off[len(params)])
 	a.m = make([][]float32, len(params))
 	a.v = make([][]float32, len(params))
 	for i := range params {

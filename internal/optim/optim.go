@@ -21,6 +21,11 @@
 // Optimizer state (moments, accumulators, step counts) is exported by State as
 // a list of named tensors in a fixed order and restored by SetState, for
 // checkpoints; a restored optimizer continues the exact same trajectory.
+// State buffers are allocated with offheap.Make, outside the Go heap once
+// they pass offheap.MinBytes: they live as long as the optimizer and hold no
+// pointers, and on the heap the collector's headroom would double them a
+// second time. The slices State returns stay valid while the optimizer is
+// reachable.
 package optim
 
 import (

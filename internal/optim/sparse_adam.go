@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/dcrnn/dcrnn/internal/nn"
+	"github.com/dcrnn/dcrnn/internal/offheap"
 	"github.com/dcrnn/dcrnn/internal/tensor"
 )
 
@@ -61,7 +62,8 @@ func (c SparseAdamConfig) check(what string) error {
 //
 // State is allocated up front: the two moments interleaved per row
 // (Rows×2×Cols float32, so a row's m and v are adjacent in memory) and one
-// int32 step count per row. For a 100,000×16 table that is 12.8 MB + 0.4 MB.
+// int32 step count per row. For a 100,000×16 table that is 12.8 MB + 0.4 MB,
+// outside the Go heap (offheap.Make) and resident only for the rows trained.
 type SparseAdam struct {
 	clock
 	cfg    SparseAdamConfig
@@ -108,8 +110,8 @@ func NewSparseAdam(tables []*nn.SparseParam, cfg SparseAdamConfig) (*SparseAdam,
 	}
 	s.bc, s.bcCapped = biasTable(cfg.Beta1, cfg.Beta2)
 	for i, p := range tables {
-		s.mv[i] = make([]float32, 2*p.Rows*p.Cols)
-		s.t[i] = make([]int32, p.Rows)
+		s.mv[i] = offheap.Make[float32](s, 2*p.Rows*p.Cols)
+		s.t[i] = offheap.Make[int32](s, p.Rows)
 	}
 	s.run = s.chunk
 	return s, nil

@@ -60,6 +60,7 @@ import (
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
 	"github.com/dcrnn/dcrnn/internal/nn"
+	"github.com/dcrnn/dcrnn/internal/offheap"
 	"github.com/dcrnn/dcrnn/internal/optim"
 )
 
@@ -507,16 +508,18 @@ type state struct {
 	trainDur      time.Duration
 }
 
-// snapshot holds a copy of every weight (the best evaluation's).
+// snapshot holds a copy of every weight (the best evaluation's), outside the
+// Go heap where large (offheap.Make): it lives as long as the run and holds
+// no pointers, so on the heap it would cost twice its size.
 type snapshot struct{ dense, sparse [][]float32 }
 
 func newSnapshot(dense []*nn.Param, sparse []*nn.SparseParam) *snapshot {
 	s := &snapshot{}
 	for _, p := range dense {
-		s.dense = append(s.dense, make([]float32, len(p.W)))
+		s.dense = append(s.dense, offheap.Make[float32](s, len(p.W)))
 	}
 	for _, p := range sparse {
-		s.sparse = append(s.sparse, make([]float32, len(p.W)))
+		s.sparse = append(s.sparse, offheap.Make[float32](s, len(p.W)))
 	}
 	return s
 }
