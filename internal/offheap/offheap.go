@@ -11,9 +11,10 @@ import (
 // collector's headroom saves.
 const MinBytes = 256 << 10
 
-// Element is what an off-heap slice may hold: pointer-free numbers.
+// Element is what an off-heap slice may hold: the pointer-free numbers
+// of the optimizers' state.
 type Element interface {
-	~float32 | ~float64 | ~int32 | ~int64 | ~uint8
+	~float32 | ~int32
 }
 
 // Make returns a zeroed slice of n elements that stays valid while owner

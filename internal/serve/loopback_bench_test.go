@@ -44,8 +44,10 @@ func BenchmarkLoopbackPredictCensus100(b *testing.B) {
 
 // BenchmarkLoopbackModelInferCensus100 is BenchmarkModelInferCensus100
 // through the real gRPC server on a loopback port, as
-// BenchmarkLoopbackPredictCensus100: one connection per client, requests
-// marshalled once.
+// BenchmarkLoopbackPredictCensus100: one connection per client. The JSON
+// bodies are sent as they are, while the gRPC client marshals each request
+// on every call (as tritonclient does), so this side also counts the
+// client's proto.Marshal of the ~30 KB request.
 func BenchmarkLoopbackModelInferCensus100(b *testing.B) {
 	srv, bodies := censusServer(b)
 	reqs := censusInferRequests(b, srv, bodies)
