@@ -27,6 +27,9 @@ type Model struct {
 	// packs holds the weights packed for the kernels, shared by the
 	// Model's Scorers (score.Scorer.SharePacks).
 	packs *nn.Packs
+	// folds holds its input layers folded into the embedding tables
+	// (nn.Folds), shared by the same Scorers.
+	folds *nn.Folds
 }
 
 // Load reads and checks the model file at path (at most MaxModelBytes
@@ -54,7 +57,7 @@ func Decode(b []byte) (*Model, error) {
 }
 
 func newModel(tr *model.Trained) *Model {
-	m := &Model{tr: tr, ctcvr: -1, packs: nn.NewPacks()}
+	m := &Model{tr: tr, ctcvr: -1, packs: nn.NewPacks(), folds: nn.NewFolds()}
 	for _, t := range tr.Spec.Tasks {
 		m.tasks = append(m.tasks, t.Name)
 	}

@@ -24,6 +24,7 @@ type Scorer struct {
 func (m *Model) NewScorer() *Scorer {
 	sc := score.New(m.tr)
 	sc.SharePacks(m.packs) // a Model's weights never change
+	sc.ShareFolds(m.folds)
 	return &Scorer{m: m, sc: sc}
 }
 

@@ -356,6 +356,7 @@ func predictPass(ctx context.Context, o Options, tr *model.Trained, batch int, r
 	gr, _ := tr.Model.(model.GateReporter)
 	sc := score.New(tr)
 	sc.SharePacks(nn.NewPacks()) // tr is a trained model: its weights are fixed
+	sc.ShareFolds(nn.NewFolds())
 	sc.Timed = true
 	var (
 		gateRows int

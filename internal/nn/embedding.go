@@ -209,6 +209,9 @@ func (e *Embeddings) Forward(t *Tape, b *feature.Batch) *Mat {
 		badID(&e.Fields[f], id)
 	}
 	t.Record(Record{Op: e, Out: x, Buf: saved})
+	if t.Folds != nil && !t.Train {
+		t.x0, t.x0Batch, t.x0Emb = x, b, e
+	}
 	return x
 }
 

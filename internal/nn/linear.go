@@ -33,10 +33,17 @@ func NewLinear(prefix string, in, out int, act Activation, rng *rand.Rand) *Line
 // Params implements Module.
 func (l *Linear) Params() []*Param { return []*Param{l.W, l.B} }
 
-// Forward computes y = act(x·W + b); x must be [B×In].
+// Forward computes y = act(x·W + b); x must be [B×In]. On an inference
+// tape with Folds, a layer on the input layer's output runs folded (see
+// Folds).
 func (l *Linear) Forward(t *Tape, x *Mat) *Mat {
 	if x.Cols != l.In {
 		panic("nn: Linear input width mismatch")
+	}
+	if x == t.x0 && x != nil {
+		if f := t.Folds.get(l, t.x0Emb); f != nil {
+			return f.forward(t, x, t.x0Batch)
+		}
 	}
 	y := t.Mat(x.Rows, l.Out)
 	tensor.SetRowVector(y.V, x.Rows, l.Out, l.B.W)

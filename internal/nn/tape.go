@@ -3,6 +3,7 @@ package nn
 import (
 	"math/rand/v2"
 
+	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/tensor"
 )
 
@@ -43,6 +44,16 @@ type Tape struct {
 	// packed from pass to pass; its owner invalidates it whenever they
 	// change (see Packs). Several tapes may share one.
 	Packs *Packs
+	// Folds, when not nil, lets an inference pass run the Linear layers
+	// that read the input layer's output as table lookups (see Folds).
+	Folds *Folds
+
+	// x0, x0Batch and x0Emb are the last output of an Embeddings layer on
+	// this inference tape with Folds, its batch and the layer (Reset clears
+	// them): a Linear.Forward on x0 runs folded.
+	x0      *Mat
+	x0Batch *feature.Batch
+	x0Emb   *Embeddings
 
 	recs   []Record
 	mats   []*Mat
@@ -69,6 +80,7 @@ func NewTape(train bool, seed uint64) *Tape {
 
 // Reset starts a new pass, keeping every buffer for reuse.
 func (t *Tape) Reset() {
+	t.x0, t.x0Batch, t.x0Emb = nil, nil, nil
 	clear(t.recs)
 	t.recs = t.recs[:0]
 	t.nmats = 0

@@ -76,6 +76,7 @@ type Scorer struct {
 	cols   []feature.Column // Columns' chunk of the columns
 	blocks blockJob         // the row blocks of a batch scored in parallel
 	packs  *nn.Packs        // see SharePacks
+	folds  *nn.Folds        // see ShareFolds
 }
 
 // blockJob scores the blocks of one batch, one tensor.ParallelForThreads
@@ -150,6 +151,21 @@ func (s *Scorer) SharePacks(p *nn.Packs) {
 	}
 }
 
+// ShareFolds makes the Scorer's passes run the layers that read the input
+// layer's output as table lookups (see nn.Folds), the folds shared with
+// any number of Scorers of the same model. Unlike SharePacks it changes
+// the probabilities in their last bits (the tests hold them within 10⁻⁵ of
+// a Scorer without folds), the same for any batch, block split or thread
+// count. Like SharePacks it is only for a model whose weights no longer
+// change: f is never updated.
+func (s *Scorer) ShareFolds(f *nn.Folds) {
+	s.folds = f
+	s.tape.Folds = f
+	for _, bl := range s.blocks.blocks {
+		bl.tape.Folds = f
+	}
+}
+
 // Model returns the model the Scorer scores with.
 func (s *Scorer) Model() *model.Trained { return s.tr }
 
@@ -200,6 +216,7 @@ func (s *Scorer) predict(b *feature.Batch, probs [][]float32, ctcvr []float32) {
 		t := nn.NewTape(false, 0)
 		t.Serial = true
 		t.Packs = s.packs
+		t.Folds = s.folds
 		j.blocks = append(j.blocks, &block{tape: t})
 	}
 	j.nb = nb

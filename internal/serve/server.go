@@ -287,11 +287,12 @@ func (s *Server) load(path string, maxBytes int64) (ld *loaded, err error) {
 		ld.keys = append(ld.keys, []byte(`"ctcvr":`))
 	}
 	// The model is read-only from here on: its scorers share one copy of
-	// its weights packed for the kernels.
-	packs := nn.NewPacks()
+	// its weights packed for the kernels, and its input layers folded.
+	packs, folds := nn.NewPacks(), nn.NewFolds()
 	ld.scorers.New = func() any {
 		sc := score.New(tr)
 		sc.SharePacks(packs)
+		sc.ShareFolds(folds)
 		sc.Chunk = s.opt.ChunkRows
 		return sc
 	}

@@ -116,7 +116,11 @@ func offline(t testing.TB, tr *model.Trained, rows []map[string]any) [][]float32
 		probs[i] = make([]float32, len(rows))
 	}
 	ctcvr := make([]float32, len(rows))
-	tr.Predict(nn.NewTape(false, 0), b, probs, ctcvr)
+	// The server's arithmetic: its scorers run the input layers folded
+	// (nn.Folds; held within 1e-5 of the plain product by the score tests).
+	tp := nn.NewTape(false, 0)
+	tp.Folds = nn.NewFolds()
+	tr.Predict(tp, b, probs, ctcvr)
 	out := make([][]float32, len(rows))
 	for i := range rows {
 		for k := 0; k < T; k++ {

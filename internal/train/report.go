@@ -222,6 +222,7 @@ func Evaluate(ctx context.Context, tr *model.Trained, src Source, opt EvalOption
 	// The weights do not change during the pass (training waits for it):
 	// pack them once for all its batches, for this call only.
 	ps.SharePacks(nn.NewPacks())
+	ps.ShareFolds(nn.NewFolds())
 	ps.Uncalibrated = opt.Uncalibrated
 	labels := bt.Pipeline().HasLabels()
 	offset, err := ps.Pass(ctx, bt, func(b *feature.Batch, probs [][]float32, ctcvr []float32, offset int) error {
