@@ -13,4 +13,10 @@
 // Backward passes accumulate (+=) into the gradients of their inputs and
 // parameters; Tape.Mat returns buffers with zeroed gradients, and the
 // optimizer (or ZeroGrad) clears parameter gradients after each step.
+//
+// Two caches serve inference tapes of a model whose weights no longer
+// change: Packs keeps the weights packed for the matrix kernels (the same
+// bits as without it), and Folds turns the Linear layers that read the
+// embeddings' output into table lookups (the same sum in another order, a
+// few ulps apart; see Folds).
 package nn
