@@ -27,7 +27,9 @@ import (
 // 10⁻⁵ of the unfolded pass in probability), and it is the same, bit for
 // bit, whatever the batch, its split into blocks or the thread count.
 // A field whose table E_f·W_f would exceed MaxFoldFloats (a hashed id
-// field of 10⁵ buckets) keeps its product with x0's columns.
+// field of 10⁵ buckets), or would take the tables of one Folds past
+// MaxFoldTotal, keeps its product with x0's columns: the memory a loaded
+// model's folds add is bounded whatever its fields.
 //
 // A field is folded the first time an inference pass on a tape with these
 // Folds runs the layer (Tape.Folds), by whichever tape gets there first;
@@ -36,13 +38,19 @@ import (
 // weights no longer change (a loaded or finished model); after a change,
 // make a new one. Training tapes never use them.
 type Folds struct {
-	mu sync.Mutex
-	m  map[foldKey]*foldEntry
+	mu    sync.Mutex
+	m     map[foldKey]*foldEntry
+	used  atomic.Int64 // floats held by the folded tables
+	limit int64        // the most they may hold: MaxFoldTotal
 }
 
 // MaxFoldFloats is the largest folded table of one field and layer, in
 // float32s (16 MiB).
 const MaxFoldFloats = 1 << 22
+
+// MaxFoldTotal is the most float32s the folded tables of one Folds hold
+// (256 MiB); fields past it keep their products.
+const MaxFoldTotal = 1 << 26
 
 type foldKey struct {
 	l *Linear
@@ -55,7 +63,7 @@ type foldEntry struct {
 }
 
 // NewFolds returns an empty Folds.
-func NewFolds() *Folds { return &Folds{m: map[foldKey]*foldEntry{}} }
+func NewFolds() *Folds { return &Folds{m: map[foldKey]*foldEntry{}, limit: MaxFoldTotal} }
 
 // Len reports the number of layers folded so far.
 func (fs *Folds) Len() int {
@@ -80,7 +88,7 @@ func (fs *Folds) get(l *Linear, e *Embeddings) *inputFold {
 		fs.m[k] = en
 	}
 	fs.mu.Unlock()
-	en.once.Do(func() { en.f.Store(newInputFold(l, e)) })
+	en.once.Do(func() { en.f.Store(newInputFold(l, e, &fs.used, fs.limit)) })
 	return en.f.Load()
 }
 
@@ -96,7 +104,9 @@ type inputFold struct {
 	rest []int       // (multi-)categorical fields left to the product with x0
 }
 
-func newInputFold(l *Linear, e *Embeddings) *inputFold {
+// newInputFold folds l into e, the tables' floats counted in used, which
+// may not pass limit.
+func newInputFold(l *Linear, e *Embeddings, used *atomic.Int64, limit int64) *inputFold {
 	if l.In != e.OutDim() {
 		return nil
 	}
@@ -113,7 +123,10 @@ func newInputFold(l *Linear, e *Embeddings) *inputFold {
 			tensor.GemmThreads(1, false, false, 1, out, d, 1, e.NumV[k].W, d, wf, out, 0, v, out)
 			f.numW = append(f.numW, v...)
 			tensor.GemmThreads(1, false, false, 1, out, d, 1, e.NumB[k].W, d, wf, out, 1, f.bias, out)
-		case fs.Vocab*out > MaxFoldFloats:
+		case fs.Vocab*out > MaxFoldFloats || used.Add(int64(fs.Vocab*out)) > limit:
+			if fs.Vocab*out <= MaxFoldFloats {
+				used.Add(-int64(fs.Vocab * out))
+			}
 			f.rest = append(f.rest, k)
 		default:
 			t := make([]float32, fs.Vocab*out)
