@@ -3,6 +3,8 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+
+	"github.com/dcrnn/dcrnn/internal/tensor"
 )
 
 // affineBackward accumulates the gradients of z = x·W (+ b) given dz
@@ -39,14 +41,7 @@ type colSums struct {
 }
 
 func (k *colSums) Run(lo, hi int) {
-	db := k.db[lo:hi]
-	for i := 0; i < k.rows; i++ {
-		row := k.dz[i*k.cols+lo : i*k.cols+hi]
-		row = row[:len(db)]
-		for j, v := range row {
-			db[j] += v
-		}
-	}
+	tensor.SumRowsStride(k.db[lo:hi], k.dz[lo:], k.rows, k.cols)
 }
 
 // tapeJobs holds one tensor.Job of each element-wise kernel of the layers:

@@ -1,10 +1,11 @@
 package tensor
 
-import "math"
+import "github.com/dcrnn/dcrnn/internal/tensor/vecmath"
 
 // Element-wise and row/column helpers shared by both builds. They are plain Go
-// loops written so the compiler can drop bounds checks; each panics if a
-// slice is shorter than the stated shape.
+// loops written so the compiler can drop bounds checks, or (SumRows, Mul,
+// ReLU, ReLUBackward) vecmath's AVX2 kernels, bit for bit the same loops;
+// each panics if a slice is shorter than the stated shape.
 
 // AddRowVector adds v[cols] to every row of dst[rows×cols] (bias add):
 // dst[i][j] += v[j].
@@ -33,14 +34,13 @@ func SetRowVector(dst []float32, rows, cols int, v []float32) {
 // gradient): dst[j] += Σ_i src[i][j]. Rows are added in order, so the result
 // is deterministic.
 func SumRows(dst []float32, src []float32, rows, cols int) {
-	dst = dst[:cols]
-	src = src[:rows*cols]
-	for i := 0; i < rows; i++ {
-		row := src[i*cols : i*cols+cols]
-		for j, x := range row {
-			dst[j] += x
-		}
-	}
+	vecmath.SumRows(dst[:cols], src[:rows*cols], rows, cols)
+}
+
+// SumRowsStride is SumRows over the first len(dst) columns of a matrix with
+// row stride stride: dst[j] += Σ_i src[i·stride+j], rows added in order.
+func SumRowsStride(dst []float32, src []float32, rows, stride int) {
+	vecmath.SumRows(dst, src, rows, stride)
 }
 
 // Axpy computes dst[n] += alpha·x[n], n = len(dst); x must be at least as long.
@@ -67,13 +67,7 @@ func Add(dst []float32, x []float32) {
 }
 
 // Mul computes dst[n] = x[n]·y[n] element-wise, n = len(dst).
-func Mul(dst, x, y []float32) {
-	x = x[:len(dst)]
-	y = y[:len(dst)]
-	for i := range dst {
-		dst[i] = x[i] * y[i]
-	}
-}
+func Mul(dst, x, y []float32) { vecmath.Mul(dst, x, y) }
 
 // Dot returns Σ x[i]·y[i] over n = len(x) elements, accumulated in float32 in
 // index order; y must be at least as long.
@@ -90,22 +84,9 @@ func Dot(x, y []float32) float32 {
 // It is branch-free (a negative value's sign bit masks it to +0): with
 // about half the inputs negative a branch mispredicts half the time, which
 // made ReLU cost as much as the matrix product in front of it.
-func ReLU(dst, src []float32) {
-	src = src[:len(dst)]
-	for i, v := range src {
-		b := math.Float32bits(v)
-		dst[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
-	}
-}
+func ReLU(dst, src []float32) { vecmath.ReLU(dst, src) }
 
 // ReLUBackward computes dst[n] = dy[n] where y[n] > 0 and 0 elsewhere, with y
 // the ReLU output; dst may alias dy.
 // It is branch-free, like ReLU.
-func ReLUBackward(dst, dy, y []float32) {
-	dy = dy[:len(dst)]
-	y = y[:len(dst)]
-	for i, v := range y {
-		m := uint32(-int32(math.Float32bits(v)) >> 31) // all ones where y > 0 (y ≥ +0)
-		dst[i] = math.Float32frombits(math.Float32bits(dy[i]) & m)
-	}
-}
+func ReLUBackward(dst, dy, y []float32) { vecmath.ReLUBackward(dst, dy, y) }

@@ -1,0 +1,142 @@
+#include "textflag.h"
+
+// func mulAVX2(dst, a, b *float32, n int)
+//
+// dst[i] = a[i] * b[i] for i < n, n a multiple of 8.
+TEXT ·mulAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $3, CX
+	JZ   muldone
+
+mulloop:
+	VMOVUPS (SI), Y0
+	VMULPS  (DX), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     mulloop
+
+muldone:
+	VZEROUPPER
+	RET
+
+// func reluAVX2(dst, src *float32, n int)
+//
+// dst[i] = src[i] &^ (src[i] >> 31, arithmetic) on the bits, for i < n, n
+// a multiple of 8.
+TEXT ·reluAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	JZ   reludone
+
+reluloop:
+	VMOVDQU (SI), Y0
+	VPSRAD  $31, Y0, Y1
+	VPANDN  Y0, Y1, Y1
+	VMOVDQU Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     reluloop
+
+reludone:
+	VZEROUPPER
+	RET
+
+// func reluBackwardAVX2(dst, dy, y *float32, n int)
+//
+// dst[i] = dy[i] & ((0 - y[i]) >> 31, arithmetic) on the bits, for i < n, n
+// a multiple of 8.
+TEXT ·reluBackwardAVX2(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), DI
+	MOVQ  dy+8(FP), SI
+	MOVQ  y+16(FP), DX
+	MOVQ  n+24(FP), CX
+	VPXOR Y15, Y15, Y15
+	SHRQ  $3, CX
+	JZ    rbdone
+
+rbloop:
+	VMOVDQU (DX), Y0
+	VPSUBD  Y0, Y15, Y0
+	VPSRAD  $31, Y0, Y0
+	VPAND   (SI), Y0, Y0
+	VMOVDQU Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     rbloop
+
+rbdone:
+	VZEROUPPER
+	RET
+
+// func sumRowsAVX2(dst, src *float32, rows, stride, n int)
+//
+// dst[j] += src[i*stride+j] for i = 0..rows-1 in order, j < n, n a multiple
+// of 8 and rows ≥ 1: 32 columns at a time (then 8), dst's values held in
+// registers across the rows.
+TEXT ·sumRowsAVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), BX
+	MOVQ stride+24(FP), R9
+	SHLQ $2, R9               // stride in bytes
+	MOVQ n+32(FP), CX
+
+sr32:
+	CMPQ    CX, $32
+	JLT     sr8
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	MOVQ    SI, AX
+	MOVQ    BX, DX
+
+sr32row:
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+	VADDPS 64(AX), Y2, Y2
+	VADDPS 96(AX), Y3, Y3
+	ADDQ   R9, AX
+	DECQ   DX
+	JNZ    sr32row
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ    $128, DI
+	ADDQ    $128, SI
+	SUBQ    $32, CX
+	JMP     sr32
+
+sr8:
+	CMPQ    CX, $8
+	JLT     srdone
+	VMOVUPS (DI), Y0
+	MOVQ    SI, AX
+	MOVQ    BX, DX
+
+sr8row:
+	VADDPS (AX), Y0, Y0
+	ADDQ   R9, AX
+	DECQ   DX
+	JNZ    sr8row
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	SUBQ    $8, CX
+	JMP     sr8
+
+srdone:
+	VZEROUPPER
+	RET
