@@ -153,15 +153,27 @@ func (f *inputFold) forward(t *Tape, x0 *Mat, b *feature.Batch) *Mat {
 	y := t.Mat(n, out)
 	tensor.SetRowVector(y.V, n, out, f.bias)
 	var acc []float32
+	// The table rows of consecutive categorical fields are added in one
+	// tensor.AddRows (the row of y stays in registers), up to len(look) at
+	// a time; a multi-categorical field adds its mean between two runs.
+	var look [64][]float32
 	for i := range n {
 		row := y.V[i*out : (i+1)*out]
+		nl := 0
 		for _, k := range f.cats {
 			fd, tab := &b.Fields[k], f.tabs[k]
 			if e.Fields[k].Kind == feature.Categorical {
+				if nl == len(look) {
+					tensor.AddRows(row, look[:nl])
+					nl = 0
+				}
 				id := int(fd.IDs[i])
-				tensor.AddVec(row, row, tab[id*out:id*out+out])
+				look[nl] = tab[id*out : id*out+out]
+				nl++
 				continue
 			}
+			tensor.AddRows(row, look[:nl])
+			nl = 0
 			// Multi-categorical: the mean of the ids' rows, zero for none.
 			ids := fd.IDs[fd.Offsets[i]:fd.Offsets[i+1]]
 			if len(ids) == 0 {
@@ -179,6 +191,7 @@ func (f *inputFold) forward(t *Tape, x0 *Mat, b *feature.Batch) *Mat {
 				row[j] += a * inv
 			}
 		}
+		tensor.AddRows(row, look[:nl])
 	}
 	if nq := len(f.nums); nq > 0 && n > 0 {
 		vals := t.Floats(n * nq)

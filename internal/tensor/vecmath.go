@@ -21,6 +21,12 @@ func Sigmoid32(x float32) float32 { return vecmath.Sigmoid32(x) }
 // least as long. AVX2 where available, bit for bit the scalar result.
 func AddVec(dst, a, b []float32) { vecmath.Add(dst, a, b) }
 
+// AddRows adds rows into dst in order, dst[j] = ((dst[j] + rows[0][j]) +
+// rows[1][j]) + …, each sum rounded (bit for bit the loop of AddVec over the
+// rows), holding dst in registers across the rows on AVX2. Each row must be
+// at least as long as dst.
+func AddRows(dst []float32, rows [][]float32) { vecmath.AddRows(dst, rows) }
+
 // MulAddVec computes dst[n] = a[n] + b[n]·c[n], n = len(dst), the product
 // rounded before the sum (no fused multiply-add: bit for bit the Go
 // expression a + b*c). dst may be a.

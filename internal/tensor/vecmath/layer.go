@@ -83,3 +83,41 @@ func SumRows(dst, src []float32, rows, stride int) {
 		}
 	}
 }
+
+// maxAddRows is the most rows AddRows hands its AVX2 body at once.
+const maxAddRows = 32
+
+// AddRows adds rows into dst in order: dst[j] = ((dst[j] + rows[0][j]) +
+// rows[1][j]) + … for j < len(dst), every sum rounded on its own, as the Go
+// loop over the rows would (a folded layer's lookups: one table row per
+// field). Each row must be at least as long as dst. The AVX2 body keeps up
+// to 64 of dst's values in registers across the rows (up to maxAddRows at a
+// time), so dst is read and written once instead of once per row.
+func AddRows(dst []float32, rows [][]float32) {
+	n := len(dst)
+	if n == 0 || len(rows) == 0 {
+		return
+	}
+	n8 := 0
+	if useVecAsm && n >= 8 {
+		n8 = n &^ 7
+		var ptrs [maxAddRows]*float32
+		for lo := 0; lo < len(rows); lo += maxAddRows {
+			part := rows[lo:min(lo+maxAddRows, len(rows))]
+			for k, r := range part {
+				ptrs[k] = &r[:n][0]
+			}
+			addRowsAVX2(&dst[0], &ptrs[0], len(part), n8)
+		}
+		if n8 == n {
+			return
+		}
+	}
+	tail := dst[n8:]
+	for _, r := range rows {
+		r = r[n8:n]
+		for j, v := range r {
+			tail[j] += v
+		}
+	}
+}

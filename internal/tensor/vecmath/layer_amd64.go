@@ -15,3 +15,9 @@ func reluBackwardAVX2(dst, dy, y *float32, n int)
 
 //go:noescape
 func sumRowsAVX2(dst, src *float32, rows, stride, n int)
+
+// addRowsAVX2 is AddRows' body: dst[j] += (*ptrs[k])[j] for k < nptr in
+// order, j < n, n a multiple of 8 and nptr ≥ 1.
+//
+//go:noescape
+func addRowsAVX2(dst *float32, ptrs **float32, nptr, n int)

@@ -140,3 +140,80 @@ sr8row:
 srdone:
 	VZEROUPPER
 	RET
+
+// func addRowsAVX2(dst *float32, ptrs **float32, nptr, n int)
+//
+// dst[j] += ptrs[k][j] for k = 0..nptr-1 in order, j < n, n a multiple of 8,
+// nptr ≥ 1: 64 columns at a time (then 8), held in registers across the
+// rows. SI walks ptrs, R8 is the byte offset of the current columns.
+TEXT ·addRowsAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ ptrs+8(FP), BX
+	MOVQ nptr+16(FP), R9
+	MOVQ n+24(FP), CX
+	XORQ R8, R8
+
+ar64:
+	CMPQ    CX, $64
+	JLT     ar8
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VMOVUPS 128(DI), Y4
+	VMOVUPS 160(DI), Y5
+	VMOVUPS 192(DI), Y6
+	VMOVUPS 224(DI), Y7
+	MOVQ    BX, SI
+	MOVQ    R9, DX
+
+ar64row:
+	MOVQ   (SI), AX
+	ADDQ   R8, AX
+	VADDPS (AX), Y0, Y0
+	VADDPS 32(AX), Y1, Y1
+	VADDPS 64(AX), Y2, Y2
+	VADDPS 96(AX), Y3, Y3
+	VADDPS 128(AX), Y4, Y4
+	VADDPS 160(AX), Y5, Y5
+	VADDPS 192(AX), Y6, Y6
+	VADDPS 224(AX), Y7, Y7
+	ADDQ   $8, SI
+	DECQ   DX
+	JNZ    ar64row
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS Y5, 160(DI)
+	VMOVUPS Y6, 192(DI)
+	VMOVUPS Y7, 224(DI)
+	ADDQ    $256, DI
+	ADDQ    $256, R8
+	SUBQ    $64, CX
+	JMP     ar64
+
+ar8:
+	CMPQ    CX, $8
+	JLT     ardone
+	VMOVUPS (DI), Y0
+	MOVQ    BX, SI
+	MOVQ    R9, DX
+
+ar8row:
+	MOVQ   (SI), AX
+	ADDQ   R8, AX
+	VADDPS (AX), Y0, Y0
+	ADDQ   $8, SI
+	DECQ   DX
+	JNZ    ar8row
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	ADDQ    $32, R8
+	SUBQ    $8, CX
+	JMP     ar8
+
+ardone:
+	VZEROUPPER
+	RET

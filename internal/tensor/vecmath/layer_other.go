@@ -9,3 +9,7 @@ func reluAVX2(dst, src *float32, n int) { panic("vecmath: reluAVX2 without amd64
 func reluBackwardAVX2(dst, dy, y *float32, n int) { panic("vecmath: reluBackwardAVX2 without amd64") }
 
 func sumRowsAVX2(dst, src *float32, rows, stride, n int) { panic("vecmath: sumRowsAVX2 without amd64") }
+
+func addRowsAVX2(dst *float32, ptrs **float32, nptr, n int) {
+	panic("vecmath: addRowsAVX2 without amd64")
+}

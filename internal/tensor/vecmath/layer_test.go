@@ -102,3 +102,70 @@ func TestLayerKernelsValues(t *testing.T) {
 		useVecAsm = saved
 	}
 }
+
+// TestAddRowsExact: AddRows' AVX2 body gives the Go loop's bits at widths
+// around its 64- and 8-column steps, for 1 to 70 rows (past the 32 it hands
+// the body at once), with special values and sums that round.
+func TestAddRowsExact(t *testing.T) {
+	if !haveVecAsm {
+		t.Skip("no AVX2 + FMA")
+	}
+	saved := useVecAsm
+	defer func() { useVecAsm = saved }()
+	r := rand.New(rand.NewPCG(6, 6))
+	for _, n := range []int{1, 7, 8, 9, 63, 64, 65, 72, 128, 137, 256, 320} {
+		for _, nr := range []int{1, 2, 31, 32, 33, 70} {
+			rows := make([][]float32, nr)
+			for k := range rows {
+				rows[k] = cellInputs(r, n+k%3) // rows may be longer than dst
+				for j := range rows[k] {
+					if (j+k)%13 == 0 {
+						rows[k][j] = float32(r.NormFloat64() * 1e7)
+					}
+				}
+			}
+			init := cellInputs(r, n)
+			want, got := append([]float32(nil), init...), append([]float32(nil), init...)
+			useVecAsm = false
+			AddRows(want, rows)
+			useVecAsm = true
+			AddRows(got, rows)
+			sameBits(t, "AddRows", got, want)
+		}
+	}
+}
+
+// TestAddRowsValues: three rows onto a start, in order.
+func TestAddRowsValues(t *testing.T) {
+	for _, asm := range []bool{false, haveVecAsm} {
+		saved := useVecAsm
+		useVecAsm = asm
+		n := 70
+		dst := make([]float32, n)
+		rows := make([][]float32, 3)
+		for k := range rows {
+			rows[k] = make([]float32, n)
+			for j := range rows[k] {
+				rows[k][j] = float32((k + 1) * j)
+			}
+		}
+		for j := range dst {
+			dst[j] = 1
+		}
+		AddRows(dst, rows)
+		for j, v := range dst {
+			if w := float32(1 + 6*j); v != w {
+				t.Errorf("asm=%v: AddRows[%d] = %v, want %v", asm, j, v, w)
+			}
+		}
+		// Order shows: 2^24 + 1 rounds to 2^24 (ties to even), so adding 1
+		// twice in turn leaves 2^24, where adding the rows first (1 + 1)
+		// would give 2^24 + 2.
+		dst[0] = 1 << 24
+		AddRows(dst[:8], [][]float32{{1, 0, 0, 0, 0, 0, 0, 0}, {1, 0, 0, 0, 0, 0, 0, 0}})
+		if dst[0] != 1<<24 {
+			t.Errorf("asm=%v: AddRows added out of order: %v", asm, dst[0])
+		}
+		useVecAsm = saved
+	}
+}
