@@ -112,17 +112,12 @@ func (l *Linear) ForwardMul(t *Tape, x, v *Mat) *Mat {
 func (o linearMul) Backward(t *Tape, r *Record) {
 	l, x, v, y, z := o.l, r.In[0], r.In[1], r.Out, r.Buf
 	if v.G != nil {
-		for i, g := range y.G {
-			v.G[i] += g * z[i]
-		}
+		tensor.MulAddVec(v.G, v.G, y.G, z) // v.G += dy ⊙ z
 	}
 	// dz = 0 + dy ⊙ v: the +0 turns a -0 into +0, as the accumulation of
 	// Mul's backward into a cleared gradient did.
 	dz := t.Scratch(len(y.G))
-	vv := v.V[:len(dz)]
-	for i, g := range y.G[:len(dz)] {
-		dz[i] = 0 + g*vv[i]
-	}
+	tensor.MulZ(dz, y.G, v.V)
 	if l.Act != Identity {
 		l.Act.grad(dz, dz, z)
 	}

@@ -1,5 +1,7 @@
 package nn
 
+import "github.com/dcrnn/dcrnn/internal/tensor"
+
 // Element-wise and shape functions. Each is a zero-size Op type, so recording
 // it allocates nothing.
 
@@ -13,9 +15,7 @@ type scaleOp struct{}
 func Add(t *Tape, a, b *Mat) *Mat {
 	sameShape(a, b)
 	y := t.Mat(a.Rows, a.Cols)
-	for i := range y.V {
-		y.V[i] = a.V[i] + b.V[i]
-	}
+	tensor.AddVec(y.V, a.V, b.V)
 	t.Record(Record{Op: addOp{}, In: [4]*Mat{a, b}, Out: y})
 	return y
 }
@@ -24,9 +24,7 @@ func (addOp) Backward(t *Tape, r *Record) {
 	g := r.Out.G
 	for _, x := range r.In[:2] {
 		if x.G != nil {
-			for i, gi := range g {
-				x.G[i] += gi
-			}
+			tensor.AddVec(x.G, x.G, g)
 		}
 	}
 }
@@ -35,9 +33,7 @@ func (addOp) Backward(t *Tape, r *Record) {
 func Mul(t *Tape, a, b *Mat) *Mat {
 	sameShape(a, b)
 	y := t.Mat(a.Rows, a.Cols)
-	for i := range y.V {
-		y.V[i] = a.V[i] * b.V[i]
-	}
+	tensor.Mul(y.V, a.V, b.V)
 	t.Record(Record{Op: mulOp{}, In: [4]*Mat{a, b}, Out: y})
 	return y
 }
@@ -45,14 +41,10 @@ func Mul(t *Tape, a, b *Mat) *Mat {
 func (mulOp) Backward(t *Tape, r *Record) {
 	a, b, g := r.In[0], r.In[1], r.Out.G
 	if a.G != nil {
-		for i, gi := range g {
-			a.G[i] += gi * b.V[i]
-		}
+		tensor.MulAddVec(a.G, a.G, g, b.V) // a.G += g ⊙ b
 	}
 	if b.G != nil {
-		for i, gi := range g {
-			b.G[i] += gi * a.V[i]
-		}
+		tensor.MulAddVec(b.G, b.G, g, a.V)
 	}
 }
 
@@ -114,9 +106,7 @@ func (concatOp) Backward(t *Tape, r *Record) {
 			}
 			if m.G != nil {
 				g := m.G[i*m.Cols : (i+1)*m.Cols]
-				for j, v := range y.G[off : off+m.Cols] {
-					g[j] += v
-				}
+				tensor.AddVec(g, g, y.G[off:off+m.Cols])
 			}
 			off += m.Cols
 		}

@@ -69,6 +69,10 @@ func Add(dst []float32, x []float32) {
 // Mul computes dst[n] = x[n]·y[n] element-wise, n = len(dst).
 func Mul(dst, x, y []float32) { vecmath.Mul(dst, x, y) }
 
+// MulZ computes dst[n] = 0 + x[n]·y[n]: Mul with a -0 product turned into
+// +0, as adding it into a cleared gradient does.
+func MulZ(dst, x, y []float32) { vecmath.MulZ(dst, x, y) }
+
 // Dot returns Σ x[i]·y[i] over n = len(x) elements, accumulated in float32 in
 // index order; y must be at least as long.
 func Dot(x, y []float32) float32 {

@@ -22,6 +22,21 @@ func Mul(dst, a, b []float32) {
 	}
 }
 
+// MulZ computes dst[i] = 0 + a[i]*b[i] for i < len(dst): the product, with
+// a -0 turned into +0 (as adding the product into a cleared gradient
+// would). a and b must be at least as long as dst; dst may be a or b.
+func MulZ(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	n8 := 0
+	if useVecAsm && len(dst) >= 8 {
+		n8 = len(dst) &^ 7
+		mulZAVX2(&dst[0], &a[0], &b[0], n8)
+	}
+	for i := n8; i < len(dst); i++ {
+		dst[i] = 0 + a[i]*b[i]
+	}
+}
+
 // ReLU computes dst[i] = max(src[i], 0) for i < len(dst) by masking: a value
 // whose sign bit is set becomes +0 (so -0 and negative NaNs give +0, a
 // positive NaN stays). src must be at least as long as dst; dst may be src.

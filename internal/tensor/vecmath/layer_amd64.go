@@ -1,11 +1,14 @@
 package vecmath
 
-// mulAVX2, reluAVX2 and reluBackwardAVX2 are the vector bodies of Mul, ReLU
-// and ReLUBackward for the first n elements, n a multiple of 8; sumRowsAVX2
+// mulAVX2, mulZAVX2, reluAVX2 and reluBackwardAVX2 are the vector bodies of Mul, MulZ,
+// ReLU and ReLUBackward for the first n elements, n a multiple of 8; sumRowsAVX2
 // is SumRows' for the first n columns.
 //
 //go:noescape
 func mulAVX2(dst, a, b *float32, n int)
+
+//go:noescape
+func mulZAVX2(dst, a, b *float32, n int)
 
 //go:noescape
 func reluAVX2(dst, src *float32, n int)

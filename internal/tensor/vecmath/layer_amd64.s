@@ -25,6 +25,33 @@ muldone:
 	VZEROUPPER
 	RET
 
+// func mulZAVX2(dst, a, b *float32, n int)
+//
+// dst[i] = 0 + a[i] * b[i] for i < n, n a multiple of 8.
+TEXT ·mulZAVX2(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), DI
+	MOVQ  a+8(FP), SI
+	MOVQ  b+16(FP), DX
+	MOVQ  n+24(FP), CX
+	VXORPS Y15, Y15, Y15
+	SHRQ  $3, CX
+	JZ    mzdone
+
+mzloop:
+	VMOVUPS (SI), Y0
+	VMULPS  (DX), Y0, Y0
+	VADDPS  Y15, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     mzloop
+
+mzdone:
+	VZEROUPPER
+	RET
+
 // func reluAVX2(dst, src *float32, n int)
 //
 // dst[i] = src[i] &^ (src[i] >> 31, arithmetic) on the bits, for i < n, n

@@ -13,3 +13,5 @@ func sumRowsAVX2(dst, src *float32, rows, stride, n int) { panic("vecmath: sumRo
 func addRowsAVX2(dst *float32, ptrs **float32, nptr, n int) {
 	panic("vecmath: addRowsAVX2 without amd64")
 }
+
+func mulZAVX2(dst, a, b *float32, n int) { panic("vecmath: mulZAVX2 without amd64") }

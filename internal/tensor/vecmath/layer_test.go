@@ -30,6 +30,8 @@ func TestLayerKernelsExact(t *testing.T) {
 		a, b := cellInputs(r, n), cellInputs(r, n)
 		zero := make([]float32, n)
 		both(func(dst []float32) { Mul(dst, a, b) }, zero)
+		both(func(dst []float32) { MulZ(dst, a, b) }, zero)
+		both(func(dst []float32) { MulZ(dst, dst, b) }, a)
 		both(func(dst []float32) { ReLU(dst, a) }, zero)
 		both(func(dst []float32) { ReLUBackward(dst, a, b) }, zero)
 		both(func(dst []float32) { Mul(dst, dst, b) }, a)
@@ -83,6 +85,12 @@ func TestLayerKernelsValues(t *testing.T) {
 		Mul(got, in[:9], dy[:9])
 		if got[1] != 6 || got[4] != 2.5 || got[7] != 56 {
 			t.Errorf("asm=%v: Mul = %v", asm, got)
+		}
+		if Mul(got[:8], in[:8], dy[:8]); math.Float32bits(got[2]) != math.Float32bits(negZero) {
+			t.Errorf("asm=%v: Mul(-0, 3) = %v, want -0", asm, got[2])
+		}
+		if MulZ(got[:8], in[:8], dy[:8]); math.Float32bits(got[2]) != 0 || got[1] != 6 {
+			t.Errorf("asm=%v: MulZ = %v, want +0 at 2 and 6 at 1", asm, got[:8])
 		}
 		// Three rows of 9 columns at stride 10, onto a start of 1 each.
 		src := make([]float32, 30)
