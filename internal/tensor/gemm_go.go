@@ -87,8 +87,6 @@ func putBuf(g *gemmBuf) {
 	bufMu.Unlock()
 }
 
-var directTA = false
-
 var impl gonum.Implementation
 
 // gemm is the single-threaded kernel of the pure-Go build. pp, when not nil,
