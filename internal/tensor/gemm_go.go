@@ -241,6 +241,12 @@ func packB(dst []float32, transB bool, b []float32, ldb, pc, kcur, jc, ncur int)
 		w := min(nr, ncur-jr)
 		p := dst[jr*kcur : jr*kcur+kcur*nr]
 		if !transB {
+			if haveKernel && w == nr && kcur > 0 {
+				// Bounds of the last row read by the assembly copy.
+				_ = b[(pc+kcur-1)*ldb+jc+jr+nr-1]
+				packB16(&p[0], &b[pc*ldb+jc+jr], uintptr(ldb)*4, kcur)
+				continue
+			}
 			for q := 0; q < kcur; q++ {
 				row := b[(pc+q)*ldb+jc+jr:]
 				d := p[q*nr : q*nr+nr]
@@ -281,8 +287,14 @@ func packA(dst []float32, transA bool, a []float32, lda, ir, mcur, pc, kcur int)
 			packA6T(&d[0], &a[pc*lda+ir], uintptr(lda)*4, kcur)
 			return
 		}
+		// An edge panel of fewer than mr rows: a few floats per q, copied
+		// one by one (a copy call per q cost more than its floats).
 		for q := 0; q < kcur; q++ {
-			copy(d[q*mr:q*mr+mcur], a[(pc+q)*lda+ir:(pc+q)*lda+ir+mcur])
+			src := a[(pc+q)*lda+ir : (pc+q)*lda+ir+mcur]
+			dq := d[q*mr : q*mr+len(src)]
+			for i, v := range src {
+				dq[i] = v
+			}
 		}
 		return
 	}

@@ -30,6 +30,12 @@ func sgemmKernel2(k int, a *float32, rs, ks uintptr, b *float32, bs uintptr, c *
 //go:noescape
 func packA6T(dst *float32, src *float32, lda uintptr, k int)
 
+// packB16 copies src[q·ldb : q·ldb+16] (ldb in bytes) to dst[16q : 16q+16]
+// for q < k: the packing of one full nr-wide panel of a non-transposed b.
+//
+//go:noescape
+func packB16(dst *float32, src *float32, ldb uintptr, k int)
+
 // sdot returns Σ x[i]·y[i] for i < n. AVX2 + FMA.
 //
 //go:noescape

@@ -157,6 +157,32 @@ packloop:
 packdone:
 	RET
 
+// func packB16(dst *float32, src *float32, ldb uintptr, k int)
+//
+// Copies 16 consecutive floats from each of k rows of src (row stride ldb
+// bytes) into dst, 64 bytes per row. AVX.
+TEXT ·packB16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ldb+16(FP), R8
+	MOVQ k+24(FP), CX
+	TESTQ CX, CX
+	JEQ packb16done
+
+packb16loop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ R8, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ packb16loop
+
+packb16done:
+	VZEROUPPER
+	RET
+
 // func sdot(x, y *float32, n int) float32
 //
 // Σ x[i]·y[i] with four 8-lane FMA accumulators (32 elements per iteration),

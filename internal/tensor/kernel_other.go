@@ -18,6 +18,10 @@ func packA6T(dst *float32, src *float32, lda uintptr, k int) {
 	panic("tensor: no sgemm kernel on this architecture")
 }
 
+func packB16(dst *float32, src *float32, ldb uintptr, k int) {
+	panic("tensor: no sgemm kernel on this architecture")
+}
+
 func sdot(x, y *float32, n int) float32 { panic("tensor: no sgemm kernel on this architecture") }
 
 func saxpy(dst, x *float32, alpha float32, n int) {
