@@ -6,7 +6,7 @@ import (
 
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
-	"github.com/dcrnn/dcrnn/internal/nn"
+	"github.com/dcrnn/dcrnn/internal/score"
 )
 
 // MaxModelBytes is the largest model file Load reads (1 GiB); a larger file
@@ -24,12 +24,10 @@ type Model struct {
 	// ctcvr is the index Prediction.Prob gives "ctcvr" (len(tasks)), -1
 	// without a funnel.
 	ctcvr int
-	// packs holds the weights packed for the kernels, shared by the
-	// Model's Scorers (score.Scorer.SharePacks).
-	packs *nn.Packs
-	// folds holds its input layers folded into the embedding tables
-	// (nn.Folds), shared by the same Scorers.
-	folds *nn.Folds
+	// frozen holds the weights packed for the kernels and the input
+	// layers folded into the embedding tables, shared by the Model's
+	// Scorers (score.Frozen).
+	frozen *score.Frozen
 }
 
 // Load reads and checks the model file at path (at most MaxModelBytes
@@ -57,7 +55,7 @@ func Decode(b []byte) (*Model, error) {
 }
 
 func newModel(tr *model.Trained) *Model {
-	m := &Model{tr: tr, ctcvr: -1, packs: nn.NewPacks(), folds: nn.NewFolds()}
+	m := &Model{tr: tr, ctcvr: -1, frozen: score.NewFrozen()}
 	for _, t := range tr.Spec.Tasks {
 		m.tasks = append(m.tasks, t.Name)
 	}

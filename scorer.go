@@ -23,8 +23,7 @@ type Scorer struct {
 // NewScorer returns a Scorer of m.
 func (m *Model) NewScorer() *Scorer {
 	sc := score.New(m.tr)
-	sc.SharePacks(m.packs) // a Model's weights never change
-	sc.ShareFolds(m.folds)
+	sc.Share(m.frozen) // a Model's weights never change
 	return &Scorer{m: m, sc: sc}
 }
 

@@ -28,7 +28,6 @@ import (
 	"github.com/dcrnn/dcrnn/internal/data"
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
-	"github.com/dcrnn/dcrnn/internal/nn"
 	"github.com/dcrnn/dcrnn/internal/score"
 	"github.com/dcrnn/dcrnn/internal/train"
 )
@@ -355,8 +354,7 @@ func predictPass(ctx context.Context, o Options, tr *model.Trained, batch int, r
 	defer bt.Close()
 	gr, _ := tr.Model.(model.GateReporter)
 	sc := score.New(tr)
-	sc.SharePacks(nn.NewPacks()) // tr is a trained model: its weights are fixed
-	sc.ShareFolds(nn.NewFolds())
+	sc.Share(score.NewFrozen()) // tr is a trained model: its weights are fixed
 	sc.Timed = true
 	var (
 		gateRows int

@@ -5,13 +5,12 @@ import (
 	"testing"
 
 	"github.com/dcrnn/dcrnn/internal/model"
-	"github.com/dcrnn/dcrnn/internal/nn"
 	"github.com/dcrnn/dcrnn/internal/score"
 )
 
 // TestFoldsEveryModel: for every registered model at its default config on
-// the Census and the funnel pipelines, a Scorer with folds (ShareFolds, as
-// every scoring path runs) gives every probability within 1e-5 of a Scorer
+// the Census and the funnel pipelines, a Scorer with folds (Share of a
+// Frozen, as every scoring path of a fixed model runs) gives every probability within 1e-5 of a Scorer
 // without, and the models whose first layers read the embeddings fold them.
 func TestFoldsEveryModel(t *testing.T) {
 	mustFold := map[string]bool{"dcrnn": true, "shared_bottom": true, "mmoe": true, "single": true}
@@ -29,9 +28,9 @@ func TestFoldsEveryModel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			folds := nn.NewFolds()
+			frozen := score.NewFrozen()
 			sc := score.New(tr)
-			sc.ShareFolds(folds)
+			sc.Share(frozen)
 			got, gotc, err := sc.Maps(rows, nil, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -48,10 +47,10 @@ func TestFoldsEveryModel(t *testing.T) {
 			if worst > 1e-5 {
 				t.Errorf("%s on %s: folded probabilities differ by up to %g", name, path[0], worst)
 			}
-			if mustFold[name] && folds.Len() == 0 {
+			if mustFold[name] && frozen.Folded() == 0 {
 				t.Errorf("%s on %s: no layer folded", name, path[0])
 			}
-			t.Logf("%s on %s: %d layers folded, max |Δp| %.2g", name, path[0], folds.Len(), worst)
+			t.Logf("%s on %s: %d layers folded, max |Δp| %.2g", name, path[0], frozen.Folded(), worst)
 		}
 	}
 }

@@ -75,8 +75,6 @@ type Scorer struct {
 	ctx    *feature.Batch   // Maps' context check, one row
 	cols   []feature.Column // Columns' chunk of the columns
 	blocks blockJob         // the row blocks of a batch scored in parallel
-	packs  *nn.Packs        // see SharePacks
-	folds  *nn.Folds        // see ShareFolds
 }
 
 // blockJob scores the blocks of one batch, one tensor.ParallelForThreads
@@ -135,34 +133,44 @@ func New(tr *model.Trained) *Scorer {
 	return s
 }
 
-// SharePacks makes the Scorer's tapes keep the model's weights packed for
-// the kernels in p (see nn.Packs), which any number of Scorers of the same
-// model may share: each weight is packed once for all of them instead of on
-// every product of every pass. The probabilities do not change by a bit.
-// The Scorer never invalidates p: it is for a model whose weights no longer
-// change (a loaded model file: the server's, the public package's), or
-// whose only writer calls p.Invalidate after every write, before the
-// Scorer's next call (the bench workload's training step).
-func (s *Scorer) SharePacks(p *nn.Packs) {
-	s.packs = p
-	s.tape.Packs = p
-	for _, bl := range s.blocks.blocks {
-		bl.tape.Packs = p
-	}
+// Frozen holds what the Scorers of one model whose weights no longer change
+// (a loaded model file, a finished training) share: its weights packed for
+// the matrix kernels (nn.Packs) and the layers that read the embeddings
+// folded into tables (nn.Folds), each made on first use, once for all of
+// them. It is the one way to give a Scorer both caches (Share), so that
+// every scoring path of a fixed model runs the same pass. Both are copies of
+// the weights: after a change to them, make a new Frozen.
+type Frozen struct {
+	packs *nn.Packs
+	folds *nn.Folds
 }
 
-// ShareFolds makes the Scorer's passes run the layers that read the input
-// layer's output as table lookups (see nn.Folds), the folds shared with
-// any number of Scorers of the same model. Unlike SharePacks it changes
-// the probabilities in their last bits (the tests hold them within 10⁻⁵ of
-// a Scorer without folds), the same for any batch, block split or thread
-// count. Like SharePacks it is only for a model whose weights no longer
-// change: f is never updated.
-func (s *Scorer) ShareFolds(f *nn.Folds) {
-	s.folds = f
-	s.tape.Folds = f
+// NewFrozen returns an empty Frozen.
+func NewFrozen() *Frozen { return &Frozen{packs: nn.NewPacks(), folds: nn.NewFolds()} }
+
+// Folded reports the number of layers folded so far (nn.Folds.Len).
+func (f *Frozen) Folded() int { return f.folds.Len() }
+
+// Share makes the Scorer's passes use f, which any number of Scorers of the
+// same model may share. The packs do not change a probability by a bit; the
+// folds change them in their last bits (the tests hold them within 10⁻⁵ of
+// a Scorer without f), the same for any batch, block split or thread count.
+func (s *Scorer) Share(f *Frozen) { s.setCaches(f.packs, f.folds) }
+
+// SharePacks makes the Scorer's tapes keep the model's weights packed in p
+// (see nn.Packs), without folds, for a model whose weights still change:
+// its only writer calls p.Invalidate after every write, before the
+// Scorer's next call (the bench workload's training step, whose inference
+// is compared with PyTorch's like for like). A model whose weights are
+// fixed is scored through Share.
+func (s *Scorer) SharePacks(p *nn.Packs) { s.setCaches(p, nil) }
+
+// setCaches sets the packs and folds of every tape of the Scorer; the block
+// tapes made later copy them from s.tape.
+func (s *Scorer) setCaches(p *nn.Packs, f *nn.Folds) {
+	s.tape.Packs, s.tape.Folds = p, f
 	for _, bl := range s.blocks.blocks {
-		bl.tape.Folds = f
+		bl.tape.Packs, bl.tape.Folds = p, f
 	}
 }
 
@@ -215,8 +223,7 @@ func (s *Scorer) predict(b *feature.Batch, probs [][]float32, ctcvr []float32) {
 	for len(j.blocks) < nb {
 		t := nn.NewTape(false, 0)
 		t.Serial = true
-		t.Packs = s.packs
-		t.Folds = s.folds
+		t.Packs, t.Folds = s.tape.Packs, s.tape.Folds
 		j.blocks = append(j.blocks, &block{tape: t})
 	}
 	j.nb = nb

@@ -25,7 +25,6 @@ import (
 
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
-	"github.com/dcrnn/dcrnn/internal/nn"
 	"github.com/dcrnn/dcrnn/internal/score"
 )
 
@@ -288,11 +287,10 @@ func (s *Server) load(path string, maxBytes int64) (ld *loaded, err error) {
 	}
 	// The model is read-only from here on: its scorers share one copy of
 	// its weights packed for the kernels, and its input layers folded.
-	packs, folds := nn.NewPacks(), nn.NewFolds()
+	frozen := score.NewFrozen()
 	ld.scorers.New = func() any {
 		sc := score.New(tr)
-		sc.SharePacks(packs)
-		sc.ShareFolds(folds)
+		sc.Share(frozen)
 		sc.Chunk = s.opt.ChunkRows
 		return sc
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/metric"
 	"github.com/dcrnn/dcrnn/internal/model"
-	"github.com/dcrnn/dcrnn/internal/nn"
 	scoring "github.com/dcrnn/dcrnn/internal/score"
 )
 
@@ -220,9 +219,9 @@ func Evaluate(ctx context.Context, tr *model.Trained, src Source, opt EvalOption
 	sc := newScorer(tr.Spec)
 	ps := scoring.New(tr)
 	// The weights do not change during the pass (training waits for it):
-	// pack them once for all its batches, for this call only.
-	ps.SharePacks(nn.NewPacks())
-	ps.ShareFolds(nn.NewFolds())
+	// pack and fold them once for all its batches, for this call only (the
+	// next validation pass sees new weights).
+	ps.Share(scoring.NewFrozen())
 	ps.Uncalibrated = opt.Uncalibrated
 	labels := bt.Pipeline().HasLabels()
 	offset, err := ps.Pass(ctx, bt, func(b *feature.Batch, probs [][]float32, ctcvr []float32, offset int) error {
