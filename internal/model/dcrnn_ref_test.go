@@ -8,6 +8,7 @@ import (
 
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/nn"
+	"github.com/dcrnn/dcrnn/internal/nn/nntest"
 	"github.com/dcrnn/dcrnn/internal/tensor"
 )
 
@@ -95,28 +96,7 @@ func refSpec() Spec {
 
 func refBatch(spec Spec, n int, seed uint64) *feature.Batch {
 	rng := rand.New(rand.NewPCG(seed, 9))
-	b := &feature.Batch{N: n, Fields: make([]feature.FieldData, len(spec.Fields))}
-	for f, fs := range spec.Fields {
-		fd := &b.Fields[f]
-		switch fs.Kind {
-		case feature.Categorical:
-			for range n {
-				fd.IDs = append(fd.IDs, rng.Int32N(int32(fs.Vocab)))
-			}
-		case feature.MultiCategorical:
-			fd.Offsets = append(fd.Offsets, 0)
-			for range n {
-				for range rng.IntN(4) {
-					fd.IDs = append(fd.IDs, rng.Int32N(int32(fs.Vocab)))
-				}
-				fd.Offsets = append(fd.Offsets, int32(len(fd.IDs)))
-			}
-		case feature.Numeric:
-			for range n {
-				fd.Values = append(fd.Values, float32(rng.NormFloat64()))
-			}
-		}
-	}
+	b := nntest.Batch(spec.Fields, n, rng, 0)
 	for range spec.Tasks {
 		y := make([]float32, n)
 		for i := range y {

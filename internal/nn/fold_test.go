@@ -7,6 +7,7 @@ import (
 
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/nn"
+	"github.com/dcrnn/dcrnn/internal/nn/nntest"
 )
 
 // foldFields are one field of each kind, and a categorical field too large
@@ -21,33 +22,10 @@ func foldFields(out int) []feature.FieldSpec {
 	}
 }
 
-// foldBatch is n rows of fields with uniform ids, multi-valued lists of 0
-// to 3 ids (some empty) and normal numbers.
+// foldBatch is n rows of fields with uniform ids and lists of 0 to 3 ids
+// (nntest.Batch).
 func foldBatch(fields []feature.FieldSpec, n int, seed uint64) *feature.Batch {
-	r := rand.New(rand.NewPCG(seed, 3))
-	b := &feature.Batch{N: n, Fields: make([]feature.FieldData, len(fields))}
-	for f, fs := range fields {
-		fd := &b.Fields[f]
-		switch fs.Kind {
-		case feature.Numeric:
-			for range n {
-				fd.Values = append(fd.Values, float32(r.NormFloat64()*3))
-			}
-		case feature.Categorical:
-			for range n {
-				fd.IDs = append(fd.IDs, r.Int32N(int32(fs.Vocab)))
-			}
-		case feature.MultiCategorical:
-			fd.Offsets = append(fd.Offsets, 0)
-			for range n {
-				for range r.IntN(4) {
-					fd.IDs = append(fd.IDs, r.Int32N(int32(fs.Vocab)))
-				}
-				fd.Offsets = append(fd.Offsets, int32(len(fd.IDs)))
-			}
-		}
-	}
-	return b
+	return nntest.Batch(fields, n, rand.New(rand.NewPCG(seed, 3)), 0)
 }
 
 // twoLayers is x0 → Linear(ReLU) → Linear on a tape: the first layer reads

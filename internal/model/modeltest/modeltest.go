@@ -38,33 +38,7 @@ func TinySpec(funnel bool) model.Spec {
 // multi-valued list, and labels where the second task implies the first.
 func TinyBatch(spec model.Spec, n int, seed uint64) *feature.Batch {
 	rng := rand.New(rand.NewPCG(seed, 1))
-	b := &feature.Batch{N: n}
-	for _, f := range spec.Fields {
-		var fd feature.FieldData
-		switch f.Kind {
-		case feature.Categorical:
-			for i := 0; i < n; i++ {
-				fd.IDs = append(fd.IDs, int32(rng.IntN(min(f.Vocab, 3))))
-			}
-		case feature.MultiCategorical:
-			fd.Offsets = append(fd.Offsets, 0)
-			for i := 0; i < n; i++ {
-				k := rng.IntN(3)
-				if i == 0 {
-					k = 0
-				}
-				for j := 0; j < k; j++ {
-					fd.IDs = append(fd.IDs, int32(rng.IntN(f.Vocab)))
-				}
-				fd.Offsets = append(fd.Offsets, int32(len(fd.IDs)))
-			}
-		case feature.Numeric:
-			for i := 0; i < n; i++ {
-				fd.Values = append(fd.Values, float32(rng.NormFloat64()))
-			}
-		}
-		b.Fields = append(b.Fields, fd)
-	}
+	b := nntest.Batch(spec.Fields, n, rng, 3)
 	for range spec.Tasks {
 		b.Labels = append(b.Labels, make([]float32, n))
 	}

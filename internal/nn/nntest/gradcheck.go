@@ -1,5 +1,6 @@
 // Package nntest holds the finite-difference gradient check that every layer
-// and every model of dcrnn must pass.
+// and every model of dcrnn must pass, and the random feature batches
+// (Batch) that the tests of layers and models run on.
 package nntest
 
 import (
