@@ -172,8 +172,13 @@ func (a *Adam) chunk(lo, hi int) {
 	}
 }
 
-// adamDense is the element loop of a dense Adam step; it zeroes g.
+// adamDense is the element loop of a dense Adam step; it zeroes g. Without
+// an L2 term it is tensor.AdamVec, the same expressions on AVX2.
 func adamDense(k *adamConsts, w, g, m, v []float32) {
+	if k.l2 == 0 {
+		tensor.AdamVec(&tensor.AdamConsts{C1: k.c1, B2: k.b2, C2: k.c2, StepSize: k.stepSize, InvBc2: k.invBc2, Eps: k.eps, Keep: k.keep}, w, g, m, v)
+		return
+	}
 	n := len(w)
 	g, m, v = g[:n], m[:n], v[:n]
 	c1, b2, c2, ss, ib, eps, l2, keep := k.c1, k.b2, k.c2, k.stepSize, k.invBc2, k.eps, k.l2, k.keep

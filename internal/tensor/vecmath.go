@@ -42,3 +42,11 @@ func LerpVec(dst, z, x, y []float32) { vecmath.Lerp(dst, z, x, y) }
 // dn·r, and adds d·z to hg [H] unless hg is nil (see vecmath.GRUGrad for the
 // expressions).
 func GRUGradVec(dx, dh, hg, s, hp, d []float32) { vecmath.GRUGrad(dx, dh, hg, s, hp, d) }
+
+// AdamConsts are the constants of one dense Adam step (vecmath.AdamConsts).
+type AdamConsts = vecmath.AdamConsts
+
+// AdamVec applies one Adam step without an L2 term to w, g, m and v and
+// clears g, AVX2 where available, bit for bit the scalar loop (see
+// vecmath.Adam for the expressions).
+func AdamVec(k *AdamConsts, w, g, m, v []float32) { vecmath.Adam(k, w, g, m, v) }

@@ -24,3 +24,8 @@ func sumRowsAVX2(dst, src *float32, rows, stride, n int)
 //
 //go:noescape
 func addRowsAVX2(dst *float32, ptrs **float32, nptr, n int)
+
+// adamAVX2 is Adam's body for the first n elements, n a multiple of 8.
+//
+//go:noescape
+func adamAVX2(w, grad, m, v *float32, n int, k *AdamConsts)

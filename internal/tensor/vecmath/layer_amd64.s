@@ -244,3 +244,59 @@ ar8row:
 ardone:
 	VZEROUPPER
 	RET
+
+// func adamAVX2(w, grad, m, v *float32, n int, k *AdamConsts)
+//
+// Adam for i < n, n a multiple of 8; k points at C1, B2, C2, StepSize,
+// InvBc2, Eps, Keep (float32 each, in that order), broadcast to Y8-Y14.
+TEXT ·adamAVX2(SB), NOSPLIT, $0-48
+	MOVQ         w+0(FP), DI
+	MOVQ         grad+8(FP), SI
+	MOVQ         m+16(FP), DX
+	MOVQ         v+24(FP), R8
+	MOVQ         n+32(FP), CX
+	MOVQ         k+40(FP), AX
+	VBROADCASTSS 0(AX), Y8
+	VBROADCASTSS 4(AX), Y9
+	VBROADCASTSS 8(AX), Y10
+	VBROADCASTSS 12(AX), Y11
+	VBROADCASTSS 16(AX), Y12
+	VBROADCASTSS 20(AX), Y13
+	VBROADCASTSS 24(AX), Y14
+	VXORPS       Y15, Y15, Y15
+	SHRQ         $3, CX
+	JZ           adamdone
+
+adamloop:
+	VMOVUPS (SI), Y0          // gi
+	VMOVUPS (DI), Y1
+	VMULPS  Y14, Y1, Y1       // wi = w * Keep
+	VMOVUPS (DX), Y2
+	VSUBPS  Y2, Y0, Y3        // gi - m
+	VMULPS  Y3, Y8, Y3        // C1 * (gi - m)
+	VADDPS  Y3, Y2, Y3        // mi = m + C1*(gi - m)
+	VMOVUPS (R8), Y4
+	VMULPS  Y4, Y9, Y4        // B2 * v
+	VMULPS  Y0, Y10, Y5       // C2 * gi
+	VMULPS  Y0, Y5, Y5        // C2*gi * gi
+	VADDPS  Y5, Y4, Y4        // vi
+	VMOVUPS Y3, (DX)
+	VMOVUPS Y4, (R8)
+	VSQRTPS Y4, Y6
+	VMULPS  Y12, Y6, Y6       // sqrt(vi) * InvBc2
+	VADDPS  Y13, Y6, Y6       // + Eps
+	VMULPS  Y3, Y11, Y7       // StepSize * mi
+	VDIVPS  Y6, Y7, Y7        // / (sqrt(vi)*InvBc2 + Eps)
+	VSUBPS  Y7, Y1, Y1        // wi - …
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y15, (SI)         // g = 0
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, R8
+	DECQ    CX
+	JNZ     adamloop
+
+adamdone:
+	VZEROUPPER
+	RET

@@ -15,3 +15,5 @@ func addRowsAVX2(dst *float32, ptrs **float32, nptr, n int) {
 }
 
 func mulZAVX2(dst, a, b *float32, n int) { panic("vecmath: mulZAVX2 without amd64") }
+
+func adamAVX2(w, grad, m, v *float32, n int, k *AdamConsts) { panic("vecmath: adamAVX2 without amd64") }

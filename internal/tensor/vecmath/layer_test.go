@@ -177,3 +177,57 @@ func TestAddRowsValues(t *testing.T) {
 		useVecAsm = saved
 	}
 }
+
+// TestAdamExact: Adam's AVX2 body gives the Go loop's bits, at lengths
+// around the vector width, with Keep 1 and not, special gradients included.
+func TestAdamExact(t *testing.T) {
+	if !haveVecAsm {
+		t.Skip("no AVX2 + FMA")
+	}
+	saved := useVecAsm
+	defer func() { useVecAsm = saved }()
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, keep := range []float32{1, 0.9999} {
+		k := &AdamConsts{C1: 0.1, B2: 0.999, C2: 0.001, StepSize: 0.0123, InvBc2: 3.7, Eps: 1e-8, Keep: keep}
+		for n := 0; n <= 41; n++ {
+			w0, g0, m0 := cellInputs(r, n), cellInputs(r, n), cellInputs(r, n)
+			v0 := make([]float32, n)
+			for i := range v0 {
+				v0[i] = float32(r.ExpFloat64()) // a second moment is ≥ 0
+			}
+			var out [2][4][]float32
+			for a, asm := range []bool{false, true} {
+				w, g, m, v := append([]float32(nil), w0...), append([]float32(nil), g0...), append([]float32(nil), m0...), append([]float32(nil), v0...)
+				useVecAsm = asm
+				Adam(k, w, g, m, v)
+				out[a] = [4][]float32{w, g, m, v}
+			}
+			for j, name := range []string{"w", "g", "m", "v"} {
+				sameBits(t, "Adam "+name, out[1][j], out[0][j])
+			}
+		}
+	}
+}
+
+// TestAdamValues: one step by hand, with C1 = 0.1, B2 = C2 = 0.5 from m = 0,
+// v = 1, w = 1 and g = 2: m = 0.1·2 = 0.2, v = 0.5·1 + 0.5·2·2 = 2.5,
+// w = 1 − 0.2/√2.5; g is cleared.
+func TestAdamValues(t *testing.T) {
+	for _, asm := range []bool{false, haveVecAsm} {
+		saved := useVecAsm
+		useVecAsm = asm
+		k := &AdamConsts{C1: 0.1, B2: 0.5, C2: 0.5, StepSize: 1, InvBc2: 1, Eps: 0, Keep: 1}
+		w, g, m, v := make([]float32, 9), make([]float32, 9), make([]float32, 9), make([]float32, 9)
+		for i := range w {
+			w[i], g[i], v[i] = 1, 2, 1
+		}
+		Adam(k, w, g, m, v)
+		want := float32(1 - 0.2/math.Sqrt(2.5))
+		for i := range w {
+			if m[i] != float32(0.2) || v[i] != 2.5 || g[i] != 0 || math.Abs(float64(w[i]-want)) > 1e-7 {
+				t.Errorf("asm=%v [%d]: w %v m %v v %v g %v, want w %v m 0.2 v 2.5 g 0", asm, i, w[i], m[i], v[i], g[i], want)
+			}
+		}
+		useVecAsm = saved
+	}
+}

@@ -1,6 +1,8 @@
-// Package vecmath evaluates float32 activation functions and the
-// recurrent cells' element-wise kernels (cell.go) over slices, eight lanes at
-// a time with AVX2 + FMA on amd64 and in pure Go elsewhere. It is
+// Package vecmath evaluates float32 activation functions, the recurrent
+// cells' element-wise kernels (cell.go), the layers' (layer.go: products,
+// ReLU, row sums, a folded layer's table rows) and the dense Adam step
+// (adam.go) over slices, eight lanes at a time with AVX2 + FMA on amd64 and
+// in pure Go elsewhere. It is
 // its own package, free of cgo, so that its Go assembly also builds into the
 // -tags openblas binary (a cgo package cannot hold Go assembly); tensor
 // re-exports it as SigmoidVec and TanhVec.
