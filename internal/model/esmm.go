@@ -27,6 +27,7 @@ type ESMM struct {
 	emb    *nn.Embeddings
 	nets   []*nn.MLP // nil entries when deep is empty
 	towers []*tower
+	x0Read []*nn.Linear // the layers that read x0 (see embed); nil when a task has no network
 }
 
 func init() {
@@ -51,12 +52,13 @@ func newESMM(cfg *Config, spec Spec, rng *rand.Rand) (Model, error) {
 		m.nets = append(m.nets, net)
 		m.towers = append(m.towers, tw)
 	}
+	m.x0Read = x0Readers(m.nets)
 	return m, nil
 }
 
 // Forward implements Model.
 func (m *ESMM) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
-	x0 := m.emb.Forward(t, b)
+	x0 := embed(t, m.emb, b, m.x0Read)
 	out := t.Mats(len(m.towers))
 	for i, tw := range m.towers {
 		out[i] = tw.logit(t, tw.hidden(t, runMLP(t, m.nets[i], x0)))

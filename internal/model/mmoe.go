@@ -22,7 +22,8 @@ type MMoE struct {
 	experts []*nn.MLP
 	gates   []*nn.SoftmaxGate
 	towers  []*tower
-	tasks   []string // task names, for GateUsage
+	tasks   []string     // task names, for GateUsage
+	x0Read  []*nn.Linear // the layers that read x0 (see embed): the experts' first and the gates'
 }
 
 func init() {
@@ -64,12 +65,17 @@ func newMMoE(cfg *Config, spec Spec, rng *rand.Rand) (Model, error) {
 		}
 		m.towers = append(m.towers, tw)
 	}
+	if m.x0Read = x0Readers(m.experts); m.x0Read != nil {
+		for _, g := range m.gates {
+			m.x0Read = append(m.x0Read, g.Lin)
+		}
+	}
 	return m, nil
 }
 
 // Forward implements Model.
 func (m *MMoE) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
-	x0 := m.emb.Forward(t, b)
+	x0 := embed(t, m.emb, b, m.x0Read)
 	ex := t.Mats(len(m.experts))
 	for e, mlp := range m.experts {
 		ex[e] = runMLP(t, mlp, x0)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/nn"
 )
 
@@ -76,4 +77,34 @@ func predecessor(spec Spec, ti int) int {
 		return a
 	}
 	return ti - 1
+}
+
+// x0Readers lists the layers that read x0 in a model where nothing else
+// does: the first layer of each of mlps and lins (nil entries of lins
+// skipped). It returns nil when one of mlps is nil (x0 itself is then read
+// on, by a tower or a concatenation), so that embed writes every column.
+func x0Readers(mlps []*nn.MLP, lins ...*nn.Linear) []*nn.Linear {
+	var rs []*nn.Linear
+	for _, m := range mlps {
+		if m == nil {
+			return nil
+		}
+		rs = append(rs, m.Layers[0])
+	}
+	for _, l := range lins {
+		if l != nil {
+			rs = append(rs, l)
+		}
+	}
+	return rs
+}
+
+// embed returns x0 of batch b: with readers (from x0Readers), written only
+// where those layers still read it on a folded inference pass
+// (Embeddings.ForwardFor); without, in full.
+func embed(t *nn.Tape, emb *nn.Embeddings, b *feature.Batch, readers []*nn.Linear) *nn.Mat {
+	if readers == nil {
+		return emb.Forward(t, b)
+	}
+	return emb.ForwardFor(t, b, readers...)
 }

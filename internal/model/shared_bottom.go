@@ -17,6 +17,7 @@ type SharedBottom struct {
 	emb    *nn.Embeddings
 	bottom *nn.MLP
 	towers []*tower
+	x0Read []*nn.Linear // the layer that reads x0 (see embed); nil without a bottom
 }
 
 func init() {
@@ -40,12 +41,13 @@ func newSharedBottom(cfg *Config, spec Spec, rng *rand.Rand) (Model, error) {
 		}
 		m.towers = append(m.towers, tw)
 	}
+	m.x0Read = x0Readers([]*nn.MLP{m.bottom})
 	return m, nil
 }
 
 // Forward implements Model.
 func (m *SharedBottom) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
-	x := runMLP(t, m.bottom, m.emb.Forward(t, b))
+	x := runMLP(t, m.bottom, embed(t, m.emb, b, m.x0Read))
 	out := t.Mats(len(m.towers))
 	for i, tw := range m.towers {
 		out[i] = tw.logit(t, tw.hidden(t, x))

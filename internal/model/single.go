@@ -22,6 +22,7 @@ type Single struct {
 	embs    []*nn.Embeddings
 	bottoms []*nn.MLP // nil entries when deep is empty
 	towers  []*tower
+	x0Read  [][]*nn.Linear // per task, the layer that reads its x0 (see embed)
 }
 
 func init() {
@@ -46,6 +47,7 @@ func newSingle(cfg *Config, spec Spec, rng *rand.Rand) (Model, error) {
 		m.embs = append(m.embs, emb)
 		m.bottoms = append(m.bottoms, bottom)
 		m.towers = append(m.towers, tw)
+		m.x0Read = append(m.x0Read, x0Readers([]*nn.MLP{bottom}))
 	}
 	return m, nil
 }
@@ -54,7 +56,7 @@ func newSingle(cfg *Config, spec Spec, rng *rand.Rand) (Model, error) {
 func (m *Single) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
 	out := t.Mats(len(m.towers))
 	for i, tw := range m.towers {
-		x := runMLP(t, m.bottoms[i], m.embs[i].Forward(t, b))
+		x := runMLP(t, m.bottoms[i], embed(t, m.embs[i], b, m.x0Read[i]))
 		out[i] = tw.logit(t, tw.hidden(t, x))
 	}
 	return out

@@ -18,5 +18,7 @@
 // change: Packs keeps the weights packed for the matrix kernels (the same
 // bits as without it), and Folds turns the Linear layers that read the
 // embeddings' output into table lookups (the same sum in another order, a
-// few ulps apart; see Folds).
+// few ulps apart; see Folds). A model whose embeddings' output only such
+// layers read says so with Embeddings.ForwardFor, which then skips writing
+// the columns every reader has folded.
 package nn

@@ -3,6 +3,7 @@ package nn_test
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/dcrnn/dcrnn/internal/feature"
@@ -146,4 +147,84 @@ func TestFoldNeedsAFoldableField(t *testing.T) {
 			t.Fatalf("value %d: %v, the product gives %v", i, v, plain[i])
 		}
 	}
+}
+
+// TestForwardFor: on a folded inference tape, Embeddings.ForwardFor writes
+// only the columns of the fields its readers still multiply (here the one
+// too large to fold), the reader gives the bits it gives after a full
+// Forward, a bad id of a skipped field still panics with its name, and
+// without Folds or on a training tape every column is written.
+func TestForwardFor(t *testing.T) {
+	const d, out = 4, 64
+	fields := foldFields(out)
+	const big = 3 // the field too large to fold
+	r := rand.New(rand.NewPCG(5, 1))
+	e, err := nn.NewEmbeddings("emb", fields, d, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := nn.NewLinear("l", e.OutDim(), out, nn.ReLU, r)
+	b1, b2 := foldBatch(fields, 50, 1), foldBatch(fields, 50, 2)
+
+	ft := nn.NewTape(false, 0)
+	ft.Folds = nn.NewFolds()
+	x := e.Forward(ft, b2)
+	full := append([]float32(nil), x.V...)
+	wantY := append([]float32(nil), l.Forward(ft, x).V...)
+
+	ft.Reset()
+	stale := append([]float32(nil), e.Forward(ft, b1).V...) // the buffer ForwardFor gets next
+	ft.Reset()
+	x = e.ForwardFor(ft, b2, l, nil)
+	w := e.OutDim()
+	for i := range b2.N {
+		for f := range fields {
+			for j := f * d; j < (f+1)*d; j++ {
+				got, want := x.V[i*w+j], stale[i*w+j]
+				if f == big {
+					want = full[i*w+j]
+				}
+				if got != want {
+					t.Fatalf("row %d field %d column %d: %v, want %v (written: field %d only)", i, f, j, got, want, big)
+				}
+			}
+		}
+	}
+	if y := l.Forward(ft, x).V; !slicesEqual(y, wantY) {
+		t.Fatal("the reader's output after ForwardFor differs from its output after Forward")
+	}
+
+	for _, tp := range []*nn.Tape{nn.NewTape(false, 0), nn.NewTape(true, 0)} {
+		tp.Reset()
+		e.Forward(tp, b1)
+		tp.Reset()
+		if got := e.ForwardFor(tp, b2, l).V; !slicesEqual(got, full) {
+			t.Fatalf("train=%v, no Folds: ForwardFor did not write every column", tp.Train)
+		}
+	}
+
+	bad := foldBatch(fields, 50, 2)
+	bad.Fields[0].IDs[7] = int32(fields[0].Vocab)
+	func() {
+		defer func() {
+			msg, _ := recover().(string)
+			if !strings.Contains(msg, `field "cat"`) || !strings.Contains(msg, "id 7 outside [0, 7)") {
+				t.Fatalf("bad id of a folded field: panic %q, want one naming field cat and id 7", msg)
+			}
+		}()
+		ft.Reset()
+		e.ForwardFor(ft, bad, l)
+	}()
+}
+
+func slicesEqual(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
 }
