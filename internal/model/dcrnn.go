@@ -61,7 +61,7 @@ type DCRNN struct {
 	taskCell   []nn.Cell
 	towers     []*tower
 	gates      []*nn.Linear // transfer gates; nil where a task has none
-	x0Readers  []*nn.Linear // the layers that read x0 in depth mode (see embed); nil otherwise
+	x0Read     []*nn.Linear // the layers that read x0 in depth mode (see embed); nil otherwise
 }
 
 func init() {
@@ -122,7 +122,7 @@ func newDCRNN(cfg *Config, spec Spec, rng *rand.Rand) (Model, error) {
 		m.gates = append(m.gates, g)
 	}
 	if m.fieldPrj == nil {
-		m.x0Readers = x0Readers([]*nn.MLP{m.deep}, m.inProj)
+		m.x0Read = x0Readers([]*nn.MLP{m.deep}, m.inProj)
 	}
 	return m, nil
 }
@@ -133,7 +133,7 @@ func newDCRNN(cfg *Config, spec Spec, rng *rand.Rand) (Model, error) {
 // cross v ⊙ (A h + a) is one op (Linear.ForwardMul); in fields mode the
 // field projections read their columns of x0 in place (Linear.ForwardCols).
 func (m *DCRNN) Forward(t *nn.Tape, b *feature.Batch) []*nn.Mat {
-	x0 := embed(t, m.emb, b, m.x0Readers)
+	x0 := embed(t, m.emb, b, m.x0Read)
 	deep := runMLP(t, m.deep, x0) // x0 itself without a deep branch
 	var u *nn.Mat
 	if m.inProj != nil {

@@ -137,14 +137,8 @@ func (e *Embeddings) CheckBatch(b *feature.Batch) error {
 			}
 			continue
 		}
-		ids := fd.IDs
-		if fs.Kind == feature.MultiCategorical {
-			ids = ids[fd.Offsets[0]:fd.Offsets[b.N]]
-		}
-		for i, id := range ids {
-			if id < 0 || int(id) >= fs.Vocab {
-				return fmt.Errorf("%w: field %q: id %d at position %d outside [0, %d)", ErrBatch, fs.Name, id, i, fs.Vocab)
-			}
+		if i, id := checkIDs(&fs, fd, b.N); i >= 0 {
+			return fmt.Errorf("%w: field %q: id %d at position %d outside [0, %d)", ErrBatch, fs.Name, id, i, fs.Vocab)
 		}
 	}
 	return nil
@@ -177,9 +171,10 @@ func asInt32(b []float32) []int32 {
 	return unsafe.Slice((*int32)(unsafe.Pointer(&b[0])), len(b))
 }
 
-// checkIDs reports the first id of field data fd's n rows outside fs's
-// vocabulary (none for a numeric field).
-func checkIDs(fs *feature.FieldSpec, fd *feature.FieldData, n int) (int32, bool) {
+// checkIDs returns the position (among the ids of fd's n rows) and the
+// value of the first id outside fs's vocabulary, or -1 when there is none
+// (always for a numeric field).
+func checkIDs(fs *feature.FieldSpec, fd *feature.FieldData, n int) (int, int32) {
 	var ids []int32
 	switch fs.Kind {
 	case feature.Categorical:
@@ -187,12 +182,12 @@ func checkIDs(fs *feature.FieldSpec, fd *feature.FieldData, n int) (int32, bool)
 	case feature.MultiCategorical:
 		ids = fd.IDs[fd.Offsets[0]:fd.Offsets[n]]
 	}
-	for _, id := range ids {
+	for i, id := range ids {
 		if uint32(id) >= uint32(fs.Vocab) {
-			return id, true
+			return i, id
 		}
 	}
-	return 0, false
+	return -1, 0
 }
 
 func badID(fs *feature.FieldSpec, id int32) {
@@ -318,7 +313,7 @@ func (e *Embeddings) forward(x *Mat, b *feature.Batch, saved []float32, need uin
 		fd := &b.Fields[f]
 		col := f * d
 		if need != allFields && need&(1<<f) == 0 {
-			if id, bad := checkIDs(fs, fd, n); bad {
+			if i, id := checkIDs(fs, fd, n); i >= 0 {
 				return f, id
 			}
 			continue

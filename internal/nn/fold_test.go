@@ -190,7 +190,7 @@ func TestForwardFor(t *testing.T) {
 			}
 		}
 	}
-	if y := l.Forward(ft, x).V; !slicesEqual(y, wantY) {
+	if y := l.Forward(ft, x).V; !nntest.SameBits(y, wantY) {
 		t.Fatal("the reader's output after ForwardFor differs from its output after Forward")
 	}
 
@@ -198,7 +198,7 @@ func TestForwardFor(t *testing.T) {
 		tp.Reset()
 		e.Forward(tp, b1)
 		tp.Reset()
-		if got := e.ForwardFor(tp, b2, l).V; !slicesEqual(got, full) {
+		if got := e.ForwardFor(tp, b2, l).V; !nntest.SameBits(got, full) {
 			t.Fatalf("train=%v, no Folds: ForwardFor did not write every column", tp.Train)
 		}
 	}
@@ -215,16 +215,4 @@ func TestForwardFor(t *testing.T) {
 		ft.Reset()
 		e.ForwardFor(ft, bad, l)
 	}()
-}
-
-func slicesEqual(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
-			return false
-		}
-	}
-	return true
 }

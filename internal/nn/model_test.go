@@ -8,6 +8,7 @@ import (
 
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/nn"
+	"github.com/dcrnn/dcrnn/internal/nn/nntest"
 	"github.com/dcrnn/dcrnn/internal/tensor"
 )
 
@@ -156,9 +157,7 @@ func TestDeterministic(t *testing.T) {
 	o1, g1 := run()
 	o2, g2 := run()
 	eq := func(a, b [][]float32) bool {
-		return slices.EqualFunc(a, b, func(x, y []float32) bool {
-			return slices.EqualFunc(x, y, func(p, q float32) bool { return math.Float32bits(p) == math.Float32bits(q) })
-		})
+		return slices.EqualFunc(a, b, nntest.SameBits)
 	}
 	if !eq(o1, o2) {
 		t.Error("outputs differ between two runs with the same seed")

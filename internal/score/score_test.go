@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/dcrnn/dcrnn/internal/tensor"
-	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -15,7 +13,9 @@ import (
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
 	"github.com/dcrnn/dcrnn/internal/nn"
+	"github.com/dcrnn/dcrnn/internal/nn/nntest"
 	"github.com/dcrnn/dcrnn/internal/score"
+	"github.com/dcrnn/dcrnn/internal/tensor"
 )
 
 const (
@@ -84,16 +84,6 @@ func direct(t *testing.T, tr *model.Trained, rows []map[string]any, calibrated b
 	return probs, ctcvr
 }
 
-// sameBits compares two probabilities bit for bit on the pure-Go kernels,
-// whose sums do not depend on how rows are cut into batches, and within 1e-6
-// under OpenBLAS, whose do.
-func sameBits(a, b float32) bool {
-	if tensor.Backend() != "openblas" {
-		return math.Float32bits(a) == math.Float32bits(b)
-	}
-	return math.Abs(float64(a)-float64(b)) <= 1e-6
-}
-
 func same(t *testing.T, what string, got, want [][]float32, gotc, wantc []float32) {
 	t.Helper()
 	for k := range want {
@@ -101,14 +91,14 @@ func same(t *testing.T, what string, got, want [][]float32, gotc, wantc []float3
 			t.Fatalf("%s: task %d: %d rows, want %d", what, k, len(got[k]), len(want[k]))
 		}
 		for i := range want[k] {
-			if !sameBits(got[k][i], want[k][i]) {
+			if !nntest.SameScore(got[k][i], want[k][i]) {
 				t.Fatalf("%s: task %d row %d: %v, want %v", what, k, i, got[k][i], want[k][i])
 			}
 		}
 	}
 	if wantc != nil {
 		for i := range wantc {
-			if !sameBits(gotc[i], wantc[i]) {
+			if !nntest.SameScore(gotc[i], wantc[i]) {
 				t.Fatalf("%s: ctcvr row %d: %v, want %v", what, i, gotc[i], wantc[i])
 			}
 		}
@@ -361,7 +351,7 @@ func columnsOf(t *testing.T, tr *model.Trained, rows []map[string]any, numbers b
 
 // TestColumnsMatchMaps: Columns gives Maps' probabilities for the same
 // values, bit for bit on the pure-Go kernels (within 1e-6 under OpenBLAS,
-// whose sums depend on the chunk: sameBits), on the funnel and the calibrated Census model,
+// whose sums depend on the chunk: nntest.SameScore), on the funnel and the calibrated Census model,
 // numbers as text or as float64, whatever the chunk size; a bad value is a
 // RowError naming its row across chunks.
 func TestColumnsMatchMaps(t *testing.T) {
@@ -498,13 +488,13 @@ func diff(got, want [][]float32, gotc, wantc []float32) string {
 			return fmt.Sprintf("task %d: %d rows, want %d", k, len(got[k]), len(want[k]))
 		}
 		for i := range want[k] {
-			if !sameBits(got[k][i], want[k][i]) {
+			if !nntest.SameScore(got[k][i], want[k][i]) {
 				return fmt.Sprintf("task %d row %d: %v, want %v", k, i, got[k][i], want[k][i])
 			}
 		}
 	}
 	for i := range wantc {
-		if !sameBits(gotc[i], wantc[i]) {
+		if !nntest.SameScore(gotc[i], wantc[i]) {
 			return fmt.Sprintf("ctcvr row %d: %v, want %v", i, gotc[i], wantc[i])
 		}
 	}

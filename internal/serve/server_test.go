@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -23,7 +22,7 @@ import (
 	"github.com/dcrnn/dcrnn/internal/feature"
 	"github.com/dcrnn/dcrnn/internal/model"
 	"github.com/dcrnn/dcrnn/internal/nn"
-	"github.com/dcrnn/dcrnn/internal/tensor"
+	"github.com/dcrnn/dcrnn/internal/nn/nntest"
 )
 
 // testSchema is a small funnel schema covering every field kind.
@@ -219,18 +218,8 @@ func mustJSON(t testing.TB, v any) []byte {
 	return b
 }
 
-// checkPredictions compares a response with the offline reference.
-// sameProb compares a served probability with the offline one bit for bit on
-// the pure-Go kernels, whose sums do not depend on a row's place in a batch,
-// and within 1e-6 under OpenBLAS, whose edge tiles sum in another order (a
-// reversed request moves a row from a full tile to an edge one).
-func sameProb(a, b float32) bool {
-	if tensor.Backend() != "openblas" {
-		return a == b
-	}
-	return math.Abs(float64(a)-float64(b)) <= 1e-6
-}
-
+// checkPredictions compares a response with the offline reference (a
+// reversed request moves rows within the batch: nntest.SameScore).
 func checkPredictions(t testing.TB, got predictResponse, tr *model.Trained, want [][]float32) {
 	t.Helper()
 	if got.Model.Name != "dcrnn" || got.Model.Checksum != tr.Checksum {
@@ -250,7 +239,7 @@ func checkPredictions(t testing.TB, got predictResponse, tr *model.Trained, want
 				t.Errorf("row %d: no %q", i, name)
 				continue
 			}
-			if !sameProb(float32(v), want[i][k]) {
+			if !nntest.SameScore(float32(v), want[i][k]) {
 				t.Errorf("row %d %s = %v, offline %v", i, name, float32(v), want[i][k])
 			}
 		}

@@ -1,6 +1,7 @@
 // Package nntest holds the finite-difference gradient check that every layer
-// and every model of dcrnn must pass, and the random feature batches
-// (Batch) that the tests of layers and models run on.
+// and every model of dcrnn must pass, the random feature batches (Batch)
+// that the tests of layers and models run on, and the comparisons of their
+// outputs (SameBits, and SameScore for a row scored in two batch layouts).
 package nntest
 
 import (
